@@ -1,0 +1,88 @@
+//! Batched inference helpers: images in, plain `Vec`s out. Async, because
+//! tensor reads are async in the browser; natively drive them with
+//! [`crate::platform::block_on`].
+
+use crate::data::PIXELS;
+use crate::metrics::argmax;
+use crate::models::{Classifier, Denoiser};
+use burn::prelude::*;
+
+/// The largest batch pushed through a model at once.
+pub const INFER_BATCH: usize = 500;
+
+/// `[n, 1, 28, 28]` tensor from `n * 784` floats.
+pub fn images_tensor(images: &[f32], device: &Device) -> Tensor<4> {
+    let n = images.len() / PIXELS;
+    Tensor::from_data(TensorData::new(images.to_vec(), [n, 1, 28, 28]), device)
+}
+
+pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+    t.into_data_async()
+        .await
+        .map_err(|e| format!("reading a tensor failed: {e:?}"))?
+        .try_into_vec_as::<f32>()
+        .map_err(|e| format!("reading a tensor failed: {e:?}"))
+}
+
+/// Denoises `n * 784` pixels in [0, 1].
+pub async fn denoise(
+    model: &Denoiser,
+    images: &[f32],
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    let mut out = Vec::with_capacity(images.len());
+    for chunk in images.chunks(INFER_BATCH * PIXELS) {
+        out.extend(read_f32(model.forward(images_tensor(chunk, device))).await?);
+    }
+    Ok(out)
+}
+
+/// A classifier's verdict on one image.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Verdict {
+    pub digit: u8,
+    pub confidence: f32,
+}
+
+/// Class probabilities, 10 per image.
+pub async fn probabilities(
+    model: &Classifier,
+    images: &[f32],
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    let mut out = Vec::with_capacity(images.len() / PIXELS * 10);
+    for chunk in images.chunks(INFER_BATCH * PIXELS) {
+        out.extend(read_f32(model.probabilities(images_tensor(chunk, device))).await?);
+    }
+    Ok(out)
+}
+
+pub async fn classify(
+    model: &Classifier,
+    images: &[f32],
+    device: &Device,
+) -> Result<Vec<Verdict>, String> {
+    let p = probabilities(model, images, device).await?;
+    Ok(p.chunks(10)
+        .map(|row| {
+            let d = argmax(row);
+            Verdict {
+                digit: d as u8,
+                confidence: row[d],
+            }
+        })
+        .collect())
+}
+
+/// Penultimate-layer features, `hidden` per image.
+pub async fn features(
+    model: &Classifier,
+    images: &[f32],
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    let mut out = Vec::new();
+    for chunk in images.chunks(INFER_BATCH * PIXELS) {
+        out.extend(read_f32(model.features(images_tensor(chunk, device))).await?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,353 @@
+//! Exercise 1: removing synthetic noise from MNIST digits.
+//!
+//! `noisy = clip(x + f·N(0, 1), 0, 1)` with the noise factor `f`; a
+//! denoiser is trained on a fixed `f` or on a range of them, and judged by
+//! PSNR, SSIM and by how often the classifier recognises its output.
+
+use crate::data::{Mnist, PIXELS, SIDE};
+use crate::infer::{self, images_tensor};
+use crate::metrics::{accuracy, psnr, ssim};
+use crate::models::{bce_with_logits, Classifier, Denoiser};
+use crate::rng::Rng;
+use crate::training::Task;
+use burn::prelude::*;
+
+/// The noise levels of the report.
+pub const REPORT_LEVELS: [f32; 3] = [0.5, 0.7, 0.9];
+/// The noise seed of `aelab denoise eval` and of the report figure.
+pub const EVAL_SEED: u64 = 20_240_607;
+
+/// Adds clipped Gaussian noise: `clip(x + f·N(0,1), 0, 1)`.
+pub fn add_noise(clean: &[f32], factor: f32, rng: &mut Rng) -> Vec<f32> {
+    clean
+        .iter()
+        .map(|&x| (x + factor * rng.normal()).clamp(0.0, 1.0))
+        .collect()
+}
+
+/// The noise of test image `index` at report level `level`, independent of
+/// any other image, so subsets and the full set agree.
+pub fn eval_noise(clean: &[f32], factor: f32, seed: u64, index: usize) -> Vec<f32> {
+    let stream = ((factor * 1000.0).round() as u64) << 32 | index as u64;
+    add_noise(clean, factor, &mut Rng::derive(seed, stream))
+}
+
+/// Which noise factor training draws for each image.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum NoiseSpec {
+    Fixed(f32),
+    /// Uniform in [lo, hi].
+    Range(f32, f32),
+}
+
+impl NoiseSpec {
+    pub fn sample(self, rng: &mut Rng) -> f32 {
+        match self {
+            NoiseSpec::Fixed(f) => f,
+            NoiseSpec::Range(lo, hi) => rng.uniform_range(lo, hi),
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            NoiseSpec::Fixed(f) => format!("f = {f}"),
+            NoiseSpec::Range(lo, hi) => format!("f ~ U[{lo}, {hi}]"),
+        }
+    }
+}
+
+/// Training a denoiser with binary cross-entropy against the clean image.
+pub struct DenoiseTask {
+    pub train: Mnist,
+    pub valid: Mnist,
+    pub noise: NoiseSpec,
+    /// Seed of the (fixed) validation noise.
+    pub valid_seed: u64,
+}
+
+impl DenoiseTask {
+    fn noisy_pair(
+        &self,
+        set: &Mnist,
+        indices: &[usize],
+        mut factor: impl FnMut(usize) -> (f32, Rng),
+    ) -> (Vec<f32>, Vec<f32>) {
+        let clean = set.batch_f32(indices);
+        let mut noisy = Vec::with_capacity(clean.len());
+        for (k, img) in clean.chunks(PIXELS).enumerate() {
+            let (f, mut rng) = factor(k);
+            noisy.extend(add_noise(img, f, &mut rng));
+        }
+        (clean, noisy)
+    }
+}
+
+impl Task for DenoiseTask {
+    type Model = Denoiser;
+
+    fn train_len(&self) -> usize {
+        self.train.len()
+    }
+
+    fn valid_len(&self) -> usize {
+        self.valid.len()
+    }
+
+    fn train_loss(
+        &self,
+        model: &Denoiser,
+        indices: &[usize],
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Tensor<1> {
+        let noise = self.noise;
+        let (clean, noisy) = self.noisy_pair(&self.train, indices, |_| {
+            let f = noise.sample(rng);
+            (f, Rng::new(rng.next_u64()))
+        });
+        bce_with_logits(
+            model.forward_logits(images_tensor(&noisy, device)),
+            images_tensor(&clean, device),
+        )
+    }
+
+    fn valid_loss(&self, model: &Denoiser, indices: &[usize], device: &Device) -> Tensor<1> {
+        let noise = self.noise;
+        let seed = self.valid_seed;
+        let (clean, noisy) = self.noisy_pair(&self.valid, indices, |k| {
+            let mut r = Rng::derive(seed, indices[k] as u64);
+            let f = noise.sample(&mut r);
+            (f, r)
+        });
+        bce_with_logits(
+            model.forward_logits(images_tensor(&noisy, device)),
+            images_tensor(&clean, device),
+        )
+    }
+}
+
+/// 3×3 median filter, the classical baseline.
+pub fn median3(img: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; PIXELS];
+    let s = SIDE as i32;
+    let mut win = Vec::with_capacity(9);
+    for y in 0..s {
+        for x in 0..s {
+            win.clear();
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    let (xx, yy) = ((x + dx).clamp(0, s - 1), (y + dy).clamp(0, s - 1));
+                    win.push(img[(yy * s + xx) as usize]);
+                }
+            }
+            win.sort_by(|a, b| a.total_cmp(b));
+            out[(y * s + x) as usize] = win[4];
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LevelReport {
+    pub noise: f32,
+    pub psnr_noisy: f64,
+    pub psnr_denoised: f64,
+    pub ssim_noisy: f64,
+    pub ssim_denoised: f64,
+    pub accuracy_noisy: f64,
+    pub accuracy_denoised: f64,
+    /// Accuracy after a 3×3 median filter, for comparison.
+    pub accuracy_median3: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvalReport {
+    pub images: usize,
+    pub noise_seed: u64,
+    pub classifier_accuracy_clean: f64,
+    pub levels: Vec<LevelReport>,
+}
+
+/// Evaluates a denoiser on `test` at each level, judged by `classifier`.
+pub async fn evaluate(
+    denoiser: &Denoiser,
+    classifier: &Classifier,
+    test: &Mnist,
+    levels: &[f32],
+    seed: u64,
+    device: &Device,
+) -> Result<EvalReport, String> {
+    let n = test.len();
+    let clean = test
+        .images
+        .iter()
+        .map(|&p| p as f32 / 255.0)
+        .collect::<Vec<f32>>();
+    let preds = |v: &[infer::Verdict]| v.iter().map(|v| v.digit).collect::<Vec<u8>>();
+    let clean_acc = accuracy(
+        &preds(&infer::classify(classifier, &clean, device).await?),
+        &test.labels,
+    );
+    let mut out = Vec::new();
+    for &f in levels {
+        let mut noisy = Vec::with_capacity(clean.len());
+        for (i, img) in clean.chunks(PIXELS).enumerate() {
+            noisy.extend(eval_noise(img, f, seed, i));
+        }
+        let den = infer::denoise(denoiser, &noisy, device).await?;
+        let med: Vec<f32> = noisy.chunks(PIXELS).flat_map(median3).collect();
+        let (mut pn, mut pd, mut sn, mut sd) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..n {
+            let r = i * PIXELS..(i + 1) * PIXELS;
+            pn += psnr(&clean[r.clone()], &noisy[r.clone()]);
+            pd += psnr(&clean[r.clone()], &den[r.clone()]);
+            sn += ssim(&clean[r.clone()], &noisy[r.clone()], SIDE, SIDE);
+            sd += ssim(&clean[r.clone()], &den[r], SIDE, SIDE);
+        }
+        let nf = n.max(1) as f64;
+        out.push(LevelReport {
+            noise: f,
+            psnr_noisy: pn / nf,
+            psnr_denoised: pd / nf,
+            ssim_noisy: sn / nf,
+            ssim_denoised: sd / nf,
+            accuracy_noisy: accuracy(
+                &preds(&infer::classify(classifier, &noisy, device).await?),
+                &test.labels,
+            ),
+            accuracy_denoised: accuracy(
+                &preds(&infer::classify(classifier, &den, device).await?),
+                &test.labels,
+            ),
+            accuracy_median3: accuracy(
+                &preds(&infer::classify(classifier, &med, device).await?),
+                &test.labels,
+            ),
+        });
+    }
+    Ok(EvalReport {
+        images: n,
+        noise_seed: seed,
+        classifier_accuracy_clean: clean_acc,
+        levels: out,
+    })
+}
+
+/// The images of the report figure: for one test example of each digit,
+/// the clean image, then (noisy, denoised) for each level.
+#[derive(Debug, Clone)]
+pub struct FigureData {
+    pub levels: Vec<f32>,
+    /// `clean[d]` is digit d.
+    pub clean: Vec<Vec<f32>>,
+    /// `noisy[l][d]`, `denoised[l][d]`.
+    pub noisy: Vec<Vec<Vec<f32>>>,
+    pub denoised: Vec<Vec<Vec<f32>>>,
+    /// Classifier verdicts on the denoised images, `[l][d]`.
+    pub verdicts: Vec<Vec<infer::Verdict>>,
+}
+
+pub async fn figure_data(
+    denoiser: &Denoiser,
+    classifier: &Classifier,
+    test: &Mnist,
+    levels: &[f32],
+    seed: u64,
+    device: &Device,
+) -> Result<FigureData, String> {
+    let picks = test
+        .first_of_each_digit()
+        .ok_or("the test set does not hold every digit 0-9")?;
+    let clean: Vec<Vec<f32>> = picks.iter().map(|&i| test.image_f32(i)).collect();
+    let (mut noisy, mut denoised, mut verdicts) = (Vec::new(), Vec::new(), Vec::new());
+    for &f in levels {
+        let nz: Vec<Vec<f32>> = picks
+            .iter()
+            .zip(&clean)
+            .map(|(&i, c)| eval_noise(c, f, seed, i))
+            .collect();
+        let flat: Vec<f32> = nz.concat();
+        let den = infer::denoise(denoiser, &flat, device).await?;
+        verdicts.push(infer::classify(classifier, &den, device).await?);
+        denoised.push(den.chunks(PIXELS).map(|c| c.to_vec()).collect());
+        noisy.push(nz);
+    }
+    Ok(FigureData {
+        levels: levels.to_vec(),
+        clean,
+        noisy,
+        denoised,
+        verdicts,
+    })
+}
+
+/// Denoises with a model and returns the images as a tensor-free `Vec`;
+/// a convenience for one digit.
+pub async fn denoise_one(
+    model: &Denoiser,
+    image: &[f32],
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    infer::read_f32(model.forward(images_tensor(image, device))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_is_clipped_and_has_the_right_spread() {
+        let mut rng = Rng::new(11);
+        let mid = vec![0.5f32; 100_000];
+        let n = add_noise(&mid, 0.1, &mut rng);
+        assert!(n.iter().all(|v| (0.0..=1.0).contains(v)));
+        let mean = n.iter().map(|&v| v as f64).sum::<f64>() / n.len() as f64;
+        let sd =
+            (n.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n.len() as f64).sqrt();
+        assert!((mean - 0.5).abs() < 0.002, "{mean}");
+        assert!((sd - 0.1).abs() < 0.002, "{sd}");
+        // On a black image, clipping leaves exactly half the pixels at 0, and
+        // the mean is E[clip(fZ, 0, 1)] = f·(φ(0) − φ(1/f)) + P(Z > 1/f),
+        // which is 0.255165 for f = 0.7.
+        let black = vec![0.0f32; 200_000];
+        let n = add_noise(&black, 0.7, &mut rng);
+        let zeros = n.iter().filter(|&&v| v == 0.0).count() as f64 / n.len() as f64;
+        assert!((zeros - 0.5).abs() < 0.005, "{zeros}");
+        let mean = n.iter().map(|&v| v as f64).sum::<f64>() / n.len() as f64;
+        let want = 0.255_165;
+        assert!((mean - want).abs() < 0.003, "{mean} vs {want}");
+        // A white image saturates at 1 half the time.
+        let ones = add_noise(&vec![1.0f32; 10_000], 0.9, &mut rng)
+            .iter()
+            .filter(|&&v| v == 1.0)
+            .count();
+        assert!((4_700..5_300).contains(&ones), "{ones}");
+        // Factor 0 is the identity.
+        assert_eq!(add_noise(&mid[..10], 0.0, &mut rng), mid[..10].to_vec());
+    }
+
+    #[test]
+    fn eval_noise_is_reproducible_per_image() {
+        let img = vec![0.3f32; PIXELS];
+        assert_eq!(eval_noise(&img, 0.5, 1, 7), eval_noise(&img, 0.5, 1, 7));
+        assert_ne!(eval_noise(&img, 0.5, 1, 7), eval_noise(&img, 0.5, 1, 8));
+        assert_ne!(eval_noise(&img, 0.5, 1, 7), eval_noise(&img, 0.7, 1, 7));
+    }
+
+    #[test]
+    fn median_removes_salt() {
+        let mut img = vec![0.0f32; PIXELS];
+        img[100] = 1.0;
+        assert!(median3(&img).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn noise_range_samples_inside() {
+        let mut r = Rng::new(1);
+        for _ in 0..1000 {
+            let f = NoiseSpec::Range(0.3, 0.9).sample(&mut r);
+            assert!((0.3..0.9).contains(&f));
+        }
+        assert_eq!(NoiseSpec::Fixed(0.5).sample(&mut r), 0.5);
+    }
+}

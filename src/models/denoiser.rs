@@ -1,0 +1,164 @@
+//! Convolutional denoising autoencoders for 28×28 digits.
+
+use super::upsample2;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid};
+
+/// Which architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum DenoiserKind {
+    /// The Keras-blog denoiser: Conv 32 → pool → Conv 32 → pool → Conv 32 →
+    /// up → Conv 32 → up → Conv 1 (sigmoid).
+    Canonical,
+    /// A skip-connected variant: a wider, deeper 7×7 bottleneck and additive
+    /// skips from the 28×28 and 14×14 encoder features into the decoder.
+    Skip,
+}
+
+impl DenoiserKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DenoiserKind::Canonical => "canonical",
+            DenoiserKind::Skip => "skip",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "canonical" => Ok(Self::Canonical),
+            "skip" => Ok(Self::Skip),
+            _ => Err(format!(
+                "unknown denoiser kind '{s}': expected 'canonical' or 'skip'"
+            )),
+        }
+    }
+}
+
+#[derive(Config, Debug)]
+pub struct DenoiserConfig {
+    #[config(default = "DenoiserKind::Canonical")]
+    pub kind: DenoiserKind,
+    /// Channels of the first layers (32 in the canonical model).
+    #[config(default = 32)]
+    pub width: usize,
+    /// Channels of the 7×7 bottleneck of the skip model.
+    #[config(default = 64)]
+    pub bottleneck: usize,
+    /// Number of 3×3 convolutions at 7×7 in the skip model.
+    #[config(default = 3)]
+    pub depth: usize,
+}
+
+fn conv(cin: usize, cout: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [3, 3])
+        .with_padding(PaddingConfig2d::Same)
+        .init(device)
+}
+
+#[derive(Module, Debug)]
+pub struct Denoiser {
+    enc1: Conv2d,
+    enc2: Conv2d,
+    /// Canonical: one conv at 7×7. Skip: `depth` convs.
+    mid: Vec<Conv2d>,
+    /// Canonical: the decoder's 14×14 conv. Skip: also the 14×14 conv.
+    dec2: Conv2d,
+    out: Conv2d,
+    pool: MaxPool2d,
+    skip: bool,
+}
+
+impl DenoiserConfig {
+    pub fn canonical() -> Self {
+        Self::new()
+    }
+
+    pub fn skip() -> Self {
+        Self::new().with_kind(DenoiserKind::Skip)
+    }
+
+    pub fn init(&self, device: &Device) -> Denoiser {
+        let w = self.width;
+        let pool = MaxPool2dConfig::new([2, 2]).init();
+        match self.kind {
+            DenoiserKind::Canonical => Denoiser {
+                enc1: conv(1, w, device),
+                enc2: conv(w, w, device),
+                mid: vec![conv(w, w, device)],
+                dec2: conv(w, w, device),
+                out: conv(w, 1, device),
+                pool,
+                skip: false,
+            },
+            DenoiserKind::Skip => {
+                let b = self.bottleneck;
+                let w2 = 2 * w;
+                let mut mid = vec![conv(w2, b, device)];
+                for _ in 1..self.depth.max(1) {
+                    mid.push(conv(b, b, device));
+                }
+                // The last bottleneck conv returns to the 14×14 width.
+                mid.push(conv(b, w2, device));
+                Denoiser {
+                    enc1: conv(1, w, device),
+                    enc2: conv(w, w2, device),
+                    mid,
+                    dec2: conv(w2, w, device),
+                    out: conv(w, 1, device),
+                    pool,
+                    skip: true,
+                }
+            }
+        }
+    }
+}
+
+impl Denoiser {
+    /// Pre-sigmoid output, `[n, 1, 28, 28]`, for a loss on logits.
+    pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
+        let e1 = relu(self.enc1.forward(x)); // 28×28
+        let e2 = relu(self.enc2.forward(self.pool.forward(e1.clone()))); // 14×14
+        let mut h = self.pool.forward(e2.clone()); // 7×7
+        for c in &self.mid {
+            h = relu(c.forward(h));
+        }
+        let mut h = upsample2(h); // 14×14
+        if self.skip {
+            h = h + e2;
+        }
+        let mut h = upsample2(relu(self.dec2.forward(h))); // 28×28
+        if self.skip {
+            h = h + e1;
+        }
+        self.out.forward(h)
+    }
+
+    /// Denoised images in [0, 1], `[n, 1, 28, 28]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        sigmoid(self.forward_logits(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::test_device;
+
+    #[test]
+    fn output_shapes_and_range() {
+        let dev = test_device();
+        for cfg in [DenoiserConfig::canonical(), DenoiserConfig::skip()] {
+            let m = cfg.init(&dev);
+            let x = Tensor::<4>::random([3, 1, 28, 28], burn::tensor::Distribution::Default, &dev);
+            let y = m.forward(x);
+            assert_eq!(y.dims(), [3, 1, 28, 28]);
+            let v: Vec<f32> = y.into_data().try_into_vec_as().unwrap();
+            assert!(v.iter().all(|p| (0.0..=1.0).contains(p)));
+        }
+        // The canonical model has the Keras blog's 28 353 parameters.
+        assert_eq!(DenoiserConfig::canonical().init(&dev).num_params(), 28_353);
+    }
+}

@@ -1,0 +1,256 @@
+//! aelab weight files: a small self-describing container around burn's
+//! record bytes, so that a file says which model and configuration it holds
+//! and a wrong or corrupt file gives a clear message.
+//!
+//! Layout: `AELABW01` · u32 LE length of a JSON header · the JSON header
+//! `{"model": "denoiser", "config": {...}, "meta": {...}}` · burnpack bytes.
+
+use super::{Classifier, ClassifierConfig, Denoiser, DenoiserConfig};
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::fmt;
+
+pub const MAGIC: &[u8; 8] = b"AELABW01";
+/// No aelab model is near this; larger files are refused before parsing.
+pub const MAX_WEIGHTS_BYTES: usize = 64 * 1024 * 1024;
+const MAX_HEADER: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WeightsError {
+    Empty,
+    TooLarge(usize),
+    NotAelab,
+    Truncated,
+    BadHeader(String),
+    WrongModel { expected: String, found: String },
+    Record(String),
+}
+
+impl fmt::Display for WeightsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeightsError::Empty => write!(f, "the weights file is empty"),
+            WeightsError::TooLarge(n) => write!(
+                f,
+                "the weights file is {n} bytes, over the limit of {MAX_WEIGHTS_BYTES} bytes"
+            ),
+            WeightsError::NotAelab => write!(
+                f,
+                "not an aelab weights file (it does not start with AELABW01)"
+            ),
+            WeightsError::Truncated => write!(f, "the weights file is truncated"),
+            WeightsError::BadHeader(e) => write!(f, "the weights file's header is corrupt: {e}"),
+            WeightsError::WrongModel { expected, found } => write!(
+                f,
+                "this file holds a {found} model, but a {expected} was expected"
+            ),
+            WeightsError::Record(e) => write!(f, "the weights do not fit the model: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for WeightsError {}
+
+#[derive(Serialize, Deserialize)]
+struct Header<C> {
+    model: String,
+    config: C,
+    #[serde(default)]
+    meta: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct ModelOnly {
+    model: String,
+}
+
+/// A model type that can live in a weights file.
+pub trait Weights: Module + Sized {
+    type Config: Serialize + DeserializeOwned;
+    const NAME: &'static str;
+    fn build(config: &Self::Config, device: &Device) -> Self;
+}
+
+impl Weights for Denoiser {
+    type Config = DenoiserConfig;
+    const NAME: &'static str = "denoiser";
+    fn build(config: &DenoiserConfig, device: &Device) -> Self {
+        config.init(device)
+    }
+}
+
+impl Weights for Classifier {
+    type Config = ClassifierConfig;
+    const NAME: &'static str = "classifier";
+    fn build(config: &ClassifierConfig, device: &Device) -> Self {
+        config.init(device)
+    }
+}
+
+/// Serialises a model with its configuration and free-form metadata.
+pub fn to_bytes<M: Weights>(
+    model: &M,
+    config: &M::Config,
+    meta: serde_json::Value,
+) -> Result<Vec<u8>, WeightsError> {
+    let header = serde_json::to_vec(&Header {
+        model: M::NAME.to_string(),
+        config,
+        meta,
+    })
+    .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    let record = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
+    let mut out = Vec::with_capacity(12 + header.len() + record.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&record);
+    Ok(out)
+}
+
+fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), WeightsError> {
+    if bytes.is_empty() {
+        return Err(WeightsError::Empty);
+    }
+    if bytes.len() > MAX_WEIGHTS_BYTES {
+        return Err(WeightsError::TooLarge(bytes.len()));
+    }
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(WeightsError::NotAelab);
+    }
+    if bytes.len() < 12 {
+        return Err(WeightsError::Truncated);
+    }
+    let n = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    if n > MAX_HEADER {
+        return Err(WeightsError::BadHeader(format!(
+            "header length {n} is absurd"
+        )));
+    }
+    if bytes.len() < 12 + n {
+        return Err(WeightsError::Truncated);
+    }
+    Ok((&bytes[12..12 + n], &bytes[12 + n..]))
+}
+
+/// Which model a weights file holds, and its metadata.
+pub fn peek(bytes: &[u8]) -> Result<(String, serde_json::Value), WeightsError> {
+    let (h, _) = split(bytes)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(h).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    let m: ModelOnly =
+        serde_json::from_value(v.clone()).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    Ok((m.model, v.get("meta").cloned().unwrap_or_default()))
+}
+
+/// Loads a model of type `M` from a weights file, on `device`.
+pub fn from_bytes<M: Weights>(
+    bytes: &[u8],
+    device: &Device,
+) -> Result<(M, M::Config, serde_json::Value), WeightsError> {
+    let (h, body) = split(bytes)?;
+    let m: ModelOnly =
+        serde_json::from_slice(h).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    if m.model != M::NAME {
+        return Err(WeightsError::WrongModel {
+            expected: M::NAME.into(),
+            found: m.model,
+        });
+    }
+    let header: Header<M::Config> =
+        serde_json::from_slice(h).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    if body.is_empty() {
+        return Err(WeightsError::Truncated);
+    }
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(body.to_vec()))
+        .map_err(|e| WeightsError::Record(format!("{e:?}")))?
+        .cast_to_module_dtype();
+    let model = M::build(&header.config, device)
+        .try_load_record(record)
+        .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
+    Ok((model, header.config, header.meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::DenoiserKind;
+    use crate::platform::test_device;
+
+    #[test]
+    fn round_trip_keeps_outputs() {
+        let dev = test_device();
+        let cfg = DenoiserConfig::canonical();
+        let m = cfg.init(&dev);
+        let bytes = to_bytes(&m, &cfg, serde_json::json!({"note": "test"})).unwrap();
+        let (m2, cfg2, meta) = from_bytes::<Denoiser>(&bytes, &dev).unwrap();
+        assert_eq!(cfg2.kind, DenoiserKind::Canonical);
+        assert_eq!(meta["note"], "test");
+        let x = Tensor::<4>::ones([1, 1, 28, 28], &dev);
+        let a: Vec<f32> = m.forward(x.clone()).into_data().try_into_vec_as().unwrap();
+        let b: Vec<f32> = m2.forward(x).into_data().try_into_vec_as().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(peek(&bytes).unwrap().0, "denoiser");
+    }
+
+    #[test]
+    fn bad_files_give_clear_errors() {
+        let dev = test_device();
+        let cfg = DenoiserConfig::canonical();
+        let bytes = to_bytes(&cfg.init(&dev), &cfg, serde_json::Value::Null).unwrap();
+        assert_eq!(
+            from_bytes::<Denoiser>(&[], &dev).unwrap_err(),
+            WeightsError::Empty
+        );
+        assert_eq!(
+            from_bytes::<Denoiser>(b"\x89PNG\r\n\x1a\n....", &dev).unwrap_err(),
+            WeightsError::NotAelab
+        );
+        assert_eq!(
+            from_bytes::<Denoiser>(&bytes[..10], &dev).unwrap_err(),
+            WeightsError::Truncated
+        );
+        // Truncated burn record.
+        let e = from_bytes::<Denoiser>(&bytes[..bytes.len() - 100], &dev).unwrap_err();
+        assert!(matches!(e, WeightsError::Record(_)), "{e:?}");
+        // A classifier file offered as a denoiser.
+        let ccfg = ClassifierConfig::new();
+        let cbytes = to_bytes(&ccfg.init(&dev), &ccfg, serde_json::Value::Null).unwrap();
+        let e = from_bytes::<Denoiser>(&cbytes, &dev).unwrap_err();
+        assert!(e.to_string().contains("holds a classifier"), "{e}");
+        // Weights of another architecture under the right name.
+        let skip = DenoiserConfig::skip();
+        let mut forged = to_bytes(&skip.init(&dev), &skip, serde_json::Value::Null).unwrap();
+        let canon_header = serde_json::to_vec(&Header {
+            model: "denoiser".into(),
+            config: &cfg,
+            meta: serde_json::Value::Null,
+        })
+        .unwrap();
+        let (_, body) = split(&forged).unwrap();
+        let body = body.to_vec();
+        forged.clear();
+        forged.extend_from_slice(MAGIC);
+        forged.extend_from_slice(&(canon_header.len() as u32).to_le_bytes());
+        forged.extend_from_slice(&canon_header);
+        forged.extend_from_slice(&body);
+        assert!(matches!(
+            from_bytes::<Denoiser>(&forged, &dev).unwrap_err(),
+            WeightsError::Record(_)
+        ));
+        // Garbage header JSON.
+        let mut bad = bytes.clone();
+        bad[12] = b'#';
+        assert!(matches!(
+            from_bytes::<Denoiser>(&bad, &dev).unwrap_err(),
+            WeightsError::BadHeader(_)
+        ));
+    }
+}

@@ -1,0 +1,84 @@
+//! The one place where native and wasm differ for the core: the clock, the
+//! default CPU device, and driving the async training step to completion.
+
+use burn::tensor::Device;
+
+/// Milliseconds from an arbitrary origin, monotonic where the platform has it.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_ms() -> f64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+}
+
+#[cfg(target_arch = "wasm32")]
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// The CPU backends aelab can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuBackend {
+    /// burn's pure-Rust Flex backend (gemm-based; the default).
+    Flex,
+    /// burn's NdArray backend (deprecated upstream, kept for comparison).
+    NdArray,
+}
+
+impl CpuBackend {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "flex" => Ok(Self::Flex),
+            "ndarray" => Ok(Self::NdArray),
+            _ => Err(format!(
+                "unknown backend '{s}': expected 'flex' or 'ndarray'"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuBackend::Flex => "flex",
+            CpuBackend::NdArray => "ndarray",
+        }
+    }
+
+    pub fn device(self) -> Device {
+        match self {
+            CpuBackend::Flex => Device::flex(),
+            #[allow(deprecated)]
+            CpuBackend::NdArray => Device::ndarray(),
+        }
+    }
+}
+
+/// The device the unit tests run on: NdArray, as the project's tests use.
+#[cfg(test)]
+pub fn test_device() -> Device {
+    CpuBackend::NdArray.device()
+}
+
+/// Runs a future to completion on the current thread. On the CPU backends
+/// every tensor read is ready at once, so this never really waits; it parks
+/// the thread between polls in case one is not.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}

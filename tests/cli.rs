@@ -1,0 +1,182 @@
+//! The `aelab` binary end to end, on small subsets: train tiny models, then
+//! check the JSON that `denoise eval --json` prints, the figure, and the
+//! errors for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn aelab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aelab"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("aelab-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("aelab runs");
+    assert!(
+        out.status.success(),
+        "aelab failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn train_tiny(dir: &Path) -> (PathBuf, PathBuf) {
+    let cls = dir.join("cls.aelab");
+    let den = dir.join("den.aelab");
+    run_ok(
+        aelab()
+            .args([
+                "classifier",
+                "train",
+                "--limit",
+                "300",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "50",
+                "--out",
+            ])
+            .arg(&cls),
+    );
+    run_ok(
+        aelab()
+            .args([
+                "denoise",
+                "train",
+                "--limit",
+                "300",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "50",
+                "--out",
+            ])
+            .arg(&den),
+    );
+    (cls, den)
+}
+
+#[test]
+fn denoise_eval_json_has_the_report_shape() {
+    let dir = tmpdir("eval");
+    let (cls, den) = train_tiny(&dir);
+    let out = run_ok(
+        aelab()
+            .args(["denoise", "eval", "--json", "--limit", "40", "--weights"])
+            .arg(&den)
+            .arg("--classifier")
+            .arg(&cls),
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("stdout is one JSON object");
+    let acc = v["classifier_accuracy_clean"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let levels = v["levels"].as_array().unwrap();
+    let noises: Vec<f64> = levels
+        .iter()
+        .map(|l| l["noise"].as_f64().unwrap())
+        .collect();
+    assert_eq!(noises.len(), 3);
+    for (n, want) in noises.iter().zip([0.5, 0.7, 0.9]) {
+        assert!((n - want).abs() < 1e-6);
+    }
+    for l in levels {
+        for k in [
+            "psnr_noisy",
+            "psnr_denoised",
+            "ssim_noisy",
+            "ssim_denoised",
+            "accuracy_noisy",
+            "accuracy_denoised",
+        ] {
+            assert!(l[k].as_f64().is_some(), "missing {k} in {l}");
+        }
+        for k in ["accuracy_noisy", "accuracy_denoised"] {
+            assert!((0.0..=1.0).contains(&l[k].as_f64().unwrap()));
+        }
+        // PSNR in dB of images in [0, 1]: noise of this size is far below 30 dB.
+        let p = l["psnr_noisy"].as_f64().unwrap();
+        assert!((3.0..20.0).contains(&p), "{p}");
+    }
+    // Heavier noise is worse.
+    assert!(levels[0]["psnr_noisy"].as_f64() > levels[2]["psnr_noisy"].as_f64());
+
+    // Same seed, same numbers.
+    let again = run_ok(
+        aelab()
+            .args(["denoise", "eval", "--json", "--limit", "40", "--weights"])
+            .arg(&den)
+            .arg("--classifier")
+            .arg(&cls),
+    );
+    assert_eq!(out, again);
+
+    let png = dir.join("fig.png");
+    run_ok(
+        aelab()
+            .args(["denoise", "figure", "--out"])
+            .arg(&png)
+            .arg("--weights")
+            .arg(&den)
+            .arg("--classifier")
+            .arg(&cls),
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+
+    let out = run_ok(
+        aelab()
+            .args(["classifier", "eval", "--json", "--limit", "50", "--weights"])
+            .arg(&cls),
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["images"], 50);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_weights_give_a_clear_error_not_a_panic() {
+    let dir = tmpdir("bad");
+    let junk = dir.join("junk.aelab");
+    std::fs::write(&junk, b"this is not a model").unwrap();
+    let out = aelab()
+        .args(["denoise", "eval", "--weights"])
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an aelab weights file"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let missing = dir.join("nope.aelab");
+    let out = aelab()
+        .args(["denoise", "eval", "--weights"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+
+    // A corrupt MNIST directory.
+    let assets = dir.join("assets");
+    std::fs::create_dir_all(assets.join("mnist")).unwrap();
+    std::fs::write(
+        assets.join("mnist/t10k-images-idx3-ubyte.gz"),
+        b"\x00\x00\x08\x03\x00",
+    )
+    .unwrap();
+    std::fs::write(assets.join("mnist/t10k-labels-idx1-ubyte.gz"), b"").unwrap();
+    let out = aelab()
+        .args(["classifier", "eval", "--weights", "x", "--assets"])
+        .arg(&assets)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
