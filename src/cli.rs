@@ -238,56 +238,66 @@ fn fmt_time(ms: f64) -> String {
     }
 }
 
-/// Runs a trainer to the end with a progress bar on stderr.
-fn train_with_progress<T: Task>(trainer: &mut Trainer<T>) -> Result<(), String> {
+/// Runs a trainer to the end with a progress bar on stderr, calling
+/// `on_epoch` after each epoch (to save a checkpoint).
+fn train_with_progress<T: Task>(
+    trainer: &mut Trainer<T>,
+    mut on_epoch: impl FnMut(&Trainer<T>) -> Result<(), String>,
+) -> Result<(), String> {
     let tty = std::io::stderr().is_terminal();
     let mut last_print = -1e9;
-    let res = block_on(trainer.run(|ev| match ev {
-        Event::Step(p) => {
-            let now = p.elapsed_ms;
-            let every = if tty { 200.0 } else { 15_000.0 };
-            if now - last_print < every && p.global_step != p.total_steps {
-                return;
+    loop {
+        let ev = block_on(trainer.step()).map_err(|e| e.to_string())?;
+        match ev {
+            Event::Step(p) => {
+                let now = p.elapsed_ms;
+                let every = if tty { 200.0 } else { 15_000.0 };
+                if now - last_print < every && p.global_step != p.total_steps {
+                    continue;
+                }
+                last_print = now;
+                let width = 30;
+                let filled = ((p.fraction() * width as f64).round() as usize).min(width);
+                let bar: String = "#".repeat(filled) + &".".repeat(width - filled);
+                let line = format!(
+                    "[{bar}] {:5.1}% epoch {}/{} step {}/{} loss {:.4} {:.0} img/s ETA {}",
+                    p.fraction() * 100.0,
+                    p.epoch + 1,
+                    p.epochs,
+                    p.step,
+                    p.steps_per_epoch,
+                    p.loss,
+                    p.images_per_sec,
+                    fmt_time(p.eta_ms)
+                );
+                if tty {
+                    eprint!("\r{line}\x1b[K");
+                } else {
+                    eprintln!("{line}");
+                }
+                let _ = std::io::stderr().flush();
             }
-            last_print = now;
-            let width = 30;
-            let filled = (p.fraction() * width as f64).round() as usize;
-            let bar: String = "#".repeat(filled) + &".".repeat(width - filled.min(width));
-            let line = format!(
-                "[{bar}] {:5.1}% epoch {}/{} step {}/{} loss {:.4} {:.0} img/s ETA {}",
-                p.fraction() * 100.0,
-                p.epoch + 1,
-                p.epochs,
-                p.step,
-                p.steps_per_epoch,
-                p.loss,
-                p.images_per_sec,
-                fmt_time(p.eta_ms)
-            );
-            if tty {
-                eprint!("\r{line}\x1b[K");
-            } else {
-                eprintln!("{line}");
+            Event::EpochEnd(s) => {
+                if tty {
+                    eprintln!();
+                }
+                eprintln!(
+                    "epoch {}: train loss {:.5}, validation loss {}, {:.0} img/s",
+                    s.epoch + 1,
+                    s.train_loss,
+                    s.valid_loss
+                        .map(|v| format!("{v:.5}"))
+                        .unwrap_or_else(|| "-".into()),
+                    s.images_per_sec
+                );
+                on_epoch(trainer)?;
             }
-            let _ = std::io::stderr().flush();
+            Event::Finished => return Ok(()),
         }
-        Event::EpochEnd(s) => {
-            if tty {
-                eprintln!();
-            }
-            eprintln!(
-                "epoch {}: train loss {:.5}, validation loss {}, {:.0} img/s",
-                s.epoch + 1,
-                s.train_loss,
-                s.valid_loss
-                    .map(|v| format!("{v:.5}"))
-                    .unwrap_or_else(|| "-".into()),
-                s.images_per_sec
-            );
+        if trainer.is_finished() {
+            return Ok(());
         }
-        Event::Finished => {}
-    }));
-    res.map_err(|e| e.to_string())
+    }
 }
 
 fn save<M: Weights>(
@@ -327,15 +337,8 @@ fn classifier_cmd(ctx: &Ctx, cmd: ClassifierCmd) -> Result<(), String> {
             };
             let mut trainer = Trainer::new(task, model, train_config(&train), &ctx.device)
                 .map_err(|e| e.to_string())?;
-            train_with_progress(&mut trainer)?;
-            let history = serde_json::to_value(trainer.history()).unwrap_or_default();
-            let model = trainer.into_model();
-            save(
-                &model,
-                &config,
-                serde_json::json!({"train": train_config(&train), "history": history}),
-                &out,
-            )
+            let meta = |t: &Trainer<_>| serde_json::json!({"train": train_config(&train), "history": t.history()});
+            train_with_progress(&mut trainer, |t| save(&t.model(), &config, meta(t), &out))
         }
         ClassifierCmd::Eval {
             weights,
@@ -427,15 +430,8 @@ fn denoise_cmd(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             };
             let mut trainer = Trainer::new(task, model, train_config(&train), &ctx.device)
                 .map_err(|e| e.to_string())?;
-            train_with_progress(&mut trainer)?;
-            let history = serde_json::to_value(trainer.history()).unwrap_or_default();
-            let model = trainer.into_model();
-            save(
-                &model,
-                &config,
-                serde_json::json!({"noise": noise, "train": train_config(&train), "history": history}),
-                &out,
-            )
+            let meta = |t: &Trainer<_>| serde_json::json!({"noise": noise, "train": train_config(&train), "history": t.history()});
+            train_with_progress(&mut trainer, |t| save(&t.model(), &config, meta(t), &out))
         }
         DenoiseCmd::Eval {
             weights,
