@@ -61,8 +61,8 @@ struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Train on the first N training images only.
-    #[arg(long)]
-    limit: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
     /// Share of the training images held out for validation.
     #[arg(long, default_value_t = 0.05)]
     valid_fraction: f32,
@@ -74,16 +74,17 @@ enum ClassifierCmd {
     Train {
         #[command(flatten)]
         train: TrainArgs,
-        #[arg(long, default_value = "assets/models/classifier.aelab")]
-        out: PathBuf,
+        /// Where to write the weights; default: models/classifier.aelab in the assets.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Accuracy on the clean test set.
     Eval {
         #[arg(long)]
         weights: Option<PathBuf>,
         /// Evaluate on the first N test images.
-        #[arg(long)]
-        limit: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -96,8 +97,9 @@ enum DenoiseCmd {
         #[command(flatten)]
         train: TrainArgs,
         /// canonical (the Keras-blog model) or skip (the better variant).
-        #[arg(long, default_value = "canonical")]
-        kind: String,
+        /// (default: canonical; not with --init)
+        #[arg(long)]
+        kind: Option<String>,
         /// Train on one noise factor instead of a range.
         #[arg(long)]
         noise: Option<f32>,
@@ -105,9 +107,9 @@ enum DenoiseCmd {
         noise_min: f32,
         #[arg(long, default_value_t = 0.9)]
         noise_max: f32,
-        /// Width of the first layers.
-        #[arg(long, default_value_t = 32)]
-        width: usize,
+        /// Width of the first layers (default 32; not with --init).
+        #[arg(long)]
+        width: Option<usize>,
         /// Start from these weights (fine-tuning) instead of from scratch.
         #[arg(long)]
         init: Option<PathBuf>,
@@ -121,8 +123,8 @@ enum DenoiseCmd {
         weights: Option<PathBuf>,
         #[arg(long)]
         classifier: Option<PathBuf>,
-        #[arg(long)]
-        limit: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
         #[arg(long, default_value_t = EVAL_SEED)]
         seed: u64,
         #[arg(long)]
@@ -216,12 +218,12 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
 }
 
 fn split_train(ctx: &Ctx, a: &TrainArgs) -> Result<(Mnist, Mnist), String> {
-    let mut train = ctx.mnist(Split::Train)?;
-    if let Some(n) = a.limit {
-        train = train.take(n);
-    }
     if !(0.0..1.0).contains(&a.valid_fraction) {
         return Err("--valid-fraction must be in [0, 1)".into());
+    }
+    let mut train = ctx.mnist(Split::Train)?;
+    if let Some(n) = a.limit {
+        train = train.take(n as usize);
     }
     Ok(train.split_validation(a.valid_fraction, a.seed))
 }
@@ -338,6 +340,7 @@ fn classifier_cmd(ctx: &Ctx, cmd: ClassifierCmd) -> Result<(), String> {
             let mut trainer = Trainer::new(task, model, train_config(&train), &ctx.device)
                 .map_err(|e| e.to_string())?;
             let meta = |t: &Trainer<_>| serde_json::json!({"train": train_config(&train), "history": t.history()});
+            let out = out.unwrap_or_else(|| ctx.default_classifier());
             train_with_progress(&mut trainer, |t| save(&t.model(), &config, meta(t), &out))
         }
         ClassifierCmd::Eval {
@@ -345,12 +348,12 @@ fn classifier_cmd(ctx: &Ctx, cmd: ClassifierCmd) -> Result<(), String> {
             limit,
             json,
         } => {
-            let path = weights.unwrap_or_else(|| ctx.default_classifier());
-            let model: Classifier = ctx.load(&path)?;
             let mut test = ctx.mnist(Split::Test)?;
             if let Some(n) = limit {
-                test = test.take(n);
+                test = test.take(n as usize);
             }
+            let path = weights.unwrap_or_else(|| ctx.default_classifier());
+            let model: Classifier = ctx.load(&path)?;
             let clean = test.batch_f32(&(0..test.len()).collect::<Vec<_>>());
             let v = block_on(crate::infer::classify(&model, &clean, &ctx.device))?;
             let preds: Vec<u8> = v.iter().map(|v| v.digit).collect();
@@ -400,6 +403,9 @@ fn denoise_cmd(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             let (tr, va) = split_train(ctx, &train)?;
             ctx.device.seed(train.seed);
             let (model, config) = match init {
+                Some(_) if kind.is_some() || width.is_some() => {
+                    return Err("--kind and --width describe a new model; with --init the file's model is fine-tuned as it is".into())
+                }
                 Some(p) => {
                     let bytes = std::fs::read(&p)
                         .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
@@ -409,8 +415,9 @@ fn denoise_cmd(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
                 }
                 None => {
                     let config = DenoiserConfig::new()
-                        .with_kind(DenoiserKind::parse(&kind)?)
-                        .with_width(width);
+                        .with_kind(DenoiserKind::parse(kind.as_deref().unwrap_or("canonical"))?)
+                        .with_width(width.unwrap_or(32));
+                    Denoiser::validate(&config)?;
                     (config.init(&ctx.device), config)
                 }
             };
@@ -446,7 +453,7 @@ fn denoise_cmd(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
                 ctx.load(&classifier.unwrap_or_else(|| ctx.default_classifier()))?;
             let mut test = ctx.mnist(Split::Test)?;
             if let Some(n) = limit {
-                test = test.take(n);
+                test = test.take(n as usize);
             }
             let report = block_on(denoise::evaluate(
                 &den,

@@ -5,21 +5,21 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 use std::path::Path;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
 fn register_fonts() -> Result<(), String> {
-    static ONCE: Once = Once::new();
-    let mut result = Ok(());
-    ONCE.call_once(|| {
-        for style in [FontStyle::Normal, FontStyle::Bold] {
-            if plotters::style::register_font("sans-serif", style, FONT).is_err() {
-                result = Err("the bundled font could not be loaded".to_string());
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    RESULT
+        .get_or_init(|| {
+            for style in [FontStyle::Normal, FontStyle::Bold] {
+                plotters::style::register_font("sans-serif", style, FONT)
+                    .map_err(|_| "the bundled font could not be loaded".to_string())?;
             }
-        }
-    });
-    result
+            Ok(())
+        })
+        .clone()
 }
 
 /// Draws the denoising figure: one column per digit 0–9; rows: clean, then

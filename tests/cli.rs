@@ -173,10 +173,28 @@ fn bad_weights_give_a_clear_error_not_a_panic() {
     .unwrap();
     std::fs::write(assets.join("mnist/t10k-labels-idx1-ubyte.gz"), b"").unwrap();
     let out = aelab()
-        .args(["classifier", "eval", "--weights", "x", "--assets"])
+        .args(["classifier", "eval", "--assets"])
         .arg(&assets)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("t10k-images-idx3-ubyte.gz"), "{err}");
+    assert!(err.contains("the header alone needs 16"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Options out of range are refused with a message.
+    let out = aelab()
+        .args(["denoise", "eval", "--limit", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = aelab()
+        .args(["denoise", "train", "--width", "0", "--limit", "10", "--out"])
+        .arg(dir.join("w0.aelab"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("width is 0"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,9 +6,9 @@
 use std::fmt;
 use std::io::Read;
 
-/// The largest decompressed IDX payload accepted (the MNIST training images
+/// The largest decompressed IDX file accepted (the MNIST training images
 /// are 47 MB); a guard against gzip bombs and absurd headers.
-pub const MAX_IDX_BYTES: usize = 256 * 1024 * 1024;
+pub const MAX_IDX_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdxError {

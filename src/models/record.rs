@@ -71,12 +71,28 @@ struct ModelOnly {
 pub trait Weights: Module + Sized {
     type Config: Serialize + DeserializeOwned;
     const NAME: &'static str;
+    /// Checks a configuration (which may come from an untrusted file)
+    /// before any layer is built from it.
+    fn validate(config: &Self::Config) -> Result<(), String>;
     fn build(config: &Self::Config, device: &Device) -> Self;
+}
+
+fn in_range(name: &str, v: usize, lo: usize, hi: usize) -> Result<(), String> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("{name} is {v}, outside {lo}..={hi}"))
+    }
 }
 
 impl Weights for Denoiser {
     type Config = DenoiserConfig;
     const NAME: &'static str = "denoiser";
+    fn validate(c: &DenoiserConfig) -> Result<(), String> {
+        in_range("width", c.width, 1, 256)?;
+        in_range("bottleneck", c.bottleneck, 1, 512)?;
+        in_range("depth", c.depth, 1, 16)
+    }
     fn build(config: &DenoiserConfig, device: &Device) -> Self {
         config.init(device)
     }
@@ -85,6 +101,15 @@ impl Weights for Denoiser {
 impl Weights for Classifier {
     type Config = ClassifierConfig;
     const NAME: &'static str = "classifier";
+    fn validate(c: &ClassifierConfig) -> Result<(), String> {
+        in_range("channels1", c.channels1, 1, 256)?;
+        in_range("channels2", c.channels2, 1, 256)?;
+        in_range("hidden", c.hidden, 1, 4096)?;
+        if !(c.dropout.is_finite() && (0.0..1.0).contains(&c.dropout)) {
+            return Err(format!("dropout is {}, outside [0, 1)", c.dropout));
+        }
+        Ok(())
+    }
     fn build(config: &ClassifierConfig, device: &Device) -> Self {
         config.init(device)
     }
@@ -166,6 +191,7 @@ pub fn from_bytes<M: Weights>(
     }
     let header: Header<M::Config> =
         serde_json::from_slice(h).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    M::validate(&header.config).map_err(WeightsError::BadHeader)?;
     if body.is_empty() {
         return Err(WeightsError::Truncated);
     }
@@ -245,6 +271,17 @@ mod tests {
             from_bytes::<Denoiser>(&forged, &dev).unwrap_err(),
             WeightsError::Record(_)
         ));
+        // A header whose configuration would make an absurd model.
+        let mut huge = serde_json::to_value(&cfg).unwrap();
+        huge["width"] = serde_json::json!(1_000_000);
+        let header =
+            serde_json::to_vec(&serde_json::json!({"model": "denoiser", "config": huge})).unwrap();
+        let mut evil = MAGIC.to_vec();
+        evil.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        evil.extend_from_slice(&header);
+        evil.extend_from_slice(&body);
+        let e = from_bytes::<Denoiser>(&evil, &dev).unwrap_err();
+        assert!(e.to_string().contains("width is 1000000"), "{e}");
         // Garbage header JSON.
         let mut bad = bytes.clone();
         bad[12] = b'#';

@@ -106,8 +106,8 @@ pub enum Event {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainError {
-    /// The loss became NaN or infinite; the model's weights are those of
-    /// the step before.
+    /// The loss became NaN or infinite; the model's weights are put back
+    /// to the last ones that gave a finite loss.
     Diverged {
         epoch: usize,
         step: usize,
@@ -118,6 +118,8 @@ pub enum TrainError {
     Backend(String),
     /// Nothing to train on.
     Empty,
+    /// A setting is out of range.
+    BadConfig(String),
 }
 
 impl fmt::Display for TrainError {
@@ -125,12 +127,13 @@ impl fmt::Display for TrainError {
         match self {
             TrainError::Diverged { epoch, step, loss } => write!(
                 f,
-                "training diverged: the loss became {loss} at epoch {}, step {step}; try a lower learning rate (the weights from before that step are kept)",
+                "training diverged: the loss became {loss} at epoch {}, step {step}; try a lower learning rate (the last weights that gave a finite loss are kept)",
                 epoch + 1
             ),
             TrainError::Cancelled => write!(f, "training was cancelled"),
             TrainError::Backend(e) => write!(f, "the compute backend failed: {e}"),
             TrainError::Empty => write!(f, "there are no training examples"),
+            TrainError::BadConfig(e) => write!(f, "{e}"),
         }
     }
 }
@@ -167,6 +170,10 @@ pub async fn read_scalar(t: Tensor<1>) -> Result<f32, TrainError> {
 pub struct Trainer<T: Task> {
     task: T,
     model: Option<T::Model>,
+    /// The weights of the last step whose loss was finite, before its
+    /// update: what a divergence rolls back to. (Batch-norm running
+    /// statistics are shared state in burn and are not rolled back.)
+    last_good: Option<T::Model>,
     optim: ModuleOptimizer,
     config: TrainConfig,
     device: Device,
@@ -195,8 +202,24 @@ impl<T: Task> Trainer<T> {
         config: TrainConfig,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        if task.train_len() == 0 || config.batch_size == 0 || config.epochs == 0 {
+        if task.train_len() == 0 {
             return Err(TrainError::Empty);
+        }
+        if config.batch_size == 0 {
+            return Err(TrainError::BadConfig(
+                "the batch size must be at least 1".into(),
+            ));
+        }
+        if config.epochs == 0 {
+            return Err(TrainError::BadConfig(
+                "the number of epochs must be at least 1".into(),
+            ));
+        }
+        if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
+            return Err(TrainError::BadConfig(format!(
+                "the learning rate must be a positive number, not {}",
+                config.learning_rate
+            )));
         }
         let device = device.clone().autodiff();
         let model = model.fork(&device).train();
@@ -206,6 +229,7 @@ impl<T: Task> Trainer<T> {
         Ok(Self {
             task,
             model: Some(model),
+            last_good: None,
             optim: AdamConfig::new().with_epsilon(1e-7).init(),
             config,
             device,
@@ -335,13 +359,15 @@ impl<T: Task> Trainer<T> {
             }
         };
         if !value.is_finite() {
-            self.model = Some(model);
+            // The update that led here may have written inf/NaN weights.
+            self.model = Some(self.last_good.take().unwrap_or(model));
             return Err(TrainError::Diverged {
                 epoch: self.epoch,
                 step: self.step_in_epoch + 1,
                 loss: value,
             });
         }
+        self.last_good = Some(model.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = self.learning_rate();
         self.model = Some(self.optim.step(lr, model, grads));
@@ -353,8 +379,7 @@ impl<T: Task> Trainer<T> {
         self.epoch_batches += 1;
         let elapsed = now_ms() - self.started_ms;
         let ips = self.images_per_sec();
-        let left_images =
-            (self.total_steps() - self.global_step) as f64 * self.config.batch_size as f64;
+        let left_images = ((self.config.epochs - self.epoch) * self.order.len() - self.pos) as f64;
         Ok(Event::Step(Progress {
             epoch: self.epoch,
             epochs: self.config.epochs,
@@ -388,7 +413,7 @@ impl<T: Task> Trainer<T> {
         loop {
             let ev = self.step().await?;
             on_event(&ev);
-            if ev == Event::Finished || self.finished {
+            if ev == Event::Finished {
                 return Ok(());
             }
         }
