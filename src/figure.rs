@@ -130,7 +130,7 @@ pub fn draw_denoise_figure(fig: &FigureData, out: &Path, title: &str) -> Result<
             };
             let x = left + d as i32 * (cell + gap) + 3;
             root.draw(&Text::new(
-                format!("{} {:.0}%", v.digit, v.confidence * 100.0),
+                format!("{} ({:.0}%)", v.digit, v.confidence * 100.0),
                 (x, y),
                 font(13).color(&color),
             ))
