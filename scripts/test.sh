@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, then the native unit and integration tests
-# (IDX parsing, noise, models, training, metrics, the CLI).
+# Runs every test: formatting, the native unit and integration tests (IDX
+# parsing, noise, models, training, metrics, the CLI), and a check that the
+# core still compiles for the browser (wasm32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 need_rust
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
+rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown ||
+  rustup target add wasm32-unknown-unknown
 cargo fmt --all -- --check
 cargo test --locked
 # The benchmark is not a test; make sure it still builds.
 cargo build --locked --benches
+# The core must keep compiling for the page.
+cargo check --locked --lib --target wasm32-unknown-unknown
