@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Retrains the shipped models into assets/models/ with fixed seeds, on the
 # CPU (Flex backend, 2 threads). Times measured on the 2-core CI machine:
-#   classifier            4 epochs   ~16 min   99.37 % clean test accuracy
-#   denoiser-skip         5 epochs   ~36 min
-#   denoiser-canonical    3 epochs   ~14 min
+#   classifier            4 epochs   ~15 min   99.37 % clean test accuracy
+#   denoiser-skip         5 epochs   ~39 min
+#   denoiser-canonical    3 epochs   ~13 min
 # Then evaluate with: cargo run -- denoise eval
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,3 +19,7 @@ pub mod bench;
 pub mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod figure;
+
+/// The thin wasm-bindgen layer the page talks to.
+#[cfg(target_arch = "wasm32")]
+pub mod web;
