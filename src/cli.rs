@@ -166,12 +166,17 @@ impl Ctx {
         }
     }
 
-    fn load<M: Weights>(&self, path: &Path) -> Result<M, String> {
+    /// Reads a weights file: the model and its configuration.
+    fn load_with_config<M: Weights>(&self, path: &Path) -> Result<(M, M::Config), String> {
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         record::from_bytes::<M>(&bytes, &self.device)
-            .map(|(m, _, _)| m)
+            .map(|(m, c, _)| (m, c))
             .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn load<M: Weights>(&self, path: &Path) -> Result<M, String> {
+        self.load_with_config(path).map(|(m, _)| m)
     }
 }
 
@@ -406,13 +411,7 @@ fn denoise_cmd(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
                 Some(_) if kind.is_some() || width.is_some() => {
                     return Err("--kind and --width describe a new model; with --init the file's model is fine-tuned as it is".into())
                 }
-                Some(p) => {
-                    let bytes = std::fs::read(&p)
-                        .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                    let (m, c, _) = record::from_bytes::<Denoiser>(&bytes, &ctx.device)
-                        .map_err(|e| format!("{}: {e}", p.display()))?;
-                    (m, c)
-                }
+                Some(p) => ctx.load_with_config::<Denoiser>(&p)?,
                 None => {
                     let config = DenoiserConfig::new()
                         .with_kind(DenoiserKind::parse(kind.as_deref().unwrap_or("canonical"))?)

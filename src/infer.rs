@@ -24,17 +24,27 @@ pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> 
         .map_err(|e| format!("reading a tensor failed: {e:?}"))
 }
 
+/// Runs `f` over the images in batches of [`INFER_BATCH`] and concatenates
+/// what it returns.
+async fn batched<const D: usize>(
+    images: &[f32],
+    device: &Device,
+    f: impl Fn(Tensor<4>) -> Tensor<D>,
+) -> Result<Vec<f32>, String> {
+    let mut out = Vec::new();
+    for chunk in images.chunks(INFER_BATCH * PIXELS) {
+        out.extend(read_f32(f(images_tensor(chunk, device))).await?);
+    }
+    Ok(out)
+}
+
 /// Denoises `n * 784` pixels in [0, 1].
 pub async fn denoise(
     model: &Denoiser,
     images: &[f32],
     device: &Device,
 ) -> Result<Vec<f32>, String> {
-    let mut out = Vec::with_capacity(images.len());
-    for chunk in images.chunks(INFER_BATCH * PIXELS) {
-        out.extend(read_f32(model.forward(images_tensor(chunk, device))).await?);
-    }
-    Ok(out)
+    batched(images, device, |x| model.forward(x)).await
 }
 
 /// A classifier's verdict on one image.
@@ -50,11 +60,7 @@ pub async fn probabilities(
     images: &[f32],
     device: &Device,
 ) -> Result<Vec<f32>, String> {
-    let mut out = Vec::with_capacity(images.len() / PIXELS * 10);
-    for chunk in images.chunks(INFER_BATCH * PIXELS) {
-        out.extend(read_f32(model.probabilities(images_tensor(chunk, device))).await?);
-    }
-    Ok(out)
+    batched(images, device, |x| model.probabilities(x)).await
 }
 
 pub async fn classify(
@@ -80,9 +86,5 @@ pub async fn features(
     images: &[f32],
     device: &Device,
 ) -> Result<Vec<f32>, String> {
-    let mut out = Vec::new();
-    for chunk in images.chunks(INFER_BATCH * PIXELS) {
-        out.extend(read_f32(model.features(images_tensor(chunk, device))).await?);
-    }
-    Ok(out)
+    batched(images, device, |x| model.features(x)).await
 }

@@ -281,16 +281,6 @@ pub async fn figure_data(
     })
 }
 
-/// Denoises with a model and returns the images as a tensor-free `Vec`;
-/// a convenience for one digit.
-pub async fn denoise_one(
-    model: &Denoiser,
-    image: &[f32],
-    device: &Device,
-) -> Result<Vec<f32>, String> {
-    infer::read_f32(model.forward(images_tensor(image, device))).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
