@@ -2,7 +2,7 @@
 # Retrains the shipped models into assets/models/ with fixed seeds, on the
 # CPU (Flex backend, 2 threads). Times measured on the 2-core CI machine:
 #   classifier            4 epochs   ~15 min   99.37 % clean test accuracy
-#   denoiser-skip         5 epochs   ~39 min
+#   denoiser-skip         5 epochs   ~39 min, then a 2-epoch fine-tune ~16 min
 #   denoiser-canonical    3 epochs   ~13 min
 # Then evaluate with: cargo run -- denoise eval
 set -euo pipefail
@@ -13,5 +13,7 @@ aelab="$CARGO_TARGET_DIR/debug/aelab"
 "$aelab" classifier train --epochs 4 --lr 2e-3 --seed 1 --out assets/models/classifier.aelab
 "$aelab" denoise train --kind skip --epochs 5 --lr 2e-3 --noise-min 0.3 --noise-max 1.0 --seed 1 \
   --out assets/models/denoiser-skip.aelab
+"$aelab" denoise train --init assets/models/denoiser-skip.aelab --epochs 2 --lr 1e-3 \
+  --noise-min 0.3 --noise-max 1.0 --seed 2 --out assets/models/denoiser-skip.aelab
 "$aelab" denoise train --kind canonical --epochs 3 --lr 2e-3 --noise-min 0.3 --noise-max 0.9 --seed 1 \
   --out assets/models/denoiser-canonical.aelab
