@@ -35,32 +35,37 @@ fn load<M: Weights>(bytes: &[u8], device: &Device) -> Result<M, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// A promise that resolves to a Float32Array, or rejects with the message.
+fn floats_promise(
+    fut: impl std::future::Future<Output = Result<Vec<f32>, String>> + 'static,
+) -> Promise {
+    future_to_promise(async move {
+        let out = fut.await.map_err(|e| JsValue::from(JsError::new(&e)))?;
+        Ok(Float32Array::from(out.as_slice()).into())
+    })
+}
+
 #[wasm_bindgen]
 impl Lab {
     /// Starts on WebGPU when `prefer_gpu` is set and an adapter is found,
     /// else on the CPU (burn's Flex backend). `backend()` says which.
     pub async fn create(prefer_gpu: bool) -> Lab {
-        let mut note = String::new();
-        if prefer_gpu {
-            match Device::wgpu_options()
+        let gpu = if prefer_gpu {
+            Device::wgpu_options()
                 .graphics_api(WgpuBackend::WebGpu)
                 .init_async()
                 .await
-            {
-                Ok(device) => {
-                    return Lab {
-                        device,
-                        backend: "webgpu".into(),
-                        denoiser: None,
-                        classifier: None,
-                    }
-                }
-                Err(e) => note = format!(" (WebGPU unavailable: {e:?})"),
-            }
-        }
+                .map_err(|e| format!(" (WebGPU unavailable: {e:?})"))
+        } else {
+            Err(String::new())
+        };
+        let (device, backend) = match gpu {
+            Ok(device) => (device, "webgpu".to_string()),
+            Err(note) => (CpuBackend::Flex.device(), format!("cpu{note}")),
+        };
         Lab {
-            device: CpuBackend::Flex.device(),
-            backend: format!("cpu{note}"),
+            device,
+            backend,
             denoiser: None,
             classifier: None,
         }
@@ -95,11 +100,8 @@ impl Lab {
             .clone()
             .ok_or_else(|| JsError::new("no denoiser is loaded"))?;
         let device = self.device.clone();
-        Ok(future_to_promise(async move {
-            let out = infer::denoise(&model, &images, &device)
-                .await
-                .map_err(|e| JsValue::from(JsError::new(&e)))?;
-            Ok(Float32Array::from(out.as_slice()).into())
+        Ok(floats_promise(async move {
+            infer::denoise(&model, &images, &device).await
         }))
     }
 
@@ -110,11 +112,8 @@ impl Lab {
             .clone()
             .ok_or_else(|| JsError::new("no classifier is loaded"))?;
         let device = self.device.clone();
-        Ok(future_to_promise(async move {
-            let out = infer::probabilities(&model, &images, &device)
-                .await
-                .map_err(|e| JsValue::from(JsError::new(&e)))?;
-            Ok(Float32Array::from(out.as_slice()).into())
+        Ok(floats_promise(async move {
+            infer::probabilities(&model, &images, &device).await
         }))
     }
 }
