@@ -23,7 +23,7 @@ pub struct Cli {
     /// CPU backend: flex (default) or ndarray.
     #[arg(long, global = true, default_value = "flex")]
     backend: String,
-    /// Directory of the assets (MNIST, weights); default: ./assets of the source tree.
+    /// Directory of the assets (MNIST, weights); default: $AELAB_ASSETS, else ./assets, else the source tree's assets.
     #[arg(long, global = true)]
     assets: Option<PathBuf>,
     #[command(subcommand)]

@@ -21,10 +21,17 @@ pub fn load_mnist(dir: &std::path::Path, split: Split) -> Result<Mnist, String> 
 }
 
 /// The directory of the committed assets: `$AELAB_ASSETS`, else `assets/`
-/// beside Cargo.toml.
+/// in the current directory when it has MNIST, else `assets/` beside the
+/// Cargo.toml the binary was built from. (The build path alone goes stale
+/// when several checkouts share one target directory.)
 #[cfg(not(target_arch = "wasm32"))]
 pub fn assets_dir() -> std::path::PathBuf {
-    std::env::var_os("AELAB_ASSETS")
-        .map(Into::into)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
+    if let Some(dir) = std::env::var_os("AELAB_ASSETS") {
+        return dir.into();
+    }
+    let here = std::path::PathBuf::from("assets");
+    if here.join("mnist").is_dir() {
+        return here;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
 }
