@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, the native unit and integration tests (IDX
-# parsing, noise, models, training, metrics, the CLI), and a check that the
-# core still compiles for the browser (wasm32).
+# parsing, noise, models, training, metrics, the CLI, native/browser
+# parity), then the browser tests in headless Chromium (scripts/test-web.sh:
+# wasm-bindgen-test and the end-to-end test of the built page).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -13,5 +14,4 @@ cargo fmt --all -- --check
 cargo test --locked
 # The benchmark is not a test; make sure it still builds.
 cargo build --locked --benches
-# The core must keep compiling for the page.
-cargo check --locked --lib --target wasm32-unknown-unknown
+scripts/test-web.sh

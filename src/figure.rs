@@ -1,15 +1,20 @@
-//! The report figures, drawn with plotters' bitmap backend (native only).
+//! The report figures and the training chart, drawn with plotters on any
+//! drawing backend: a PNG natively (the CLI), a canvas in the browser.
 
 use crate::labs::denoise::FigureData;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::FontStyle;
-use std::path::Path;
-use std::sync::OnceLock;
 
+#[cfg(not(target_arch = "wasm32"))]
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
+/// Natively plotters draws text with a registered font; in the browser it
+/// uses the canvas's own fonts.
+#[cfg(not(target_arch = "wasm32"))]
 fn register_fonts() -> Result<(), String> {
+    use plotters::style::FontStyle;
+    use std::sync::OnceLock;
     static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
     RESULT
         .get_or_init(|| {
@@ -26,16 +31,43 @@ fn register_fonts() -> Result<(), String> {
 /// noisy and denoised for each level. The row names are on the y axis, the
 /// digits on the x axis, and each denoised image carries the classifier's
 /// verdict (green when right, red when wrong).
-pub fn draw_denoise_figure(fig: &FigureData, out: &Path, title: &str) -> Result<(), String> {
+#[cfg(not(target_arch = "wasm32"))]
+pub fn draw_denoise_figure(
+    fig: &FigureData,
+    out: &std::path::Path,
+    title: &str,
+) -> Result<(), String> {
     register_fonts()?;
+    let root = BitMapBackend::new(out, denoise_figure_size(fig.levels.len())).into_drawing_area();
+    draw_denoise_figure_on(&root, fig, title)
+        .map_err(|e| format!("drawing {} failed: {e}", out.display()))
+}
+
+const CELL: i32 = 84; // 28 px × 3
+const GAP: i32 = 6;
+const LEFT: i32 = 160;
+const TOP: i32 = 50;
+
+/// The pixel size of the denoising figure with `levels` noise levels.
+pub fn denoise_figure_size(levels: usize) -> (u32, u32) {
+    let rows = 1 + 2 * levels as i32;
+    (
+        (LEFT + 10 * (CELL + GAP) + 20) as u32,
+        (TOP + rows * (CELL + GAP) + 60) as u32,
+    )
+}
+
+/// Draws the denoising figure on `root`, which should be
+/// [`denoise_figure_size`] large.
+pub fn draw_denoise_figure_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &FigureData,
+    title: &str,
+) -> Result<(), String> {
     let rows = 1 + 2 * fig.levels.len();
-    let cell: i32 = 84; // 28 px × 3
-    let gap: i32 = 6;
-    let (left, top) = (160i32, 50i32);
-    let w = left + 10 * (cell + gap) + 20;
-    let h = top + rows as i32 * (cell + gap) + 60;
-    let root = BitMapBackend::new(out, (w as u32, h as u32)).into_drawing_area();
-    let err = |e: &dyn std::fmt::Display| format!("drawing {} failed: {e}", out.display());
+    let (cell, gap, left, top) = (CELL, GAP, LEFT, TOP);
+    let w = denoise_figure_size(fig.levels.len()).0 as i32;
+    let err = |e: &dyn std::fmt::Display| e.to_string();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let font = |size: i32| TextStyle::from(("sans-serif", size).into_font());
     root.draw(&Text::new(title.to_string(), (left, 12), font(20)))
@@ -139,4 +171,114 @@ pub fn draw_denoise_figure(fig: &FigureData, out: &Path, title: &str) -> Result<
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// One point of a loss curve: (epochs done, as a fraction; loss).
+pub type CurvePoint = (f64, f64);
+
+/// Draws training and validation loss against epochs on `root`.
+pub fn draw_loss_chart_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    train: &[CurvePoint],
+    valid: &[CurvePoint],
+    epochs: usize,
+) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let finite = |p: &&CurvePoint| p.1.is_finite();
+    let all = train.iter().chain(valid).filter(finite);
+    let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0)
+    } else {
+        let pad = ((hi - lo) * 0.08).max(1e-3);
+        ((lo - pad).max(0.0), hi + pad)
+    };
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(52)
+        .build_cartesian_2d(0f64..epochs.max(1) as f64, lo..hi)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("loss (BCE)")
+        .light_line_style(RGBColor(235, 235, 240))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let blue = RGBColor(47, 111, 222);
+    let orange = RGBColor(230, 120, 20);
+    chart
+        .draw_series(LineSeries::new(
+            train.iter().filter(finite).copied(),
+            blue.stroke_width(2),
+        ))
+        .map_err(|e| err(&e))?
+        .label("train")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            valid.iter().filter(finite).copied(),
+            orange.stroke_width(2),
+        ))
+        .map_err(|e| err(&e))?
+        .label("validation")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], orange.stroke_width(2)));
+    chart
+        .draw_series(
+            valid
+                .iter()
+                .filter(finite)
+                .map(|&p| Circle::new(p, 4, orange.filled())),
+        )
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 210))
+        .label_font(("sans-serif", 13))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Writes a loss chart as a PNG (the CLI's `--chart`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn draw_loss_chart(
+    train: &[CurvePoint],
+    valid: &[CurvePoint],
+    epochs: usize,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    register_fonts()?;
+    let root = BitMapBackend::new(out, (640, 360)).into_drawing_area();
+    draw_loss_chart_on(&root, train, valid, epochs)
+        .map_err(|e| format!("drawing {} failed: {e}", out.display()))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loss_chart_is_a_png_and_survives_nan_and_empty_curves() {
+        let dir = std::env::temp_dir().join(format!("aelab-chart-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("chart.png");
+        let train: Vec<CurvePoint> = (0..50)
+            .map(|i| (i as f64 / 25.0, 0.3 / (1.0 + i as f64)))
+            .chain([(2.0, f64::NAN)])
+            .collect();
+        draw_loss_chart(&train, &[(1.0, 0.1), (2.0, 0.08)], 2, &out).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        draw_loss_chart(&[], &[], 0, &out).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

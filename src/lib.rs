@@ -17,7 +17,6 @@ pub mod training;
 pub mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod figure;
 
 /// The thin wasm-bindgen layer the page talks to.

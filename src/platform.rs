@@ -82,3 +82,25 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         }
     }
 }
+
+/// The browser's WebGPU device, initialised once per page: burn registers
+/// one server per device, so a second initialisation fails; later calls
+/// (a switch back to WebGPU, another session) reuse the first device.
+#[cfg(target_arch = "wasm32")]
+pub async fn webgpu_device() -> Result<Device, String> {
+    use burn::tensor::wgpu::WgpuBackend;
+    use std::cell::RefCell;
+    thread_local! {
+        static GPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    }
+    if let Some(d) = GPU.with(|g| g.borrow().clone()) {
+        return Ok(d);
+    }
+    let device = Device::wgpu_options()
+        .graphics_api(WgpuBackend::WebGpu)
+        .init_async()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}

@@ -1,38 +1,46 @@
-//! The thin wasm-bindgen layer between the page and the core. It only
-//! converts types and picks the device; the work is done by the same code
-//! the CLI runs. (The page itself is the web-lab issue.)
+//! The thin wasm-bindgen layer between the page and the core. It converts
+//! types, picks the device and holds the session's state; the work is done
+//! by the same code the CLI runs. The page's DOM wiring is
+//! `assets/web/app.js`.
 
+use crate::data::{preprocess, Mnist, PIXELS};
+use crate::figure;
 use crate::infer;
-use crate::labs::denoise::add_noise;
-use crate::models::record::{self, Weights};
-use crate::models::{Classifier, Denoiser};
-use crate::platform::CpuBackend;
+use crate::labs::denoise::{self, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
+use crate::models::record;
+use crate::models::{Classifier, Denoiser, DenoiserConfig};
+use crate::platform::{self, now_ms, CpuBackend};
 use crate::rng::Rng;
-use burn::tensor::wgpu::WgpuBackend;
+use crate::training::{Event, TrainConfig, TrainError, Trainer};
+use burn::module::Module;
 use burn::tensor::Device;
-use js_sys::{Float32Array, Promise};
+use js_sys::{Float32Array, Promise, Uint8Array};
+use plotters::prelude::IntoDrawingArea;
+use plotters_canvas::CanvasBackend;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-/// Turns a panic into a message in the console (the page shows it too).
+/// Turns a panic into a visible message: the console gets the backtrace and
+/// the page's `window.aelabPanic(message)` (when defined) shows it.
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let msg = info.to_string();
+        if let Some(window) = web_sys::window() {
+            if let Ok(f) = js_sys::Reflect::get(&window, &"aelabPanic".into()) {
+                if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+                    let _ = f.call1(&JsValue::NULL, &msg.into());
+                }
+            }
+        }
+    }));
 }
 
-/// One lab session: a device and the loaded models.
-#[wasm_bindgen]
-pub struct Lab {
-    device: Device,
-    backend: String,
-    denoiser: Option<Denoiser>,
-    classifier: Option<Classifier>,
-}
-
-fn load<M: Weights>(bytes: &[u8], device: &Device) -> Result<M, JsError> {
-    record::from_bytes::<M>(bytes, device)
-        .map(|(m, _, _)| m)
-        .map_err(|e| JsError::new(&e.to_string()))
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    JsError::new(&e.to_string()).into()
 }
 
 /// A promise that resolves to a Float32Array, or rejects with the message.
@@ -40,65 +48,158 @@ fn floats_promise(
     fut: impl std::future::Future<Output = Result<Vec<f32>, String>> + 'static,
 ) -> Promise {
     future_to_promise(async move {
-        let out = fut.await.map_err(|e| JsValue::from(JsError::new(&e)))?;
+        let out = fut.await.map_err(js_err)?;
         Ok(Float32Array::from(out.as_slice()).into())
     })
 }
 
+fn json_promise<T: serde::Serialize>(
+    fut: impl std::future::Future<Output = Result<T, String>> + 'static,
+) -> Promise {
+    future_to_promise(async move {
+        let out = fut.await.map_err(js_err)?;
+        serde_json::to_string(&out)
+            .map(JsValue::from)
+            .map_err(js_err)
+    })
+}
+
+/// MNIST-style preprocessing of a drawing: `pixels` is `width`×`height`
+/// ink values in [0, 1]. Returns 784 floats, or `undefined` when blank.
+#[wasm_bindgen]
+pub fn preprocess(pixels: &[f32], width: usize, height: usize) -> Option<Float32Array> {
+    preprocess::mnist_style(pixels, width, height).map(|v| Float32Array::from(v.as_slice()))
+}
+
+/// `clip(x + f·N(0,1), 0, 1)` of one or more 28×28 images, from a seed.
+#[wasm_bindgen]
+pub fn add_noise(images: &[f32], factor: f32, seed: u64) -> Float32Array {
+    let mut rng = Rng::new(seed);
+    let out: Vec<f32> = images
+        .chunks(PIXELS)
+        .flat_map(|img| denoise::add_noise(img, factor, &mut rng))
+        .collect();
+    Float32Array::from(out.as_slice())
+}
+
+/// Which model a weights file holds (`"denoiser"`, `"classifier"`, …), or
+/// an error that says what is wrong with the file.
+#[wasm_bindgen]
+pub fn weights_kind(bytes: &[u8]) -> Result<String, JsValue> {
+    record::peek(bytes).map(|(model, _)| model).map_err(js_err)
+}
+
+/// Which backend to start on.
+fn choose(choice: &str) -> Result<Option<CpuBackend>, String> {
+    match choice {
+        "webgpu" | "auto" => Ok(None),
+        other => CpuBackend::parse(other).map(Some),
+    }
+}
+
+/// One lab session: a device, the loaded models and the loaded data.
+#[wasm_bindgen]
+pub struct Lab {
+    device: Device,
+    backend: String,
+    note: String,
+    denoiser: Option<(Denoiser, DenoiserConfig, serde_json::Value)>,
+    classifier: Option<Classifier>,
+    test: Option<Rc<Mnist>>,
+    train: Option<Rc<Mnist>>,
+}
+
 #[wasm_bindgen]
 impl Lab {
-    /// Starts on WebGPU when `prefer_gpu` is set and an adapter is found,
-    /// else on the CPU (burn's Flex backend). `backend()` says which.
-    pub async fn create(prefer_gpu: bool) -> Lab {
-        let gpu = if prefer_gpu {
-            Device::wgpu_options()
-                .graphics_api(WgpuBackend::WebGpu)
-                .init_async()
-                .await
-                .map_err(|e| format!(" (WebGPU unavailable: {e:?})"))
-        } else {
-            Err(String::new())
+    /// Starts a session. `choice` is `"auto"` or `"webgpu"` (WebGPU when an
+    /// adapter is found, else the CPU), `"flex"` or `"ndarray"` (a CPU
+    /// backend). `backend` says what runs and `note` why, after a fallback.
+    pub async fn create(choice: String) -> Result<Lab, JsValue> {
+        let cpu = choose(&choice).map_err(js_err)?;
+        let (device, backend, note) = match cpu {
+            Some(b) => (b.device(), b.name().to_string(), String::new()),
+            None => match platform::webgpu_device().await {
+                Ok(device) => (device, "webgpu".to_string(), String::new()),
+                Err(e) => (
+                    CpuBackend::Flex.device(),
+                    CpuBackend::Flex.name().to_string(),
+                    format!("WebGPU is not available here ({e}); running on the CPU."),
+                ),
+            },
         };
-        let (device, backend) = match gpu {
-            Ok(device) => (device, "webgpu".to_string()),
-            Err(note) => (CpuBackend::Flex.device(), format!("cpu{note}")),
-        };
-        Lab {
+        Ok(Lab {
             device,
             backend,
+            note,
             denoiser: None,
             classifier: None,
-        }
+            test: None,
+            train: None,
+        })
     }
 
+    /// `"webgpu"`, `"flex"` or `"ndarray"`.
+    #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.backend.clone()
     }
 
+    /// Why the backend is not the one asked for, or empty.
+    #[wasm_bindgen(getter)]
+    pub fn note(&self) -> String {
+        self.note.clone()
+    }
+
     /// Loads a denoiser weights file; a wrong or corrupt file is an error
     /// with a message, and the current model stays.
-    pub fn load_denoiser(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        self.denoiser = Some(load(bytes, &self.device)?);
+    pub fn load_denoiser(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        let loaded = record::from_bytes::<Denoiser>(bytes, &self.device).map_err(js_err)?;
+        self.denoiser = Some(loaded);
         Ok(())
     }
 
-    pub fn load_classifier(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        self.classifier = Some(load(bytes, &self.device)?);
+    pub fn load_classifier(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        let (m, _, _) = record::from_bytes::<Classifier>(bytes, &self.device).map_err(js_err)?;
+        self.classifier = Some(m);
         Ok(())
     }
 
-    /// `clip(x + f·N(0,1), 0, 1)` of a 28×28 image, with a seed.
-    pub fn add_noise(&self, image: Vec<f32>, factor: f32, seed: u64) -> Vec<f32> {
-        add_noise(&image, factor, &mut Rng::new(seed))
+    /// The current denoiser as a weights file, for download.
+    pub fn denoiser_bytes(&self) -> Result<Uint8Array, JsValue> {
+        let (m, c, meta) = self
+            .denoiser
+            .as_ref()
+            .ok_or_else(|| js_err("no denoiser is loaded"))?;
+        let bytes = record::to_bytes(m, c, meta.clone()).map_err(js_err)?;
+        Ok(Uint8Array::from(bytes.as_slice()))
+    }
+
+    /// A JSON description of the current denoiser: its config and metadata.
+    pub fn denoiser_info(&self) -> Result<String, JsValue> {
+        let (_, c, meta) = self
+            .denoiser
+            .as_ref()
+            .ok_or_else(|| js_err("no denoiser is loaded"))?;
+        serde_json::to_string(&serde_json::json!({ "config": c, "meta": meta })).map_err(js_err)
+    }
+
+    fn denoiser(&self) -> Result<Denoiser, JsValue> {
+        self.denoiser
+            .as_ref()
+            .map(|d| d.0.clone())
+            .ok_or_else(|| js_err("no denoiser is loaded"))
+    }
+
+    fn classifier(&self) -> Result<Classifier, JsValue> {
+        self.classifier
+            .clone()
+            .ok_or_else(|| js_err("no classifier is loaded"))
     }
 
     /// Denoises `n` 28×28 images (n·784 floats in [0, 1]); resolves to a
     /// Float32Array of the same length.
-    pub fn denoise(&self, images: Vec<f32>) -> Result<Promise, JsError> {
-        let model = self
-            .denoiser
-            .clone()
-            .ok_or_else(|| JsError::new("no denoiser is loaded"))?;
+    pub fn denoise(&self, images: Vec<f32>) -> Result<Promise, JsValue> {
+        let model = self.denoiser()?;
         let device = self.device.clone();
         Ok(floats_promise(async move {
             infer::denoise(&model, &images, &device).await
@@ -106,14 +207,388 @@ impl Lab {
     }
 
     /// Class probabilities of `n` images: resolves to n·10 floats.
-    pub fn classify(&self, images: Vec<f32>) -> Result<Promise, JsError> {
-        let model = self
-            .classifier
-            .clone()
-            .ok_or_else(|| JsError::new("no classifier is loaded"))?;
+    pub fn classify(&self, images: Vec<f32>) -> Result<Promise, JsValue> {
+        let model = self.classifier()?;
         let device = self.device.clone();
         Ok(floats_promise(async move {
             infer::probabilities(&model, &images, &device).await
         }))
+    }
+
+    /// Loads the MNIST test split from its gzipped IDX files.
+    pub fn load_test_set(&mut self, images: &[u8], labels: &[u8]) -> Result<usize, JsValue> {
+        let set = Mnist::from_idx(images, labels).map_err(js_err)?;
+        let n = set.len();
+        self.test = Some(Rc::new(set));
+        Ok(n)
+    }
+
+    /// Loads the MNIST training split (for training in the browser).
+    pub fn load_train_set(&mut self, images: &[u8], labels: &[u8]) -> Result<usize, JsValue> {
+        let set = Mnist::from_idx(images, labels).map_err(js_err)?;
+        let n = set.len();
+        self.train = Some(Rc::new(set));
+        Ok(n)
+    }
+
+    /// Shares the loaded data with another session (after a backend switch).
+    pub fn share_data(&mut self, from: &Lab) {
+        self.test = from.test.clone();
+        self.train = from.train.clone();
+    }
+
+    fn test(&self) -> Result<Rc<Mnist>, JsValue> {
+        self.test
+            .clone()
+            .ok_or_else(|| js_err("the MNIST test set is not loaded yet"))
+    }
+
+    pub fn test_len(&self) -> usize {
+        self.test.as_ref().map_or(0, |t| t.len())
+    }
+
+    /// Test image `index` (784 floats) and its label.
+    pub fn test_image(&self, index: usize) -> Result<Float32Array, JsValue> {
+        let t = self.test()?;
+        if index >= t.len() {
+            return Err(js_err(format!(
+                "there is no test digit {index}: pick 0 to {}",
+                t.len() - 1
+            )));
+        }
+        Ok(Float32Array::from(t.image_f32(index).as_slice()))
+    }
+
+    pub fn test_label(&self, index: usize) -> Result<u8, JsValue> {
+        let t = self.test()?;
+        t.labels
+            .get(index)
+            .copied()
+            .ok_or_else(|| js_err(format!("there is no test digit {index}")))
+    }
+
+    /// A random test index whose label is `digit`.
+    pub fn random_test_index(&self, digit: u8, seed: u64) -> Result<usize, JsValue> {
+        let t = self.test()?;
+        let idx: Vec<usize> = (0..t.len()).filter(|&i| t.labels[i] == digit).collect();
+        if idx.is_empty() {
+            return Err(js_err(format!("the test set has no digit {digit}")));
+        }
+        Ok(idx[Rng::new(seed).below(idx.len())])
+    }
+
+    /// Draws the report figure (ten digits × clean, noisy, denoised × the
+    /// three levels) on `canvas`, and resolves to the JSON evaluation of the
+    /// first `images` test digits at those levels.
+    pub fn report(
+        &self,
+        canvas: web_sys::HtmlCanvasElement,
+        images: usize,
+    ) -> Result<Promise, JsValue> {
+        let (den, cls, test) = (self.denoiser()?, self.classifier()?, self.test()?);
+        let device = self.device.clone();
+        let backend = self.backend.clone();
+        Ok(json_promise(async move {
+            let fig =
+                denoise::figure_data(&den, &cls, &test, &REPORT_LEVELS, EVAL_SEED, &device).await?;
+            let (w, h) = figure::denoise_figure_size(REPORT_LEVELS.len());
+            canvas.set_width(w);
+            canvas.set_height(h);
+            let root = CanvasBackend::with_canvas_object(canvas)
+                .ok_or("the canvas has no 2D context")?
+                .into_drawing_area();
+            figure::draw_denoise_figure_on(
+                &root,
+                &fig,
+                &format!("aelab denoising report (noise seed {EVAL_SEED}, backend {backend})"),
+            )?;
+            let subset = test.take(images.clamp(1, test.len()));
+            denoise::evaluate(&den, &cls, &subset, &REPORT_LEVELS, EVAL_SEED, &device).await
+        }))
+    }
+
+    /// Prepares a training run of the denoiser. `config` is JSON:
+    /// `{images, epochs, batch_size, learning_rate, noise_min, noise_max,
+    /// from_scratch, kind, seed}`. Errors name the setting that is wrong.
+    pub fn start_training(&self, config: &str) -> Result<TrainSession, JsValue> {
+        let c: WebTrainConfig = serde_json::from_str(config)
+            .map_err(|e| js_err(format!("bad training settings: {e}")))?;
+        let train = self
+            .train
+            .clone()
+            .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
+        if c.images < 10 {
+            return Err(js_err("train on at least 10 images"));
+        }
+        if !(0.0..=1.0).contains(&c.noise_min)
+            || !(0.0..=1.0).contains(&c.noise_max)
+            || c.noise_min > c.noise_max
+        {
+            return Err(js_err(
+                "the noise range must be within 0 to 1, with min ≤ max",
+            ));
+        }
+        let n = c.images.min(train.len());
+        let (tr, va) = train.take(n).split_validation(0.1, c.seed);
+        let task = DenoiseTask {
+            train: tr,
+            valid: va,
+            noise: if c.noise_min == c.noise_max {
+                NoiseSpec::Fixed(c.noise_min)
+            } else {
+                NoiseSpec::Range(c.noise_min, c.noise_max)
+            },
+            valid_seed: EVAL_SEED,
+        };
+        let (model, mcfg, meta) = if c.from_scratch {
+            let mcfg = match c.kind.as_deref() {
+                Some("skip") => DenoiserConfig::skip(),
+                _ => DenoiserConfig::canonical(),
+            };
+            (mcfg.init(&self.device), mcfg, serde_json::Value::Null)
+        } else {
+            self.denoiser
+                .clone()
+                .ok_or_else(|| js_err("no denoiser is loaded to fine-tune"))?
+        };
+        let tconf = TrainConfig {
+            epochs: c.epochs,
+            batch_size: c.batch_size,
+            learning_rate: c.learning_rate,
+            seed: c.seed,
+            ..TrainConfig::default()
+        };
+        let trainer = Trainer::new(task, model, tconf, &self.device).map_err(js_err)?;
+        let cancel = trainer.cancel_token();
+        let meta = serde_json::json!({
+            "trained_in": "browser",
+            "backend": self.backend,
+            "images": n,
+            "epochs": c.epochs,
+            "noise": [c.noise_min, c.noise_max],
+            "fine_tuned_from": meta,
+        });
+        Ok(TrainSession {
+            trainer: Rc::new(RefCell::new(Some(trainer))),
+            cancel,
+            config: mcfg,
+            meta,
+            train_curve: Rc::new(RefCell::new(Vec::new())),
+            valid_curve: Rc::new(RefCell::new(Vec::new())),
+            epochs: c.epochs,
+        })
+    }
+
+    /// Makes the session's current model the lab's denoiser.
+    pub fn adopt(&mut self, session: &TrainSession) -> Result<(), JsValue> {
+        let guard = session.trainer.borrow();
+        let trainer = guard
+            .as_ref()
+            .ok_or_else(|| js_err("the training step is still running"))?;
+        let model = trainer.model().fork(&self.device);
+        self.denoiser = Some((model, session.config.clone(), session.meta.clone()));
+        Ok(())
+    }
+
+    /// Benchmarks this backend: training throughput of the canonical
+    /// denoiser at `batch` images per step over `steps` steps (after one
+    /// warm-up step), and the latency of denoising one digit. Resolves to
+    /// JSON.
+    pub fn bench(&self, batch: usize, steps: usize) -> Promise {
+        let device = self.device.clone();
+        let backend = self.backend.clone();
+        let train = self.train.clone();
+        json_promise(async move { bench(device, backend, train, batch, steps).await })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct WebTrainConfig {
+    images: usize,
+    epochs: usize,
+    batch_size: usize,
+    learning_rate: f64,
+    noise_min: f32,
+    noise_max: f32,
+    #[serde(default)]
+    from_scratch: bool,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default = "one")]
+    seed: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A training run in the browser: the page awaits `step()` in a loop, so it
+/// stays responsive between steps, and draws the chart as it goes.
+#[wasm_bindgen]
+pub struct TrainSession {
+    /// `None` while a step is running.
+    trainer: Rc<RefCell<Option<Trainer<DenoiseTask>>>>,
+    cancel: crate::training::CancelToken,
+    config: DenoiserConfig,
+    meta: serde_json::Value,
+    train_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
+    valid_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
+    epochs: usize,
+}
+
+#[wasm_bindgen]
+impl TrainSession {
+    /// Does one step; resolves to JSON: `{"kind": "step", ...progress}`,
+    /// `{"kind": "epoch", ...stats}` or `{"kind": "finished"}`. Rejects with
+    /// a message when training fails or is cancelled.
+    pub fn step(&self) -> Promise {
+        let cell = self.trainer.clone();
+        let (tc, vc) = (self.train_curve.clone(), self.valid_curve.clone());
+        future_to_promise(async move {
+            let mut trainer = cell
+                .borrow_mut()
+                .take()
+                .ok_or_else(|| js_err("a training step is already running"))?;
+            let result = trainer.step().await;
+            *cell.borrow_mut() = Some(trainer);
+            let event = result.map_err(|e| match e {
+                TrainError::Cancelled => js_err("training was cancelled"),
+                e => js_err(e),
+            })?;
+            let json = match event {
+                Event::Step(p) => {
+                    let x = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
+                    tc.borrow_mut().push((x, p.loss as f64));
+                    serde_json::json!({ "kind": "step", "progress": p, "fraction": p.fraction() })
+                }
+                Event::EpochEnd(s) => {
+                    if let Some(v) = s.valid_loss {
+                        vc.borrow_mut().push(((s.epoch + 1) as f64, v as f64));
+                    }
+                    serde_json::json!({ "kind": "epoch", "stats": s })
+                }
+                Event::Finished => serde_json::json!({ "kind": "finished" }),
+            };
+            Ok(JsValue::from(json.to_string()))
+        })
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Draws the train (per step) and validation (per epoch) loss curves.
+    pub fn draw_chart(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
+        let root = CanvasBackend::with_canvas_object(canvas)
+            .ok_or_else(|| js_err("the canvas has no 2D context"))?
+            .into_drawing_area();
+        figure::draw_loss_chart_on(
+            &root,
+            &smooth(&self.train_curve.borrow()),
+            &self.valid_curve.borrow(),
+            self.epochs,
+        )
+        .map_err(js_err)
+    }
+}
+
+/// A running mean over the last few steps, so the chart shows the trend
+/// rather than batch-to-batch noise.
+fn smooth(points: &[figure::CurvePoint]) -> Vec<figure::CurvePoint> {
+    const K: usize = 8;
+    (0..points.len())
+        .map(|i| {
+            let w = &points[i.saturating_sub(K - 1)..=i];
+            (
+                points[i].0,
+                w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64,
+            )
+        })
+        .collect()
+}
+
+#[derive(serde::Serialize)]
+struct BenchResult {
+    backend: String,
+    batch: usize,
+    steps: usize,
+    train_images_per_sec: f64,
+    denoise_one_ms: f64,
+    denoise_one_runs: usize,
+}
+
+async fn bench(
+    device: Device,
+    backend: String,
+    train: Option<Rc<Mnist>>,
+    batch: usize,
+    steps: usize,
+) -> Result<BenchResult, String> {
+    let batch = batch.clamp(1, 1024);
+    let steps = steps.clamp(1, 1000);
+    // Real digits when the training set is loaded; synthetic strokes else.
+    let set = match train {
+        Some(t) => t.take((batch * (steps + 1)).min(t.len())),
+        None => synthetic_digits(batch * (steps + 1)),
+    };
+    let (tr, va) = (set.clone(), set.take(0));
+    let task = DenoiseTask {
+        train: tr,
+        valid: va,
+        noise: NoiseSpec::Fixed(0.5),
+        valid_seed: EVAL_SEED,
+    };
+    let model = DenoiserConfig::canonical().init(&device);
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: batch,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(task, model, config, &device).map_err(|e| e.to_string())?;
+    // Warm-up step: shader compilation and allocation.
+    trainer.step().await.map_err(|e| e.to_string())?;
+    let t0 = now_ms();
+    let mut done = 0;
+    for _ in 0..steps {
+        match trainer.step().await.map_err(|e| e.to_string())? {
+            Event::Step(_) => done += batch,
+            _ => break,
+        }
+    }
+    let train_ms = now_ms() - t0;
+    let model = trainer.into_model().fork(&device);
+    let one = set.image_f32(0);
+    infer::denoise(&model, &one, &device).await?;
+    let runs = 20;
+    let t1 = now_ms();
+    for _ in 0..runs {
+        infer::denoise(&model, &one, &device).await?;
+    }
+    Ok(BenchResult {
+        backend,
+        batch,
+        steps,
+        train_images_per_sec: done as f64 / (train_ms / 1000.0).max(1e-9),
+        denoise_one_ms: (now_ms() - t1) / runs as f64,
+        denoise_one_runs: runs,
+    })
+}
+
+/// `n` crude digit-like images (random strokes), for benchmarking before
+/// the dataset is loaded.
+fn synthetic_digits(n: usize) -> Mnist {
+    let mut rng = Rng::new(7);
+    let mut images = vec![0u8; n * PIXELS];
+    for img in images.chunks_mut(PIXELS) {
+        let (cx, cy) = (8 + rng.below(12), 8 + rng.below(12));
+        for k in 0..60 {
+            let x = (cx + k % 9).min(27);
+            let y = (cy + rng.below(9)).min(27);
+            img[y * 28 + x] = 255;
+        }
+    }
+    Mnist {
+        images,
+        labels: vec![0; n],
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod idx;
 pub mod mnist;
+pub mod preprocess;
 
 pub use idx::IdxError;
 pub use mnist::{Mnist, Split, PIXELS, SIDE};

@@ -1,0 +1,534 @@
+// aelab's page: DOM wiring only. Every number is computed by the Rust core
+// (aelab.js / aelab_bg.wasm, built by trunk from src/web.rs).
+import init, * as aelab from './aelab.js';
+
+const $ = (id) => document.getElementById(id);
+const PAD = 280;
+const BRUSH = 22;
+const MAX_UPLOAD = 64 * 1024 * 1024;
+
+const state = {
+  lab: null,
+  bytes: { denoiser: null, classifier: null, pretrained: null },
+  noise: 0.5,
+  seed: 1,
+  source: 'pad', // or 'test'
+  testImage: null,
+  busy: false,
+  dirty: false,
+  testSet: null, // promise
+  trainSet: null, // promise
+  training: null,
+  pretrainedReport: null,
+  reportRows: null,
+  started: performance.now(),
+};
+
+// ---------- messages ----------
+function banner(msg, kind = 'error') {
+  const b = $('banner');
+  b.textContent = msg;
+  b.className = kind === 'info' ? 'banner info' : 'banner';
+  b.hidden = false;
+}
+function clearBanner() { $('banner').hidden = true; }
+const errText = (e) => (e && e.message) ? e.message : String(e);
+
+window.aelabPanic = (msg) => banner(`aelab hit an internal error: ${msg}\nThe page may be unstable; reload it to start again. Your downloaded models and figures are not affected.`);
+window.addEventListener('unhandledrejection', (ev) => banner(`Unexpected error: ${errText(ev.reason)}`));
+window.addEventListener('error', (ev) => banner(`Unexpected error: ${ev.message}`));
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+// ---------- backend ----------
+function showBackend() {
+  const lab = state.lab;
+  const el = $('backend');
+  const names = { webgpu: 'WebGPU', flex: 'CPU · Flex', ndarray: 'CPU · NdArray' };
+  el.textContent = names[lab.backend] || lab.backend;
+  el.className = 'pill ' + (lab.backend === 'webgpu' ? 'gpu' : 'cpu');
+  el.dataset.backend = lab.backend;
+  $('backend-select').value = lab.backend === 'webgpu' ? 'auto' : lab.backend;
+}
+
+async function startLab(choice, why) {
+  const lab = await aelab.Lab.create(choice);
+  lab.load_classifier(state.bytes.classifier);
+  lab.load_denoiser(state.bytes.denoiser);
+  if (state.lab) {
+    lab.share_data(state.lab);
+    state.lab.free();
+  }
+  state.lab = lab;
+  showBackend();
+  if (why) banner(why, 'info');
+  else if (lab.note) banner(lab.note, 'info');
+  else clearBanner();
+}
+
+// A failure on WebGPU (device lost, validation error) moves the page to the
+// CPU instead of leaving it broken.
+async function recover(e, what) {
+  const msg = errText(e);
+  if (state.lab && state.lab.backend === 'webgpu') {
+    try {
+      await startLab('flex', `WebGPU failed while ${what} (${msg}); aelab switched to the CPU.`);
+      return true;
+    } catch (e2) {
+      banner(`WebGPU failed (${msg}) and the CPU fallback failed too: ${errText(e2)}`);
+      return false;
+    }
+  }
+  banner(`Error while ${what}: ${msg}`);
+  return false;
+}
+
+$('backend-select').addEventListener('change', async (ev) => {
+  if (state.training) { banner('Cancel the training run before switching backends.', 'info'); showBackend(); return; }
+  try {
+    await startLab(ev.target.value);
+    update();
+  } catch (e) { banner(`Could not switch backend: ${errText(e)}`); showBackend(); }
+});
+
+// ---------- images ----------
+function paint(canvas, img) {
+  const ctx = canvas.getContext('2d');
+  const data = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const g = Math.round(Math.min(1, Math.max(0, img ? img[i] : 0)) * 255);
+    data.data[4 * i] = g; data.data[4 * i + 1] = g; data.data[4 * i + 2] = g; data.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(data, 0, 0);
+}
+
+function verdict(el, probs) {
+  if (!probs) { el.textContent = '–'; el.classList.remove('low'); return; }
+  let best = 0;
+  for (let d = 1; d < 10; d++) if (probs[d] > probs[best]) best = d;
+  el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
+  el.dataset.digit = String(best);
+  el.classList.toggle('low', probs[best] < 0.5);
+}
+
+// ---------- draw pad ----------
+const pad = $('pad');
+const pctx = pad.getContext('2d', { willReadFrequently: true });
+function clearPad() {
+  pctx.fillStyle = '#000';
+  pctx.fillRect(0, 0, PAD, PAD);
+}
+clearPad();
+let drawing = null;
+function padPoint(ev) {
+  const r = pad.getBoundingClientRect();
+  return [(ev.clientX - r.left) * PAD / r.width, (ev.clientY - r.top) * PAD / r.height];
+}
+function stroke(from, to, pressure) {
+  pctx.strokeStyle = '#fff';
+  pctx.lineCap = 'round';
+  pctx.lineJoin = 'round';
+  pctx.lineWidth = BRUSH * (pressure > 0 && pressure !== 0.5 ? 0.6 + 0.8 * pressure : 1);
+  pctx.beginPath();
+  pctx.moveTo(from[0], from[1]);
+  pctx.lineTo(to[0], to[1]);
+  pctx.stroke();
+}
+pad.addEventListener('pointerdown', (ev) => {
+  ev.preventDefault();
+  pad.setPointerCapture(ev.pointerId);
+  const p = padPoint(ev);
+  drawing = { id: ev.pointerId, last: p };
+  stroke(p, p, ev.pressure);
+  state.source = 'pad';
+  schedule();
+});
+pad.addEventListener('pointermove', (ev) => {
+  if (!drawing || ev.pointerId !== drawing.id) return;
+  const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev];
+  for (const e of (events.length ? events : [ev])) {
+    const p = padPoint(e);
+    stroke(drawing.last, p, e.pressure);
+    drawing.last = p;
+  }
+  schedule();
+});
+for (const t of ['pointerup', 'pointercancel', 'lostpointercapture']) {
+  pad.addEventListener(t, () => { if (drawing) { drawing = null; schedule(); } });
+}
+$('clear').addEventListener('click', () => { clearPad(); state.source = 'pad'; update(); });
+
+// A "7" drawn with the brush: the first thing the page denoises.
+function drawSample() {
+  clearPad();
+  const pts = [[80, 70], [200, 70], [190, 95], [150, 160], [125, 215]];
+  for (let i = 1; i < pts.length; i++) stroke(pts[i - 1], pts[i], 0.5);
+  state.source = 'pad';
+}
+$('sample').addEventListener('click', () => { drawSample(); update(); });
+
+function padInput() {
+  const rgba = pctx.getImageData(0, 0, PAD, PAD).data;
+  const ink = new Float32Array(PAD * PAD);
+  for (let i = 0; i < ink.length; i++) ink[i] = rgba[4 * i] / 255;
+  return aelab.preprocess(ink, PAD, PAD);
+}
+
+function showOnPad(img) {
+  const data = pctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const g = Math.round(img[i] * 255);
+    data.data[4 * i] = g; data.data[4 * i + 1] = g; data.data[4 * i + 2] = g; data.data[4 * i + 3] = 255;
+  }
+  const tmp = document.createElement('canvas');
+  tmp.width = 28; tmp.height = 28;
+  tmp.getContext('2d').putImageData(data, 0, 0);
+  clearPad();
+  pctx.imageSmoothingEnabled = true;
+  pctx.drawImage(tmp, 0, 0, PAD, PAD);
+}
+
+// ---------- the live pipeline: input → noisy → denoised → verdicts ----------
+let frame = 0;
+function schedule() {
+  if (frame) return;
+  frame = requestAnimationFrame(() => { frame = 0; update(); });
+}
+
+async function update() {
+  if (!state.lab) return;
+  if (state.busy) { state.dirty = true; return; }
+  state.busy = true;
+  document.body.dataset.busy = 'true';
+  let retry = false;
+  try {
+    do {
+      state.dirty = false;
+      const input = state.source === 'test' ? state.testImage : padInput();
+      if (!input) {
+        for (const id of ['img-input', 'img-noisy', 'img-denoised']) paint($(id), null);
+        for (const id of ['verdict-input', 'verdict-noisy', 'verdict-denoised']) verdict($(id), null);
+        continue;
+      }
+      const noisy = aelab.add_noise(input, state.noise, BigInt(state.seed));
+      const denoised = await state.lab.denoise(noisy);
+      const all = new Float32Array(784 * 3);
+      all.set(input, 0); all.set(noisy, 784); all.set(denoised, 1568);
+      const probs = await state.lab.classify(all);
+      paint($('img-input'), input);
+      paint($('img-noisy'), noisy);
+      paint($('img-denoised'), denoised);
+      verdict($('verdict-input'), probs.subarray(0, 10));
+      verdict($('verdict-noisy'), probs.subarray(10, 20));
+      verdict($('verdict-denoised'), probs.subarray(20, 30));
+      if (!window.aelabFirstDenoiseMs) {
+        window.aelabFirstDenoiseMs = performance.now();
+        document.body.dataset.ready = 'true';
+      }
+    } while (state.dirty);
+  } catch (e) {
+    retry = await recover(e, 'denoising');
+  } finally {
+    state.busy = false;
+    document.body.dataset.busy = 'false';
+  }
+  if (retry) update();
+}
+
+// ---------- noise ----------
+function setNoise(f) {
+  state.noise = Math.min(1, Math.max(0, Number(f) || 0));
+  $('noise').value = String(state.noise);
+  $('noise-value').textContent = state.noise.toFixed(2);
+  update();
+}
+$('noise').addEventListener('input', (ev) => setNoise(ev.target.value));
+for (const b of document.querySelectorAll('.preset')) b.addEventListener('click', () => setNoise(b.dataset.f));
+$('new-noise').addEventListener('click', () => { state.seed = (state.seed * 1103515245 + 12345) % 2147483647; update(); });
+
+// ---------- MNIST test digits ----------
+function testSet() {
+  if (!state.testSet) {
+    state.testSet = (async () => {
+      $('pick-note').textContent = 'loading the MNIST test set…';
+      const [im, lb] = await Promise.all([
+        fetchBytes('mnist/t10k-images-idx3-ubyte.gz'), fetchBytes('mnist/t10k-labels-idx1-ubyte.gz')]);
+      const n = state.lab.load_test_set(im, lb);
+      $('pick-note').textContent = `${n} test digits`;
+      $('pick-index').max = String(n - 1);
+      return n;
+    })().catch((e) => { state.testSet = null; $('pick-note').textContent = ''; throw e; });
+  }
+  return state.testSet;
+}
+
+async function showTest(index) {
+  try {
+    await testSet();
+    const img = state.lab.test_image(index);
+    state.testImage = img;
+    state.source = 'test';
+    showOnPad(img);
+    $('pick-index').value = String(index);
+    $('pick-note').textContent = `test digit #${index}, labelled ${state.lab.test_label(index)}`;
+    update();
+  } catch (e) { $('pick-note').textContent = errText(e); }
+}
+$('pick-show').addEventListener('click', () => {
+  const i = Number($('pick-index').value);
+  if (!Number.isInteger(i) || i < 0) { $('pick-note').textContent = 'enter a whole number from 0 to 9999'; return; }
+  showTest(i);
+});
+$('pick-random').addEventListener('click', async () => {
+  try {
+    await testSet();
+    const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
+    showTest(state.lab.random_test_index(Number($('pick-class').value), seed));
+  } catch (e) { $('pick-note').textContent = errText(e); }
+});
+
+// ---------- report ----------
+function reportTable(rep, caption) {
+  const rows = rep.levels.map((l) => [l.noise.toFixed(1), l.psnr_noisy.toFixed(2), l.psnr_denoised.toFixed(2),
+    l.ssim_noisy.toFixed(3), l.ssim_denoised.toFixed(3), (100 * l.accuracy_noisy).toFixed(2),
+    (100 * l.accuracy_denoised).toFixed(2), (100 * l.accuracy_median3).toFixed(2)]);
+  const head = ['f', 'PSNR noisy (dB)', 'PSNR denoised (dB)', 'SSIM noisy', 'SSIM denoised',
+    'accuracy noisy (%)', 'accuracy denoised (%)', 'accuracy 3×3 median (%)'];
+  return { head, rows, caption: `${caption}: ${rep.images} test images, classifier ${(100 * rep.classifier_accuracy_clean).toFixed(2)} % on clean digits` };
+}
+function renderTable(el, t) {
+  const esc = (s) => String(s).replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' }[c]));
+  el.innerHTML = `<table><caption>${esc(t.caption)}</caption><thead><tr>${t.head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead>` +
+    `<tbody>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+async function makeReport(n, canvas) {
+  await testSet();
+  return JSON.parse(await state.lab.report(canvas, n));
+}
+$('report-make').addEventListener('click', async () => {
+  const btn = $('report-make');
+  btn.disabled = true;
+  $('report-table').textContent = 'computing…';
+  try {
+    const n = Number($('report-n').value);
+    const rep = await makeReport(n, $('report-canvas'));
+    const t = reportTable(rep, 'Current denoiser');
+    state.reportRows = t;
+    renderTable($('report-table'), t);
+    $('report-png').disabled = false;
+    $('report-csv').disabled = false;
+  } catch (e) {
+    $('report-table').textContent = '';
+    await recover(e, 'making the report');
+  } finally { btn.disabled = false; }
+});
+function download(blob, name) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+$('report-png').addEventListener('click', () => $('report-canvas').toBlob((b) => download(b, 'aelab-denoise-report.png'), 'image/png'));
+$('report-csv').addEventListener('click', () => {
+  const t = state.reportRows;
+  if (!t) return;
+  const csv = [t.head, ...t.rows].map((r) => r.join(',')).join('\n') + '\n';
+  download(new Blob([csv], { type: 'text/csv' }), 'aelab-denoise-report.csv');
+});
+
+// ---------- training ----------
+function trainSet() {
+  if (!state.trainSet) {
+    state.trainSet = (async () => {
+      $('train-status').textContent = 'loading the MNIST training set (10 MB)…';
+      const [im, lb] = await Promise.all([
+        fetchBytes('mnist/train-images-idx3-ubyte.gz'), fetchBytes('mnist/train-labels-idx1-ubyte.gz')]);
+      return state.lab.load_train_set(im, lb);
+    })().catch((e) => { state.trainSet = null; throw e; });
+  }
+  return state.trainSet;
+}
+
+function fmtTime(ms) {
+  if (!isFinite(ms)) return '–';
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+function trainSettings() {
+  const num = (id) => Number($(id).value);
+  return {
+    images: Math.floor(num('train-images')),
+    epochs: Math.floor(num('train-epochs')),
+    batch_size: Math.floor(num('train-batch')),
+    learning_rate: num('train-lr'),
+    noise_min: num('train-nmin'),
+    noise_max: num('train-nmax'),
+    from_scratch: document.querySelector('input[name=start]:checked').value === 'scratch',
+    kind: $('train-kind').value,
+    seed: Math.floor(Math.random() * 1e9),
+  };
+}
+
+const COMPARE_N = 500;
+$('train-start').addEventListener('click', async () => {
+  if (state.training) return;
+  const cfg = trainSettings();
+  for (const [k, v] of Object.entries(cfg)) {
+    if (typeof v === 'number' && !Number.isFinite(v)) { $('train-status').textContent = `"${k}" is not a number`; return; }
+  }
+  $('train-start').disabled = true;
+  $('train-cancel').disabled = false;
+  $('train-progress').value = 0;
+  $('train-compare').textContent = '';
+  let session = null;
+  try {
+    await trainSet();
+    await testSet();
+    if (!state.pretrainedReport) {
+      $('train-status').textContent = 'measuring the current model…';
+      state.pretrainedReport = await makeReport(COMPARE_N, document.createElement('canvas'));
+    }
+    session = state.lab.start_training(JSON.stringify(cfg));
+    state.training = session;
+    let lastDraw = 0;
+    for (;;) {
+      const ev = JSON.parse(await session.step());
+      if (ev.kind === 'finished') break;
+      if (ev.kind === 'step') {
+        const p = ev.progress;
+        $('train-progress').value = ev.fraction;
+        $('train-status').textContent = `epoch ${p.epoch + 1}/${p.epochs} · step ${p.step}/${p.steps_per_epoch} · loss ${p.loss.toFixed(4)} · ${p.images_per_sec.toFixed(0)} images/s · ${fmtTime(p.eta_ms)} left`;
+      }
+      if (ev.kind === 'epoch' || performance.now() - lastDraw > 300) {
+        session.draw_chart($('train-chart'));
+        lastDraw = performance.now();
+      }
+      await new Promise((r) => setTimeout(r, 0)); // let the page breathe
+    }
+    session.draw_chart($('train-chart'));
+    state.lab.adopt(session);
+    state.bytes.denoiser = state.lab.denoiser_bytes();
+    $('train-status').textContent = 'done; measuring the new model…';
+    const after = await makeReport(COMPARE_N, document.createElement('canvas'));
+    const t = reportTable(after, 'Trained here');
+    const b = reportTable(state.pretrainedReport, 'Before');
+    renderTable($('train-compare'), {
+      caption: `Before and after training, on the first ${COMPARE_N} test images`,
+      head: ['model', ...b.head],
+      rows: [...b.rows.map((r) => ['before', ...r]), ...t.rows.map((r) => ['after', ...r])],
+    });
+    $('train-status').textContent = 'done: the trained model is now the current denoiser.';
+    showModelInfo();
+    update();
+  } catch (e) {
+    const msg = errText(e);
+    if (/cancelled/.test(msg)) $('train-status').textContent = 'cancelled: the previous model stays.';
+    else { $('train-status').textContent = `training failed: ${msg}`; await recover(e, 'training'); }
+  } finally {
+    if (session) session.free();
+    state.training = null;
+    $('train-start').disabled = false;
+    $('train-cancel').disabled = true;
+  }
+});
+$('train-cancel').addEventListener('click', () => { if (state.training) state.training.cancel(); });
+
+// ---------- models ----------
+function showModelInfo() {
+  try {
+    const info = JSON.parse(state.lab.denoiser_info());
+    const c = info.config;
+    const m = info.meta || {};
+    const origin = m.trained_in === 'browser' ? `trained in this browser on ${m.images} images, ${m.epochs} epoch(s)` : 'pre-trained (shipped with aelab)';
+    $('model-info').textContent = `Current denoiser: ${c.kind ?? ''} conv autoencoder (width ${c.width}, bottleneck ${c.bottleneck}), ${origin}.`;
+  } catch (e) { $('model-info').textContent = ''; }
+}
+$('model-download').addEventListener('click', () => {
+  try { download(new Blob([state.lab.denoiser_bytes()]), 'aelab-denoiser.aelab'); } catch (e) { $('model-msg').textContent = errText(e); }
+});
+$('model-file').addEventListener('change', async (ev) => {
+  const file = ev.target.files[0];
+  ev.target.value = '';
+  if (!file) return;
+  const msg = $('model-msg');
+  if (file.size === 0) { msg.textContent = `${file.name} is empty.`; return; }
+  if (file.size > MAX_UPLOAD) { msg.textContent = `${file.name} is ${(file.size / 1e6).toFixed(0)} MB; aelab weight files are far smaller (limit 64 MB).`; return; }
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const kind = aelab.weights_kind(bytes);
+    if (kind === 'denoiser') { state.lab.load_denoiser(bytes); state.bytes.denoiser = bytes; }
+    else if (kind === 'classifier') { state.lab.load_classifier(bytes); state.bytes.classifier = bytes; }
+    else throw new Error(`it holds a "${kind}" model, which this lab does not use`);
+    msg.textContent = `Loaded ${file.name} (${kind}).`;
+    state.pretrainedReport = null;
+    showModelInfo();
+    update();
+  } catch (e) { msg.textContent = `Could not load ${file.name}: ${errText(e)}. The current model stays.`; }
+});
+$('model-reset').addEventListener('click', () => {
+  state.lab.load_denoiser(state.bytes.pretrained);
+  state.bytes.denoiser = state.bytes.pretrained;
+  state.pretrainedReport = null;
+  $('model-msg').textContent = 'Back to the pre-trained denoiser.';
+  showModelInfo();
+  update();
+});
+
+// ---------- benchmark ----------
+async function runBench(report) {
+  const plan = [['auto', 3], ['flex', 5], ['ndarray', 2]];
+  const rows = [];
+  for (const [choice, steps] of plan) {
+    const lab = await aelab.Lab.create(choice);
+    if (choice === 'auto' && lab.backend !== 'webgpu') { rows.push({ backend: 'webgpu', error: lab.note || 'no WebGPU adapter' }); lab.free(); report(rows); continue; }
+    try { rows.push(JSON.parse(await lab.bench(128, steps))); } catch (e) { rows.push({ backend: lab.backend, error: errText(e) }); }
+    lab.free();
+    report(rows);
+  }
+  return rows;
+}
+function renderBench(rows) {
+  renderTable($('bench-table'), {
+    caption: 'Canonical denoiser, batch 128, in this browser',
+    head: ['backend', 'training (images/s)', 'denoise one digit (ms)', 'steps timed'],
+    rows: rows.map((r) => r.error ? [r.backend, r.error, '', ''] : [r.backend, r.train_images_per_sec.toFixed(1), r.denoise_one_ms.toFixed(2), r.steps]),
+  });
+}
+$('bench-run').addEventListener('click', async () => {
+  $('bench-run').disabled = true;
+  $('bench-status').textContent = 'running… (about a minute; the page is busy meanwhile)';
+  try { await runBench(renderBench); $('bench-status').textContent = 'done'; } catch (e) { $('bench-status').textContent = errText(e); }
+  $('bench-run').disabled = false;
+});
+window.aelabRunBench = () => runBench(renderBench);
+
+// ---------- start ----------
+async function main() {
+  try {
+    await init({ module_or_path: 'aelab_bg.wasm' });
+  } catch (e) {
+    banner(`The WebAssembly module could not start: ${errText(e)}. aelab needs a browser with WebAssembly (any current Chrome, Edge, Firefox or Safari).`);
+    return;
+  }
+  try {
+    const [den, cls] = await Promise.all([fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab')]);
+    state.bytes = { denoiser: den, classifier: cls, pretrained: den };
+    const saved = new URLSearchParams(location.search).get('backend');
+    await startLab(saved || 'auto');
+    showModelInfo();
+    drawSample();
+    await update();
+    testSet().catch((e) => { $('pick-note').textContent = errText(e); });
+  } catch (e) {
+    banner(`aelab could not start: ${errText(e)}`);
+  }
+}
+main();

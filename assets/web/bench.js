@@ -1,0 +1,43 @@
+// The bench page: runs aelab's benchmark on every backend this browser has
+// and shows the figures. `window.aelabBenchResults` holds them as JSON when
+// done, for scripts/bench-web.sh.
+import init, * as aelab from './aelab.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const batch = Number(params.get('batch')) || 128;
+
+function render(rows) {
+  const cell = (s) => `<td>${String(s).replace(/[&<>]/g, '')}</td>`;
+  $('bench-table').innerHTML = '<table><thead><tr><th>backend</th><th>training (images/s)</th><th>denoise one digit (ms)</th><th>timed steps</th></tr></thead><tbody>' +
+    rows.map((r) => '<tr>' + (r.error ? cell(r.backend) + cell(r.error) + cell('') + cell('')
+      : cell(r.backend) + cell(r.train_images_per_sec.toFixed(1)) + cell(r.denoise_one_ms.toFixed(2)) + cell(r.steps)) + '</tr>').join('') +
+    '</tbody></table>';
+}
+
+async function run() {
+  $('bench-run').disabled = true;
+  $('bench-status').textContent = `running (batch ${batch})…`;
+  const rows = [];
+  const only = params.get('backends');
+  const plan = [['auto', Number(params.get('gpu_steps')) || 3], ['flex', Number(params.get('steps')) || 5], ['ndarray', 2]]
+    .filter(([c]) => !only || only.split(',').includes(c === 'auto' ? 'webgpu' : c));
+  for (const [choice, steps] of plan) {
+    let lab = null;
+    try {
+      lab = await aelab.Lab.create(choice);
+      if (choice === 'auto' && lab.backend !== 'webgpu') rows.push({ backend: 'webgpu', error: lab.note || 'no WebGPU adapter' });
+      else rows.push(JSON.parse(await lab.bench(batch, steps)));
+    } catch (e) {
+      rows.push({ backend: choice, error: e && e.message ? e.message : String(e) });
+    } finally { if (lab) lab.free(); }
+    render(rows);
+  }
+  $('bench-status').textContent = 'done';
+  $('bench-run').disabled = false;
+  window.aelabBenchResults = JSON.stringify(rows);
+}
+
+await init({ module_or_path: 'aelab_bg.wasm' });
+$('bench-run').addEventListener('click', run);
+run();

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the web build and the browser tests need, each only when
+# missing: the wasm32 target, wasm-bindgen-cli (matching Cargo.lock), trunk,
+# wasm-opt (the crate; Debian's binaryen 108 breaks the module), Debian's
+# chromium + chromium-driver, and the e2e test's playwright-core (npm).
+# Tools are built in a cache outside the clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN=0.2.130
+TRUNK=0.21.14 # 0.22 needs rustc >= 1.96.1
+WASM_OPT=0.116.1
+tools_target="$HOME/.cache/aelab-tools-target"
+
+have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q "$2"; }
+
+if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+if ! have_version wasm-bindgen "$WASM_BINDGEN"; then
+  # Not --locked: its lock file names a yanked webpki-roots.
+  CARGO_TARGET_DIR="$tools_target" cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN"
+fi
+if ! have_version trunk "$TRUNK"; then
+  CARGO_TARGET_DIR="$tools_target" cargo install --locked --force trunk --version "$TRUNK"
+fi
+if ! have_version wasm-opt "version 116"; then
+  CARGO_TARGET_DIR="$tools_target" cargo install --locked --force wasm-opt --version "$WASM_OPT"
+fi
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  sudo_=""
+  [ "$(id -u)" = 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  (cd tests/e2e && npm ci --no-audit --no-fund --cache "$HOME/.cache/aelab-npm")
+fi

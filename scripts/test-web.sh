@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The browser tests: wasm-bindgen-test in headless Chromium (tests/web.rs),
+# then the page built by trunk and driven end to end (tests/e2e).
+# `scripts/test.sh` runs this after the native tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+scripts/setup-web.sh
+
+export CHROMEDRIVER=/usr/bin/chromedriver
+export WASM_BINDGEN_TEST_TIMEOUT=900
+# webdriver.json (repo root) passes --enable-unsafe-webgpu and headless flags.
+echo "== wasm-bindgen-test in headless Chromium"
+cargo test --locked --target wasm32-unknown-unknown --no-default-features --test web
+
+echo "== trunk build (${AELAB_WEB_PROFILE:-dev} profile) and the end-to-end test"
+if [ "${AELAB_WEB_PROFILE:-dev}" = release ]; then
+  trunk build --release --dist dist
+else
+  trunk build --dist dist
+fi
+node --test --test-reporter=spec tests/e2e/e2e.mjs

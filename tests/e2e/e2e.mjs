@@ -1,0 +1,156 @@
+// End-to-end test of the built page (dist/) in headless Debian Chromium,
+// driven by playwright-core: real pointer events on the draw pad, the
+// verdicts shown, backends, bad files, training and cancelling.
+// Run by scripts/test-web.sh after `trunk build`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const DIST = process.env.AELAB_DIST || 'dist';
+let browser, server, origin;
+const foreign = [];
+
+before(async () => {
+  ({ server, origin } = await serve(DIST));
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+after(async () => { await browser?.close(); server?.close(); });
+
+async function open(query = '') {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url()); });
+  await page.goto(`${origin}/index.html${query}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  const ms = await page.evaluate(() => window.aelabFirstDenoiseMs);
+  console.log(`# first denoise ${ms.toFixed(0)} ms after navigation start (${query || 'default backend'})`);
+  return { page, errors };
+}
+
+async function idle(page) {
+  await page.waitForFunction(() => document.body.dataset.busy === 'false', null, { timeout: 120_000 });
+}
+
+async function drawStroke(page, points) {
+  const box = await page.getByTestId('draw-pad').boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
+  await page.mouse.up();
+}
+
+const DIGITS = {
+  1: [[[140, 40], [142, 240]]],
+  7: [[[70, 60], [210, 60], [120, 240]]],
+  0: [Array.from({ length: 41 }, (_, i) => [140 + 60 * Math.sin(i * Math.PI / 20), 140 - 90 * Math.cos(i * Math.PI / 20)])],
+};
+
+async function verdictOf(page, id) {
+  await idle(page);
+  return (await page.getByTestId(id).textContent()).trim();
+}
+
+test('drawn digits are recognised after denoising (CPU backend)', async () => {
+  const { page, errors } = await open('?backend=flex');
+  assert.match(await page.getByTestId('backend').textContent(), /Flex/);
+  await page.getByRole('button', { name: '0.5', exact: true }).click();
+  assert.equal(await page.getByTestId('noise-factor').inputValue(), '0.5');
+  for (const [digit, strokes] of Object.entries(DIGITS)) {
+    await page.getByTestId('clear').click();
+    assert.equal(await verdictOf(page, 'verdict-denoised'), '–', 'Clear empties the verdicts');
+    for (const s of strokes) await drawStroke(page, s);
+    const v = await verdictOf(page, 'verdict-denoised');
+    const n = await verdictOf(page, 'verdict-noisy');
+    console.log(`# drew ${digit}: noisy "${n}", denoised "${v}"`);
+    assert.ok(v.startsWith(digit), `drew ${digit}, the denoised verdict is "${v}"`);
+  }
+  // The slider is keyboard-operable and moves the noise level.
+  await page.getByTestId('noise-factor').focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByTestId('noise-factor').inputValue(), '0.51');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a test digit can be picked and the report figure drawn', async () => {
+  const { page, errors } = await open('?backend=flex');
+  await page.waitForFunction(() => /test digits/.test(document.getElementById('pick-note').textContent), null, { timeout: 60_000 });
+  await page.fill('#pick-index', '0');
+  await page.click('#pick-show');
+  await page.waitForFunction(() => /labelled 7/.test(document.getElementById('pick-note').textContent));
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
+  await page.selectOption('#report-n', '500');
+  await page.click('#report-make');
+  await page.waitForSelector('#report-table table', { timeout: 300_000 });
+  const rows = await page.$$eval('#report-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows.map((r) => r[0]), ['0.5', '0.7', '0.9']);
+  for (const r of rows) assert.ok(Number(r[2]) > Number(r[1]), `denoising raises PSNR at f=${r[0]}`);
+  const size = await page.$eval('#report-canvas', (c) => [c.width, c.height]);
+  assert.ok(size[0] > 900 && size[1] > 600, `figure size ${size}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a wrong weights file gets a clear message and the model stays', async () => {
+  const { page } = await open('?backend=flex');
+  await page.setInputFiles('#model-file', { name: 'junk.aelab', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a model') });
+  await page.waitForFunction(() => /Could not load junk\.aelab/.test(document.getElementById('model-msg').textContent));
+  assert.match(await page.textContent('#model-msg'), /not an aelab weights file|current model stays/);
+  await page.setInputFiles('#model-file', { name: 'empty.aelab', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) });
+  await page.waitForFunction(() => /empty/.test(document.getElementById('model-msg').textContent));
+  await page.getByTestId('clear').click();
+  await drawStroke(page, DIGITS[1][0]);
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('1'));
+  await page.close();
+});
+
+test('training in the page runs, reports progress, can be cancelled, and replaces the model', async () => {
+  const { page, errors } = await open('?backend=flex');
+  await page.fill('#train-images', '300');
+  await page.fill('#train-epochs', '1');
+  await page.fill('#train-batch', '32');
+  await page.getByTestId('train-start').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=train-progress]').value > 0, null, { timeout: 300_000 });
+  await page.waitForFunction(() => /^done:/.test(document.getElementById('train-status').textContent), null, { timeout: 600_000 });
+  const rows = await page.$$eval('#train-compare tbody tr', (trs) => trs.map((tr) => tr.children[0].textContent));
+  assert.deepEqual(rows, ['before', 'before', 'before', 'after', 'after', 'after']);
+  assert.match(await page.textContent('#model-info'), /trained in this browser/);
+  // A longer run, cancelled: the trained model stays.
+  await page.fill('#train-images', '20000');
+  await page.getByTestId('train-start').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=train-progress]').value > 0, null, { timeout: 300_000 });
+  assert.equal(await page.getByTestId('train-cancel').isEnabled(), true);
+  await page.getByTestId('train-cancel').click();
+  await page.waitForFunction(() => /cancelled/.test(document.getElementById('train-status').textContent), null, { timeout: 120_000 });
+  assert.equal(await page.getByTestId('train-start').isEnabled(), true);
+  assert.match(await page.textContent('#model-info'), /trained in this browser/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('WebGPU is used when available, and the user can switch backends', async () => {
+  const { page, errors } = await open('');
+  const backend = await page.getByTestId('backend').getAttribute('data-backend');
+  console.log(`# default backend: ${backend}`);
+  assert.equal(backend, 'webgpu', 'Chromium runs with --enable-unsafe-webgpu');
+  await page.getByTestId('clear').click();
+  await drawStroke(page, DIGITS[7][0]);
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
+  await page.selectOption('#backend-select', 'ndarray');
+  await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'ndarray');
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the page made no request outside its own origin', () => {
+  assert.deepEqual(foreign, []);
+});
