@@ -7,8 +7,13 @@ use crate::metrics::argmax;
 use crate::models::{Classifier, Denoiser};
 use burn::prelude::*;
 
-/// The largest batch pushed through a model at once.
+/// The largest batch pushed through a model at once. In the browser it is
+/// smaller, and the page gets a turn between batches, so that a long
+/// evaluation never freezes the tab.
+#[cfg(not(target_arch = "wasm32"))]
 pub const INFER_BATCH: usize = 500;
+#[cfg(target_arch = "wasm32")]
+pub const INFER_BATCH: usize = 64;
 
 /// `[n, 1, 28, 28]` tensor from `n * 784` floats.
 pub fn images_tensor(images: &[f32], device: &Device) -> Tensor<4> {
@@ -34,6 +39,7 @@ async fn batched<const D: usize>(
     let mut out = Vec::new();
     for chunk in images.chunks(INFER_BATCH * PIXELS) {
         out.extend(read_f32(f(images_tensor(chunk, device))).await?);
+        crate::platform::yield_now().await;
     }
     Ok(out)
 }

@@ -104,3 +104,25 @@ pub async fn webgpu_device() -> Result<Device, String> {
     GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
     Ok(device)
 }
+
+/// Lets the browser handle input and paint between chunks of a long
+/// computation (a macrotask turn: `setTimeout(0)`). On the CPU backends a
+/// tensor read is ready at once, so without this a long evaluation would
+/// freeze the tab. Natively it does nothing.
+#[cfg(target_arch = "wasm32")]
+pub async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let global = js_sys::global();
+        if let Ok(f) = js_sys::Reflect::get(&global, &"setTimeout".into()) {
+            if let Some(f) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&f) {
+                let _ = f.call2(&global, &resolve, &0.into());
+                return;
+            }
+        }
+        let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn yield_now() {}
