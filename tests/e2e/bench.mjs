@@ -1,0 +1,32 @@
+// Runs dist/bench.html in headless Chromium and prints its results: the
+// in-browser training throughput and one-digit latency per backend.
+// Usage: node tests/e2e/bench.mjs [dist] [query, e.g. "steps=10&backends=flex"]
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const dist = process.argv[2] || 'dist';
+const query = process.argv[3] || '';
+const { server, origin } = await serve(dist);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', String(e)));
+  await page.goto(`${origin}/bench.html?${query}`);
+  await page.waitForFunction(() => window.aelabBenchResults, null, { timeout: 1_200_000 });
+  const rows = JSON.parse(await page.evaluate(() => window.aelabBenchResults));
+  const ua = await page.evaluate(() => navigator.userAgent);
+  console.log(`# ${ua}`);
+  console.log('| backend | training (images/s, batch ' + (rows.find((r) => r.batch)?.batch ?? '?') + ') | denoise one digit (ms) |');
+  console.log('|---|---:|---:|');
+  for (const r of rows) {
+    console.log(r.error ? `| ${r.backend} | ${r.error} | |` : `| ${r.backend} | ${r.train_images_per_sec.toFixed(1)} | ${r.denoise_one_ms.toFixed(2)} |`);
+  }
+  console.log(JSON.stringify(rows));
+} finally {
+  await browser.close();
+  server.close();
+}
