@@ -24,7 +24,9 @@ fi
 if ! have_version trunk "$TRUNK"; then
   CARGO_TARGET_DIR="$tools_target" cargo install --locked --force trunk --version "$TRUNK"
 fi
-if ! have_version wasm-opt "version 116"; then
+# wasm-opt is only needed for release builds (size report, bench):
+# `scripts/setup-web.sh --release`.
+if [ "${1:-}" = --release ] && ! have_version wasm-opt "version 116"; then
   CARGO_TARGET_DIR="$tools_target" cargo install --locked --force wasm-opt --version "$WASM_OPT"
 fi
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Reports the page's initial load, gzipped: what the Denoise tab fetches
+# before its first denoise (the wasm and its JS glue, the page, its script
+# and style, and the two pre-trained models). The MNIST sets load lazily.
+# Usage: scripts/size-report.sh [dist-dir]   (default: dist-release, built
+# with `trunk build --release --dist dist-release` when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dist="${1:-dist-release}"
+if [ ! -f "$dist/aelab_bg.wasm" ]; then
+  source scripts/env.sh
+  trunk build --release --dist "$dist"
+fi
+initial=(index.html style.css app.js aelab.js aelab_bg.wasm models/denoiser-skip.aelab models/classifier.aelab)
+lazy=(mnist/t10k-images-idx3-ubyte.gz mnist/t10k-labels-idx1-ubyte.gz mnist/train-images-idx3-ubyte.gz mnist/train-labels-idx1-ubyte.gz)
+total=0
+printf '%-36s %12s %12s\n' file bytes gzipped
+for f in "${initial[@]}"; do
+  raw=$(stat -c %s "$dist/$f")
+  gz=$(gzip -9 -c "$dist/$f" | wc -c)
+  total=$((total + gz))
+  printf '%-36s %12d %12d\n' "$f" "$raw" "$gz"
+done
+printf '%-36s %12s %12d  (%.2f MB; goal <= 4 MB)\n' "initial load, gzipped" "" "$total" "$(echo "$total / 1000000" | bc -l)"
+echo "loaded lazily (already compressed):"
+for f in "${lazy[@]}"; do printf '  %-34s %12d\n' "$f" "$(stat -c %s "$dist/$f")"; done
