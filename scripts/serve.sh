@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Serves the lab on http://127.0.0.1:${PORT:-8080}/ (loopback only).
+# Builds the page with trunk and serves it on http://127.0.0.1:8080/
+# (loopback only; a secure context, so WebGPU is allowed). Installs the web
+# tools first when they are missing (scripts/setup-web.sh).
+# `scripts/serve.sh --release` serves the optimised build (lto, wasm-opt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-port=${PORT:-8080}
-echo "aelab: http://127.0.0.1:$port/"
-exec python3 -m http.server "$port" --bind 127.0.0.1
+source scripts/env.sh
+scripts/setup-web.sh "$@"
+echo "aelab: http://127.0.0.1:8080/"
+exec trunk serve "$@"
