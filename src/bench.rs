@@ -4,13 +4,18 @@
 //! so no assets are needed.
 
 use crate::data::{Mnist, PIXELS};
+use crate::infer;
 use crate::labs::denoise::{DenoiseTask, NoiseSpec};
 use crate::models::{DenoiserConfig, DenoiserKind};
-use crate::platform::{block_on, now_ms, CpuBackend};
+use crate::platform::now_ms;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::platform::CpuBackend;
 use crate::training::{Event, Schedule, TrainConfig, Trainer};
 use burn::prelude::*;
 
-fn synthetic(n: usize) -> Mnist {
+/// `n` synthetic digits (thick strokes at random angles), for benchmarking
+/// without the dataset.
+pub fn synthetic(n: usize) -> Mnist {
     let mut rng = crate::rng::Rng::new(9);
     let mut images = vec![0u8; n * PIXELS];
     for img in images.chunks_mut(PIXELS) {
@@ -32,7 +37,76 @@ fn synthetic(n: usize) -> Mnist {
     }
 }
 
+/// What one benchmark run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Measurement {
+    pub batch: usize,
+    pub steps: usize,
+    pub train_images_per_sec: f64,
+    pub denoise_one_ms: f64,
+    pub denoise_one_runs: usize,
+}
+
+/// Trains a fresh `kind` denoiser on `set` at `batch` images per step:
+/// `warmup` untimed steps (allocation, shader compilation), then `steps`
+/// timed ones; then times `reps` one-digit denoisings. Async, so the page
+/// runs the same code as `aelab bench`.
+pub async fn measure(
+    device: &Device,
+    kind: DenoiserKind,
+    set: Mnist,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+    reps: usize,
+) -> Result<Measurement, String> {
+    let task = DenoiseTask {
+        train: set,
+        valid: Mnist::default(),
+        noise: NoiseSpec::Range(0.3, 0.9),
+        valid_seed: 1,
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: batch,
+        learning_rate: 1e-3,
+        schedule: Schedule::Constant,
+        seed: 1,
+    };
+    let config = DenoiserConfig::new().with_kind(kind);
+    let mut trainer =
+        Trainer::new(task, config.init(device), cfg, device).map_err(|e| e.to_string())?;
+    for _ in 0..warmup {
+        trainer.step().await.map_err(|e| e.to_string())?;
+    }
+    let t0 = now_ms();
+    let mut n = 0;
+    for _ in 0..steps {
+        if let Event::Step(_) = trainer.step().await.map_err(|e| e.to_string())? {
+            n += batch;
+        }
+    }
+    let ips = n as f64 / ((now_ms() - t0) / 1000.0).max(1e-9);
+    let model = trainer.into_model();
+    let one = vec![0.5f32; PIXELS];
+    for _ in 0..5 {
+        infer::denoise(&model, &one, device).await?;
+    }
+    let t0 = now_ms();
+    for _ in 0..reps {
+        infer::denoise(&model, &one, device).await?;
+    }
+    Ok(Measurement {
+        batch,
+        steps,
+        train_images_per_sec: ips,
+        denoise_one_ms: (now_ms() - t0) / reps.max(1) as f64,
+        denoise_one_runs: reps,
+    })
+}
+
 /// Prints a Markdown table of the measurements; `quick` for a smoke run.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run(quick: bool, backends: &[CpuBackend]) {
     let batch = 128;
     println!("| backend | model | train images/s (batch {batch}) | denoise one digit (ms) |");
@@ -44,55 +118,25 @@ pub fn run(quick: bool, backends: &[CpuBackend]) {
             (false, CpuBackend::Flex) => 20,
             (false, CpuBackend::NdArray) => 3,
         };
+        let reps = if quick { 20 } else { 200 };
         for kind in [DenoiserKind::Canonical, DenoiserKind::Skip] {
-            let device = backend.device();
-            let config = DenoiserConfig::new().with_kind(kind);
-            let task = DenoiseTask {
-                train: synthetic(batch * (steps + 2)),
-                valid: Mnist::default(),
-                noise: NoiseSpec::Range(0.3, 0.9),
-                valid_seed: 1,
-            };
-            let cfg = TrainConfig {
-                epochs: 1,
-                batch_size: batch,
-                learning_rate: 1e-3,
-                schedule: Schedule::Constant,
-                seed: 1,
-            };
-            let mut trainer = Trainer::new(task, config.init(&device), cfg, &device).unwrap();
-            // Two warm-up steps, then time `steps` steps.
-            for _ in 0..2 {
-                block_on(trainer.step()).unwrap();
-            }
-            let t0 = now_ms();
-            let mut n = 0;
-            for _ in 0..steps {
-                if let Event::Step(_) = block_on(trainer.step()).unwrap() {
-                    n += batch;
-                }
-            }
-            let ips = n as f64 / ((now_ms() - t0) / 1000.0);
-            let model = trainer.into_model();
-            let one = Tensor::<4>::from_data(
-                TensorData::new(vec![0.5f32; PIXELS], [1, 1, 28, 28]),
-                &device,
-            );
-            for _ in 0..5 {
-                let _ = model.forward(one.clone()).into_data();
-            }
-            let reps = if quick { 20 } else { 200 };
-            let t0 = now_ms();
-            for _ in 0..reps {
-                let _ = model.forward(one.clone()).into_data();
-            }
-            let lat = (now_ms() - t0) / reps as f64;
+            let set = synthetic(batch * (steps + 2));
+            let m = crate::platform::block_on(measure(
+                &backend.device(),
+                kind,
+                set,
+                batch,
+                2,
+                steps,
+                reps,
+            ))
+            .unwrap();
             println!(
                 "| {} | {} | {:.0} | {:.3} |",
                 backend.name(),
                 kind.name(),
-                ips,
-                lat
+                m.train_images_per_sec,
+                m.denoise_one_ms
             );
         }
     }

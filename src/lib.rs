@@ -13,7 +13,6 @@ pub mod platform;
 pub mod rng;
 pub mod training;
 
-#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

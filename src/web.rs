@@ -3,13 +3,14 @@
 //! by the same code the CLI runs. The page's DOM wiring is
 //! `assets/web/app.js`.
 
+use crate::bench;
 use crate::data::{preprocess, Mnist, PIXELS};
 use crate::figure;
 use crate::infer;
 use crate::labs::denoise::{self, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
 use crate::models::record;
-use crate::models::{Classifier, Denoiser, DenoiserConfig};
-use crate::platform::{self, now_ms, CpuBackend};
+use crate::models::{Classifier, Denoiser, DenoiserConfig, DenoiserKind};
+use crate::platform::{self, CpuBackend};
 use crate::rng::Rng;
 use crate::training::{Event, TrainConfig, TrainError, Trainer};
 use burn::module::Module;
@@ -510,11 +511,8 @@ fn smooth(points: &[figure::CurvePoint]) -> Vec<figure::CurvePoint> {
 #[derive(serde::Serialize)]
 struct BenchResult {
     backend: String,
-    batch: usize,
-    steps: usize,
-    train_images_per_sec: f64,
-    denoise_one_ms: f64,
-    denoise_one_runs: usize,
+    #[serde(flatten)]
+    measured: bench::Measurement,
 }
 
 async fn bench(
@@ -527,68 +525,12 @@ async fn bench(
     let batch = batch.clamp(1, 1024);
     let steps = steps.clamp(1, 1000);
     // Real digits when the training set is loaded; synthetic strokes else.
+    let n = batch * (steps + 1);
     let set = match train {
-        Some(t) => t.take((batch * (steps + 1)).min(t.len())),
-        None => synthetic_digits(batch * (steps + 1)),
+        Some(t) => t.take(n.min(t.len())),
+        None => bench::synthetic(n),
     };
-    let (tr, va) = (set.clone(), set.take(0));
-    let task = DenoiseTask {
-        train: tr,
-        valid: va,
-        noise: NoiseSpec::Fixed(0.5),
-        valid_seed: EVAL_SEED,
-    };
-    let model = DenoiserConfig::canonical().init(&device);
-    let config = TrainConfig {
-        epochs: 1,
-        batch_size: batch,
-        ..TrainConfig::default()
-    };
-    let mut trainer = Trainer::new(task, model, config, &device).map_err(|e| e.to_string())?;
-    // Warm-up step: shader compilation and allocation.
-    trainer.step().await.map_err(|e| e.to_string())?;
-    let t0 = now_ms();
-    let mut done = 0;
-    for _ in 0..steps {
-        match trainer.step().await.map_err(|e| e.to_string())? {
-            Event::Step(_) => done += batch,
-            _ => break,
-        }
-    }
-    let train_ms = now_ms() - t0;
-    let model = trainer.into_model().fork(&device);
-    let one = set.image_f32(0);
-    infer::denoise(&model, &one, &device).await?;
-    let runs = 20;
-    let t1 = now_ms();
-    for _ in 0..runs {
-        infer::denoise(&model, &one, &device).await?;
-    }
-    Ok(BenchResult {
-        backend,
-        batch,
-        steps,
-        train_images_per_sec: done as f64 / (train_ms / 1000.0).max(1e-9),
-        denoise_one_ms: (now_ms() - t1) / runs as f64,
-        denoise_one_runs: runs,
-    })
-}
-
-/// `n` crude digit-like images (random strokes), for benchmarking before
-/// the dataset is loaded.
-fn synthetic_digits(n: usize) -> Mnist {
-    let mut rng = Rng::new(7);
-    let mut images = vec![0u8; n * PIXELS];
-    for img in images.chunks_mut(PIXELS) {
-        let (cx, cy) = (8 + rng.below(12), 8 + rng.below(12));
-        for k in 0..60 {
-            let x = (cx + k % 9).min(27);
-            let y = (cy + rng.below(9)).min(27);
-            img[y * 28 + x] = 255;
-        }
-    }
-    Mnist {
-        images,
-        labels: vec![0; n],
-    }
+    let measured =
+        bench::measure(&device, DenoiserKind::Canonical, set, batch, 1, steps, 20).await?;
+    Ok(BenchResult { backend, measured })
 }
