@@ -251,19 +251,25 @@ for (const b of document.querySelectorAll('.preset')) b.addEventListener('click'
 $('new-noise').addEventListener('click', () => { state.seed = (state.seed * 1103515245 + 12345) % 2147483647; update(); });
 
 // ---------- MNIST test digits ----------
+// Runs `make` once, on first use, and shares its promise; a failure clears
+// it so that the next call tries again.
+function once(key, make) {
+  if (!state[key]) state[key] = make().catch((e) => { state[key] = null; throw e; });
+  return state[key];
+}
+const fetchPair = (images, labels) => Promise.all([fetchBytes(images), fetchBytes(labels)]);
+
 function testSet() {
-  if (!state.testSet) {
-    state.testSet = (async () => {
-      $('pick-note').textContent = 'loading the MNIST test set…';
-      const [im, lb] = await Promise.all([
-        fetchBytes('mnist/t10k-images-idx3-ubyte.gz'), fetchBytes('mnist/t10k-labels-idx1-ubyte.gz')]);
+  return once('testSet', async () => {
+    $('pick-note').textContent = 'loading the MNIST test set…';
+    try {
+      const [im, lb] = await fetchPair('mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz');
       const n = state.lab.load_test_set(im, lb);
       $('pick-note').textContent = `${n} test digits`;
       $('pick-index').max = String(n - 1);
       return n;
-    })().catch((e) => { state.testSet = null; $('pick-note').textContent = ''; throw e; });
-  }
-  return state.testSet;
+    } catch (e) { $('pick-note').textContent = ''; throw e; }
+  });
 }
 
 async function showTest(index) {
@@ -345,15 +351,11 @@ $('report-csv').addEventListener('click', () => {
 
 // ---------- training ----------
 function trainSet() {
-  if (!state.trainSet) {
-    state.trainSet = (async () => {
-      $('train-status').textContent = 'loading the MNIST training set (10 MB)…';
-      const [im, lb] = await Promise.all([
-        fetchBytes('mnist/train-images-idx3-ubyte.gz'), fetchBytes('mnist/train-labels-idx1-ubyte.gz')]);
-      return state.lab.load_train_set(im, lb);
-    })().catch((e) => { state.trainSet = null; throw e; });
-  }
-  return state.trainSet;
+  return once('trainSet', async () => {
+    $('train-status').textContent = 'loading the MNIST training set (10 MB)…';
+    const [im, lb] = await fetchPair('mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz');
+    return state.lab.load_train_set(im, lb);
+  });
 }
 
 function fmtTime(ms) {
