@@ -125,25 +125,12 @@ pub fn draw_denoise_figure_on<DB: DrawingBackend>(
         font(15).pos(Pos::new(HPos::Center, VPos::Top)),
     ))
     .map_err(|e| err(&e))?;
-    let draw_img = |row: usize, col: usize, img: &[f32]| -> Result<(), String> {
+    let draw_img = |row: usize, col: usize, img: &[f32]| {
         let (x0, y0) = (
             left + col as i32 * (cell + gap),
             top + row as i32 * (cell + gap),
         );
-        let s = cell / 28;
-        for (i, &v) in img.iter().enumerate() {
-            let (r, c) = ((i / 28) as i32, (i % 28) as i32);
-            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-            root.draw(&Rectangle::new(
-                [
-                    (x0 + c * s, y0 + r * s),
-                    (x0 + (c + 1) * s, y0 + (r + 1) * s),
-                ],
-                RGBColor(g, g, g).filled(),
-            ))
-            .map_err(|e| err(&e))?;
-        }
-        Ok(())
+        draw_digit(root, (x0, y0), cell / 28, img)
     };
     for d in 0..10 {
         draw_img(0, d, &fig.clean[d])?;
@@ -171,6 +158,130 @@ pub fn draw_denoise_figure_on<DB: DrawingBackend>(
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// Draws a 28×28 image with its top-left corner at `at`, `scale` pixels
+/// per image pixel.
+pub fn draw_digit<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    scale: i32,
+    img: &[f32],
+) -> Result<(), String> {
+    let (x0, y0) = at;
+    let s = scale;
+    for (i, &v) in img.iter().enumerate().take(784) {
+        let (r, c) = ((i / 28) as i32, (i % 28) as i32);
+        let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        root.draw(&Rectangle::new(
+            [
+                (x0 + c * s, y0 + r * s),
+                (x0 + (c + 1) * s, y0 + (r + 1) * s),
+            ],
+            RGBColor(g, g, g).filled(),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// One block of the augmentation figure: generated digits and verdicts.
+#[derive(Debug, Clone)]
+pub struct AugmentPanel {
+    pub title: String,
+    /// `n × 784` pixels.
+    pub images: Vec<f32>,
+    pub verdicts: Vec<crate::infer::Verdict>,
+    /// The digit the generator was trained on.
+    pub digit: u8,
+}
+
+const AUG_CELL: i32 = 56; // 28 px × 2
+const AUG_GAP: i32 = 6;
+const AUG_LABEL: i32 = 18;
+const AUG_TITLE: i32 = 30;
+const AUG_MARGIN: i32 = 16;
+
+fn augment_rows(panel: &AugmentPanel, cols: usize) -> i32 {
+    (panel.images.len() / 784).div_ceil(cols.max(1)) as i32
+}
+
+/// The pixel size of the augmentation figure.
+pub fn augment_figure_size(panels: &[AugmentPanel], cols: usize) -> (u32, u32) {
+    let cols = cols.max(1) as i32;
+    let h: i32 = panels
+        .iter()
+        .map(|p| AUG_TITLE + augment_rows(p, cols as usize) * (AUG_CELL + AUG_LABEL + AUG_GAP))
+        .sum();
+    (
+        (2 * AUG_MARGIN + cols * (AUG_CELL + AUG_GAP)) as u32,
+        (AUG_MARGIN + 34 + h + AUG_MARGIN) as u32,
+    )
+}
+
+/// Draws panels of generated digits, `cols` per row, each with the
+/// classifier's verdict under it: green when it is the trained digit, red
+/// with a red frame when it is not.
+pub fn draw_augment_figure_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[AugmentPanel],
+    cols: usize,
+    title: &str,
+) -> Result<(), String> {
+    let cols = cols.max(1);
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let font = |size: i32| TextStyle::from(("sans-serif", size).into_font());
+    root.draw(&Text::new(title.to_string(), (AUG_MARGIN, 12), font(20)))
+        .map_err(|e| err(&e))?;
+    let mut y = AUG_MARGIN + 34;
+    for p in panels {
+        root.draw(&Text::new(p.title.clone(), (AUG_MARGIN, y + 6), font(16)))
+            .map_err(|e| err(&e))?;
+        y += AUG_TITLE;
+        for (k, img) in p.images.chunks(784).enumerate() {
+            let (r, c) = ((k / cols) as i32, (k % cols) as i32);
+            let x0 = AUG_MARGIN + c * (AUG_CELL + AUG_GAP);
+            let y0 = y + r * (AUG_CELL + AUG_LABEL + AUG_GAP);
+            draw_digit(root, (x0, y0), AUG_CELL / 28, img)?;
+            if let Some(v) = p.verdicts.get(k) {
+                let ok = v.digit == p.digit;
+                let color = if ok { RGBColor(0, 150, 0) } else { RED };
+                if !ok {
+                    root.draw(&Rectangle::new(
+                        [(x0 - 2, y0 - 2), (x0 + AUG_CELL + 1, y0 + AUG_CELL + 1)],
+                        RED.stroke_width(2),
+                    ))
+                    .map_err(|e| err(&e))?;
+                }
+                root.draw(&Text::new(
+                    format!("{} {:.0}%", v.digit, v.confidence * 100.0),
+                    (x0 + AUG_CELL / 2, y0 + AUG_CELL + 2),
+                    font(13)
+                        .color(&color)
+                        .pos(Pos::new(HPos::Center, VPos::Top)),
+                ))
+                .map_err(|e| err(&e))?;
+            }
+        }
+        y += augment_rows(p, cols) * (AUG_CELL + AUG_LABEL + AUG_GAP);
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Draws the augmentation figure to a PNG file.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn draw_augment_figure(
+    panels: &[AugmentPanel],
+    cols: usize,
+    out: &std::path::Path,
+    title: &str,
+) -> Result<(), String> {
+    register_fonts()?;
+    let root = BitMapBackend::new(out, augment_figure_size(panels, cols)).into_drawing_area();
+    draw_augment_figure_on(&root, panels, cols, title)
+        .map_err(|e| format!("drawing {} failed: {e}", out.display()))
 }
 
 /// One point of a loss curve: (epochs done, as a fraction; loss).

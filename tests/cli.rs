@@ -198,3 +198,86 @@ fn bad_weights_give_a_clear_error_not_a_panic() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("width is 0"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `aelab augment --json` prints the report's shape; the figure is a PNG;
+/// bad settings are errors with a message, not panics.
+#[test]
+fn augment_json_figure_and_errors() {
+    let dir = tmpdir("augment");
+    let model = dir.join("aug.aelab");
+    let out = run_ok(
+        aelab()
+            .args([
+                "augment",
+                "--digit",
+                "2",
+                "--examples",
+                "10",
+                "--samples",
+                "30",
+                "--latent",
+                "8",
+                "--seed",
+                "1",
+                "--epochs",
+                "1",
+                "--json",
+                "--out",
+            ])
+            .arg(&model),
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["digit"], 2);
+    assert_eq!(v["examples"], 10);
+    assert_eq!(v["samples"], 30);
+    for k in ["recognised_rate", "mean_confidence"] {
+        let x = v[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{k} = {x}");
+    }
+    for k in [
+        "pairwise_l2_ratio",
+        "fid",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "duplicate_rate",
+    ] {
+        assert!(v["diversity"][k].as_f64().is_some(), "diversity.{k} in {v}");
+    }
+    let bytes = std::fs::read(&model).unwrap();
+    assert_eq!(aelab::models::record::peek(&bytes).unwrap().0, "augmenter");
+
+    let png = dir.join("augment.png");
+    run_ok(
+        aelab()
+            .args([
+                "augment",
+                "figure",
+                "--samples",
+                "10",
+                "--epochs",
+                "1",
+                "--latent",
+                "4",
+                "--out",
+            ])
+            .arg(&png),
+    );
+    let img = std::fs::read(&png).unwrap();
+    assert_eq!(&img[1..4], b"PNG");
+
+    for (args, want) in [
+        (vec!["augment", "--digit", "12"], "digit"),
+        (vec!["augment", "--examples", "0"], "at least 1"),
+        (vec!["augment", "--examples", "9000"], "only"),
+        (vec!["augment", "--latent", "0", "--epochs", "1"], "latent"),
+        (vec!["augment", "table", "--digits", "2,x"], "--digits"),
+    ] {
+        let o = aelab().args(&args).output().unwrap();
+        assert!(!o.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -1,8 +1,8 @@
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
 // (aelab.js / aelab_bg.wasm, built by trunk from src/web.rs).
 import init, * as aelab from './aelab.js';
-
-const $ = (id) => document.getElementById(id);
+import { $, errText, paint, renderTable, toCsv, download, driveSession } from './ui.js';
+import { setupAugment } from './augment.js';
 const PAD = 280;
 const BRUSH = 22;
 const MAX_UPLOAD = 64 * 1024 * 1024;
@@ -32,7 +32,6 @@ function banner(msg, kind = 'error') {
   b.hidden = false;
 }
 function clearBanner() { $('banner').hidden = true; }
-const errText = (e) => (e && e.message) ? e.message : String(e);
 
 window.aelabPanic = (msg) => banner(`aelab hit an internal error: ${msg}\nThe page may be unstable; reload it to start again. Your downloaded models and figures are not affected.`);
 window.addEventListener('unhandledrejection', (ev) => banner(`Unexpected error: ${errText(ev.reason)}`));
@@ -96,16 +95,6 @@ $('backend-select').addEventListener('change', async (ev) => {
 });
 
 // ---------- images ----------
-function paint(canvas, img) {
-  const ctx = canvas.getContext('2d');
-  const data = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const g = Math.round(Math.min(1, Math.max(0, img ? img[i] : 0)) * 255);
-    data.data[4 * i] = g; data.data[4 * i + 1] = g; data.data[4 * i + 2] = g; data.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(data, 0, 0);
-}
-
 function verdict(el, probs) {
   if (!probs) { el.textContent = '–'; el.classList.remove('low'); return; }
   let best = 0;
@@ -306,11 +295,6 @@ function reportTable(rep, caption) {
     'accuracy noisy (%)', 'accuracy denoised (%)', 'accuracy 3×3 median (%)'];
   return { head, rows, caption: `${caption}: ${rep.images} test images, classifier ${(100 * rep.classifier_accuracy_clean).toFixed(2)} % on clean digits` };
 }
-function renderTable(el, t) {
-  const esc = (s) => String(s).replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' }[c]));
-  el.innerHTML = `<table><caption>${esc(t.caption)}</caption><thead><tr>${t.head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead>` +
-    `<tbody>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
-}
 async function makeReport(n, canvas) {
   await testSet();
   return JSON.parse(await state.lab.report(canvas, n));
@@ -332,21 +316,11 @@ $('report-make').addEventListener('click', async () => {
     await recover(e, 'making the report');
   } finally { btn.disabled = false; }
 });
-function download(blob, name) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
 $('report-png').addEventListener('click', () => $('report-canvas').toBlob((b) => download(b, 'aelab-denoise-report.png'), 'image/png'));
 $('report-csv').addEventListener('click', () => {
   const t = state.reportRows;
   if (!t) return;
-  const csv = [t.head, ...t.rows].map((r) => r.join(',')).join('\n') + '\n';
-  download(new Blob([csv], { type: 'text/csv' }), 'aelab-denoise-report.csv');
+  download(new Blob([toCsv(t)], { type: 'text/csv' }), 'aelab-denoise-report.csv');
 });
 
 // ---------- training ----------
@@ -356,12 +330,6 @@ function trainSet() {
     const [im, lb] = await fetchPair('mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz');
     return state.lab.load_train_set(im, lb);
   });
-}
-
-function fmtTime(ms) {
-  if (!isFinite(ms)) return '–';
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
 
 function trainSettings() {
@@ -400,22 +368,7 @@ $('train-start').addEventListener('click', async () => {
     }
     session = state.lab.start_training(JSON.stringify(cfg));
     state.training = session;
-    let lastDraw = 0;
-    for (;;) {
-      const ev = JSON.parse(await session.step());
-      if (ev.kind === 'finished') break;
-      if (ev.kind === 'step') {
-        const p = ev.progress;
-        $('train-progress').value = ev.fraction;
-        $('train-status').textContent = `epoch ${p.epoch + 1}/${p.epochs} · step ${p.step}/${p.steps_per_epoch} · loss ${p.loss.toFixed(4)} · ${p.images_per_sec.toFixed(0)} images/s · ${fmtTime(p.eta_ms)} left`;
-      }
-      if (ev.kind === 'epoch' || performance.now() - lastDraw > 300) {
-        session.draw_chart($('train-chart'));
-        lastDraw = performance.now();
-      }
-      await new Promise((r) => setTimeout(r, 0)); // let the page breathe
-    }
-    session.draw_chart($('train-chart'));
+    await driveSession(session, { bar: $('train-progress'), status: $('train-status'), chart: $('train-chart') });
     state.lab.adopt(session);
     state.bytes.denoiser = state.lab.denoiser_bytes();
     $('train-status').textContent = 'done; measuring the new model…';
@@ -512,6 +465,27 @@ $('bench-run').addEventListener('click', async () => {
 });
 window.aelabRunBench = () => runBench(renderBench);
 
+// ---------- tabs ----------
+const augmentTab = setupAugment({
+  lab: () => state.lab,
+  trainSet: () => trainSet(),
+  testSet: () => testSet(),
+  recover: (e, what) => recover(e, what),
+  banner: (msg) => banner(msg),
+  isTraining: () => !!state.training,
+  setTraining: (s) => { state.training = s; },
+});
+const tabs = [['tab-denoise', 'lab-denoise'], ['tab-augment', 'lab-augment']];
+function showTab(id) {
+  for (const [tab, panel] of tabs) {
+    const on = tab === id;
+    $(tab).setAttribute('aria-selected', String(on));
+    $(panel).hidden = !on;
+  }
+  if (id === 'tab-augment' && state.lab) augmentTab.onShow();
+}
+for (const [tab] of tabs) $(tab).addEventListener('click', () => showTab(tab));
+
 // ---------- start ----------
 async function main() {
   try {
@@ -527,6 +501,7 @@ async function main() {
     await startLab(saved || 'auto');
     showModelInfo();
     drawSample();
+    if (new URLSearchParams(location.search).get('tab') === 'augment') showTab('tab-augment');
     await update();
     testSet().catch((e) => { $('pick-note').textContent = errText(e); });
   } catch (e) {

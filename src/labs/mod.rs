@@ -1,4 +1,5 @@
-//! One room for each lab of the course. Denoising is here; augmentation and
-//! anomaly detection come with their issues.
+//! One room for each lab of the course: denoising and augmentation (anomaly
+//! detection comes with its issue).
 
+pub mod augment;
 pub mod denoise;

@@ -1,5 +1,8 @@
 //! Image-quality and classification metrics, in plain Rust on `f32` slices.
 
+pub mod diversity;
+pub mod linalg;
+
 /// Peak signal-to-noise ratio in dB of one image against its reference,
 /// with pixel values in [0, 1] (peak 1). Identical images give 100 dB (the
 /// MSE is floored at 1e-10) so that averages stay finite.

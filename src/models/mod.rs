@@ -5,10 +5,12 @@
 
 pub mod classifier;
 pub mod denoiser;
+pub mod latent;
 pub mod record;
 
 pub use classifier::{Classifier, ClassifierConfig};
 pub use denoiser::{Denoiser, DenoiserConfig, DenoiserKind};
+pub use latent::{LatentAe, LatentAeConfig};
 
 use burn::prelude::*;
 

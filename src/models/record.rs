@@ -5,7 +5,7 @@
 //! Layout: `AELABW01` · u32 LE length of a JSON header · the JSON header
 //! `{"model": "denoiser", "config": {...}, "meta": {...}}` · burnpack bytes.
 
-use super::{Classifier, ClassifierConfig, Denoiser, DenoiserConfig};
+use super::{Classifier, ClassifierConfig, Denoiser, DenoiserConfig, LatentAe, LatentAeConfig};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
@@ -111,6 +111,18 @@ impl Weights for Classifier {
         Ok(())
     }
     fn build(config: &ClassifierConfig, device: &Device) -> Self {
+        config.init(device)
+    }
+}
+
+impl Weights for LatentAe {
+    type Config = LatentAeConfig;
+    const NAME: &'static str = "augmenter";
+    fn validate(c: &LatentAeConfig) -> Result<(), String> {
+        in_range("latent", c.latent, 1, 256)?;
+        in_range("width", c.width, 1, 128)
+    }
+    fn build(config: &LatentAeConfig, device: &Device) -> Self {
         config.init(device)
     }
 }

@@ -151,6 +151,48 @@ test('WebGPU is used when available, and the user can switch backends', async ()
   await page.close();
 });
 
+test('the Augment tab trains on 10 examples, fills the grid with verdicts, explores and fools', async () => {
+  const { page, errors } = await open('?backend=flex&tab=augment');
+  assert.equal(await page.isVisible('#lab-augment'), true);
+  await page.selectOption('#aug-digit', '2');
+  await page.click('.aug-preset[data-n="10"]');
+  await page.waitForFunction(() => document.querySelectorAll('#aug-examples-grid figure').length === 10, null, { timeout: 120_000 });
+  await page.selectOption('#aug-latent', '2');
+  await page.fill('#aug-epochs', '3');
+  await page.getByTestId('augment-train').click();
+  await page.waitForFunction(() => document.getElementById('aug-progress').value > 0, null, { timeout: 300_000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length === 100, null, { timeout: 300_000 });
+  const verdicts = await page.$$eval('[data-testid=augment-grid] figcaption', (cs) => cs.map((c) => c.textContent));
+  for (const v of verdicts) assert.match(v, /^\d \d+%/, `verdict "${v}"`);
+  const wrong = await page.$$eval('[data-testid=augment-grid] figure.wrong', (fs) => fs.map((f) => f.dataset.digit));
+  assert.ok(wrong.every((d) => d !== '2'), 'only digits not called 2 are marked');
+  const rate = await page.getByTestId('augment-recognised-rate').textContent();
+  console.log(`# augment, 10 examples, 3 epochs, d = 2: ${rate}; ${wrong.length} marked`);
+  assert.match(rate, /^\d+(\.\d)? % recognised as 2$/);
+  assert.equal(Number(rate.split(' ')[0]), 100 - wrong.length);
+  const table = await page.$$eval('#aug-diversity tbody tr', (trs) => trs.map((tr) => tr.children[0].textContent));
+  assert.deepEqual(table, ['recognised rate', 'mean confidence', 'pairwise L2 ratio', 'FID (classifier features)', 'precision', 'recall', 'density', 'coverage', 'duplicate rate']);
+  // d = 2: one slider per dimension and the latent plane; a click decodes.
+  assert.equal(await page.locator('#aug-sliders input').count(), 2);
+  assert.equal(await page.isVisible('#aug-plane'), true);
+  await page.click('#aug-plane', { position: { x: 200, y: 120 } });
+  await page.waitForFunction(() => /^\d \(\d+%\)$/.test(document.getElementById('aug-preview-verdict').textContent));
+  await page.click('#aug-interp');
+  await page.waitForFunction(() => document.querySelectorAll('#aug-strip figure').length === 10, null, { timeout: 120_000 });
+  await page.click('#aug-load-code');
+  await page.click('#aug-fool');
+  await page.waitForFunction(() => /fooled|nothing to fool/.test(document.getElementById('aug-fool-status').textContent), null, { timeout: 300_000 });
+  console.log(`# fool: ${await page.textContent('#aug-fool-status')}`);
+  // Sample again after a backend switch: the generator is kept.
+  await page.selectOption('#aug-samples', '20');
+  await page.selectOption('#backend-select', 'ndarray');
+  await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'ndarray');
+  await page.click('#aug-resample');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length === 20, null, { timeout: 300_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the page made no request outside its own origin', () => {
   assert.deepEqual(foreign, []);
 });

@@ -23,6 +23,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+mod augment;
+
 /// Turns a panic into a visible message: the console gets the backtrace and
 /// the page's `window.aelabPanic(message)` (when defined) shows it.
 #[wasm_bindgen(start)]
@@ -45,7 +47,7 @@ fn js_err(e: impl std::fmt::Display) -> JsValue {
 }
 
 /// A promise that resolves to a Float32Array, or rejects with the message.
-fn floats_promise(
+pub(crate) fn floats_promise(
     fut: impl std::future::Future<Output = Result<Vec<f32>, String>> + 'static,
 ) -> Promise {
     future_to_promise(async move {
@@ -108,6 +110,7 @@ pub struct Lab {
     classifier: Option<Classifier>,
     test: Option<Rc<Mnist>>,
     train: Option<Rc<Mnist>>,
+    augment: Rc<RefCell<augment::AugmentState>>,
 }
 
 #[wasm_bindgen]
@@ -136,6 +139,7 @@ impl Lab {
             classifier: None,
             test: None,
             train: None,
+            augment: Default::default(),
         })
     }
 
@@ -232,10 +236,16 @@ impl Lab {
         Ok(n)
     }
 
-    /// Shares the loaded data with another session (after a backend switch).
+    /// Shares the loaded data with another session (after a backend switch),
+    /// and the trained augmenter, moved onto this session's device.
     pub fn share_data(&mut self, from: &Lab) {
         self.test = from.test.clone();
         self.train = from.train.clone();
+        augment::move_state(
+            &from.augment.borrow(),
+            &mut self.augment.borrow_mut(),
+            &self.device,
+        );
     }
 
     fn test(&self) -> Result<Rc<Mnist>, JsValue> {
@@ -370,10 +380,9 @@ impl Lab {
             "fine_tuned_from": meta,
         });
         Ok(TrainSession {
-            trainer: Rc::new(RefCell::new(Some(trainer))),
+            trainer: Rc::new(RefCell::new(Some(AnyTrainer::Denoise(trainer)))),
             cancel,
-            config: mcfg,
-            meta,
+            kind: SessionKind::Denoise { config: mcfg, meta },
             train_curve: Rc::new(RefCell::new(Vec::new())),
             valid_curve: Rc::new(RefCell::new(Vec::new())),
             epochs: c.epochs,
@@ -383,11 +392,15 @@ impl Lab {
     /// Makes the session's current model the lab's denoiser.
     pub fn adopt(&mut self, session: &TrainSession) -> Result<(), JsValue> {
         let guard = session.trainer.borrow();
-        let trainer = guard
-            .as_ref()
-            .ok_or_else(|| js_err("the training step is still running"))?;
+        let (Some(AnyTrainer::Denoise(trainer)), SessionKind::Denoise { config, meta }) =
+            (guard.as_ref(), &session.kind)
+        else {
+            return Err(js_err(
+                "this session is still running a step, or it does not train a denoiser",
+            ));
+        };
         let model = trainer.model().fork(&self.device);
-        self.denoiser = Some((model, session.config.clone(), session.meta.clone()));
+        self.denoiser = Some((model, config.clone(), meta.clone()));
         Ok(())
     }
 
@@ -423,15 +436,42 @@ fn one() -> u64 {
     1
 }
 
+/// The trainers a session can drive.
+enum AnyTrainer {
+    Denoise(Trainer<DenoiseTask>),
+    Augment(Trainer<crate::labs::augment::AugmentTask>),
+}
+
+impl AnyTrainer {
+    async fn step(&mut self) -> Result<Event, TrainError> {
+        match self {
+            AnyTrainer::Denoise(t) => t.step().await,
+            AnyTrainer::Augment(t) => t.step().await,
+        }
+    }
+}
+
+/// What a finished session's model becomes.
+enum SessionKind {
+    Denoise {
+        config: DenoiserConfig,
+        meta: serde_json::Value,
+    },
+    Augment {
+        settings: crate::labs::augment::AugmentSettings,
+        /// The chosen training examples, `n × 784`.
+        examples: Vec<f32>,
+    },
+}
+
 /// A training run in the browser: the page awaits `step()` in a loop, so it
 /// stays responsive between steps, and draws the chart as it goes.
 #[wasm_bindgen]
 pub struct TrainSession {
     /// `None` while a step is running.
-    trainer: Rc<RefCell<Option<Trainer<DenoiseTask>>>>,
+    trainer: Rc<RefCell<Option<AnyTrainer>>>,
     cancel: crate::training::CancelToken,
-    config: DenoiserConfig,
-    meta: serde_json::Value,
+    kind: SessionKind,
     train_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
     valid_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
     epochs: usize,

@@ -1,0 +1,353 @@
+// The Augment tab: DOM wiring only. Training, sampling, judging, diversity
+// and the fooling walk are computed by the Rust core through the Lab.
+import { $, errText, paint, digitCanvas, renderTable, toCsv, download, driveSession } from './ui.js';
+
+const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
+
+export function setupAugment(app) {
+  const st = {
+    info: null, // {digit, examples, latent, codes, mean, std}
+    code: null, // the code the sliders show
+    sample: null, // last sampling: {judged, verdicts, codes}
+    busy: false,
+    fooling: false,
+  };
+  const lab = () => app.lab();
+
+  // ---------- settings and the chosen examples ----------
+  function settings() {
+    const num = (id) => Number($(id).value);
+    return {
+      digit: num('aug-digit'),
+      examples: Math.floor(num('aug-examples')),
+      latent: num('aug-latent'),
+      epochs: Math.floor(num('aug-epochs')),
+      seed: Math.floor(num('aug-seed')),
+    };
+  }
+  function check(s) {
+    if (!Number.isInteger(s.examples) || s.examples < 1 || s.examples > 6000) return 'examples must be a whole number from 1 to 6000';
+    if (!Number.isInteger(s.epochs) || s.epochs < 1 || s.epochs > 100) return 'epochs must be a whole number from 1 to 100';
+    if (!Number.isInteger(s.seed) || s.seed < 0) return 'the seed must be a whole number ≥ 0';
+    return null;
+  }
+  let showing = 0;
+  async function showExamples() {
+    const s = settings();
+    const bad = check(s);
+    const note = $('aug-examples-note');
+    if (bad) { note.textContent = bad; return; }
+    const my = ++showing;
+    try {
+      note.textContent = 'loading the MNIST training set (10 MB)…';
+      await app.trainSet();
+      if (my !== showing) return;
+      const imgs = lab().augment_examples(s.digit, s.examples, BigInt(s.seed));
+      const grid = $('aug-examples-grid');
+      grid.replaceChildren();
+      const n = Math.min(SHOW_EXAMPLES, imgs.length / 784);
+      for (let i = 0; i < n; i++) {
+        const f = document.createElement('figure');
+        f.append(digitCanvas(imgs, 784 * i, `training example ${i}`));
+        grid.append(f);
+      }
+      note.textContent = `${s.examples} training example(s) of ${s.digit}` + (s.examples > n ? ` (the first ${n} shown)` : '');
+    } catch (e) { note.textContent = errText(e); }
+  }
+  for (const id of ['aug-digit', 'aug-examples', 'aug-seed']) $(id).addEventListener('change', showExamples);
+  for (const b of document.querySelectorAll('.aug-preset')) {
+    b.addEventListener('click', () => { $('aug-examples').value = b.dataset.n; showExamples(); });
+  }
+
+  // ---------- training ----------
+  let session = null;
+  $('aug-train').addEventListener('click', async () => {
+    if (session || app.isTraining()) { $('aug-status').textContent = 'another training run is in progress'; return; }
+    const s = settings();
+    const bad = check(s);
+    if (bad) { $('aug-status').textContent = bad; return; }
+    $('aug-train').disabled = true;
+    $('aug-cancel').disabled = false;
+    $('aug-progress').value = 0;
+    try {
+      $('aug-status').textContent = 'loading MNIST…';
+      await Promise.all([app.trainSet(), app.testSet()]);
+      showExamples();
+      session = lab().start_augment(JSON.stringify(s));
+      app.setTraining(session);
+      await driveSession(session, { bar: $('aug-progress'), status: $('aug-status'), chart: $('aug-chart') });
+      $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
+      st.info = JSON.parse(await lab().adopt_augmenter(session));
+      $('aug-status').textContent = `done: a generator of ${st.info.digit}s from ${st.info.examples} example(s), d = ${st.info.latent}.`;
+      enable(true);
+      setupLatent();
+      await sample();
+    } catch (e) {
+      const msg = errText(e);
+      if (/cancelled/.test(msg)) $('aug-status').textContent = 'cancelled: the previous generator (if any) stays.';
+      else { $('aug-status').textContent = `training failed: ${msg}`; await app.recover(e, 'training the generator'); }
+    } finally {
+      if (session) session.free();
+      session = null;
+      app.setTraining(null);
+      $('aug-train').disabled = false;
+      $('aug-cancel').disabled = true;
+    }
+  });
+  $('aug-cancel').addEventListener('click', () => { if (session) session.cancel(); });
+
+  function enable(on) {
+    for (const id of ['aug-resample', 'aug-load-code', 'aug-fool', 'aug-interp', 'aug-model']) $(id).disabled = !on;
+  }
+
+  // ---------- sampling, verdicts, diversity ----------
+  function diversityTable(j) {
+    const d = j.diversity;
+    return {
+      caption: `${j.samples} digits generated from ${j.examples} example(s) of ${j.digit}, against ${'500'} real test ${j.digit}s`,
+      head: ['figure', 'value', 'what it says'],
+      rows: [
+        ['recognised rate', `${(100 * j.recognised_rate).toFixed(1)} %`, `share the classifier calls ${j.digit}`],
+        ['mean confidence', j.mean_confidence.toFixed(3), `mean probability of ${j.digit}`],
+        ['pairwise L2 ratio', d.pairwise_l2_ratio.toFixed(3), 'spread of the samples / spread of real digits (1 = as varied)'],
+        ['FID (classifier features)', d.fid.toFixed(2), 'distance between feature distributions (0 = same)'],
+        ['precision', d.precision.toFixed(3), 'share of samples that look real'],
+        ['recall', d.recall.toFixed(3), 'share of real variety the samples reach'],
+        ['density', d.density.toFixed(3), 'realism robust to outliers (≈ 1 is a match)'],
+        ['coverage', d.coverage.toFixed(3), 'share of real digits with a sample nearby'],
+        ['duplicate rate', `${(100 * d.duplicate_rate).toFixed(1)} %`, 'samples that copy a training example'],
+      ],
+    };
+  }
+  async function sample() {
+    if (st.busy) return;
+    st.busy = true;
+    $('aug-resample').disabled = true;
+    try {
+      const n = Number($('aug-samples').value);
+      const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
+      const r = await lab().augment_sample(n, seed);
+      const res = JSON.parse(r.json);
+      st.sample = res;
+      const grid = $('aug-grid');
+      grid.replaceChildren();
+      res.verdicts.forEach((v, i) => {
+        const f = document.createElement('figure');
+        const ok = v.digit === res.judged.digit;
+        f.className = ok ? 'ok' : 'wrong';
+        f.dataset.digit = String(v.digit);
+        const cap = document.createElement('figcaption');
+        cap.className = 'aug-verdict';
+        cap.textContent = `${v.digit} ${(100 * v.confidence).toFixed(0)}%${ok ? '' : ' ✗'}`;
+        f.append(digitCanvas(r.images, 784 * i, `generated digit ${i}: classified ${v.digit}`), cap);
+        f.title = ok ? 'recognised' : `not recognised: looks like a ${v.digit}`;
+        grid.append(f);
+      });
+      const j = res.judged;
+      $('aug-rate').textContent = `${(100 * j.recognised_rate).toFixed(1)} % recognised as ${j.digit}`;
+      st.table = diversityTable(j);
+      renderTable($('aug-diversity'), st.table);
+      $('aug-png').disabled = false;
+      $('aug-csv').disabled = false;
+    } catch (e) {
+      await app.recover(e, 'sampling digits');
+    } finally {
+      st.busy = false;
+      $('aug-resample').disabled = !st.info;
+    }
+  }
+  $('aug-resample').addEventListener('click', sample);
+  $('aug-png').addEventListener('click', () => {
+    try {
+      const c = $('aug-grid-canvas');
+      lab().augment_draw_grid(c, 10);
+      c.toBlob((b) => download(b, 'aelab-augment-grid.png'), 'image/png');
+    } catch (e) { app.banner(`Could not export the grid: ${errText(e)}`); }
+  });
+  $('aug-csv').addEventListener('click', () => {
+    if (!st.table || !st.sample) return;
+    const verdicts = st.sample.verdicts.map((v, i) => [i, v.digit, v.confidence.toFixed(4)]);
+    const csv = toCsv(st.table) + '\n' + toCsv({ head: ['sample', 'class', 'confidence'], rows: verdicts });
+    download(new Blob([csv], { type: 'text/csv' }), 'aelab-augment-diversity.csv');
+  });
+  $('aug-model').addEventListener('click', () => {
+    try { download(new Blob([lab().augmenter_bytes()]), 'aelab-augmenter.aelab'); } catch (e) { app.banner(errText(e)); }
+  });
+
+  // ---------- latent space: preview, sliders, plane ----------
+  let decoding = false;
+  let pending = null;
+  async function showCode(code) {
+    st.code = Float32Array.from(code);
+    syncSliders();
+    drawPlane();
+    if (decoding) { pending = st.code; return; }
+    decoding = true;
+    try {
+      let c = st.code;
+      for (;;) {
+        const img = await lab().augment_decode(c);
+        const probs = await lab().classify(img);
+        paint($('aug-preview'), img);
+        showVerdict($('aug-preview-verdict'), probs);
+        if (!pending) break;
+        c = pending; pending = null;
+      }
+    } catch (e) { await app.recover(e, 'decoding a code'); } finally { decoding = false; }
+  }
+  function showVerdict(el, probs) {
+    let best = 0;
+    for (let d = 1; d < 10; d++) if (probs[d] > probs[best]) best = d;
+    el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
+    el.dataset.digit = String(best);
+    el.classList.toggle('low', !st.info || best !== st.info.digit);
+  }
+  function setupLatent() {
+    const { latent, mean, std } = st.info;
+    const box = $('aug-sliders');
+    box.replaceChildren();
+    for (let k = 0; k < latent; k++) {
+      const lo = mean[k] - 4 * std[k];
+      const hi = mean[k] + 4 * std[k];
+      const label = document.createElement('label');
+      const input = document.createElement('input');
+      Object.assign(input, { type: 'range', min: String(lo), max: String(hi), step: String((hi - lo) / 400 || 0.01) });
+      input.dataset.dim = String(k);
+      input.setAttribute('aria-label', `latent dimension ${k}`);
+      const out = document.createElement('output');
+      input.addEventListener('input', () => {
+        const c = Float32Array.from(st.code);
+        c[k] = Number(input.value);
+        showCode(c);
+      });
+      label.append(`z${k}`, input, out);
+      box.append(label);
+    }
+    const n = st.info.examples;
+    for (const id of ['aug-start', 'aug-ia', 'aug-ib']) $(id).max = String(n - 1);
+    $('aug-ib').value = String(Math.min(1, n - 1));
+    $('aug-plane').hidden = latent !== 2;
+    $('aug-plane-note').textContent = latent === 2
+      ? 'The training codes (dots), the current code (ring) and the fooling path (line). Click anywhere to decode that point.'
+      : 'The latent plane appears for d = 2: train with d = 2 to see it.';
+    loadExampleCode();
+  }
+  function syncSliders() {
+    for (const input of $('aug-sliders').querySelectorAll('input')) {
+      const k = Number(input.dataset.dim);
+      input.value = String(st.code[k]);
+      input.nextSibling.textContent = st.code[k].toFixed(2);
+    }
+  }
+  function loadExampleCode() {
+    const i = Math.floor(Number($('aug-start').value));
+    const d = st.info.latent;
+    if (!(i >= 0 && i < st.info.examples)) { $('aug-fool-status').textContent = `pick an example from 0 to ${st.info.examples - 1}`; return; }
+    st.path = null;
+    showCode(st.info.codes.slice(i * d, (i + 1) * d));
+  }
+  $('aug-load-code').addEventListener('click', loadExampleCode);
+
+  // The latent plane (d = 2): bounds from the training codes ± 3 std.
+  function planeBox() {
+    const { mean, std } = st.info;
+    return [mean[0] - 3.5 * std[0], mean[0] + 3.5 * std[0], mean[1] - 3.5 * std[1], mean[1] + 3.5 * std[1]];
+  }
+  function drawPlane() {
+    if (!st.info || st.info.latent !== 2) return;
+    const c = $('aug-plane');
+    const g = c.getContext('2d');
+    const [x0, x1, y0, y1] = planeBox();
+    const W = c.width, H = c.height;
+    const px = (x) => (x - x0) / (x1 - x0) * W;
+    const py = (y) => H - (y - y0) / (y1 - y0) * H;
+    g.fillStyle = '#fff'; g.fillRect(0, 0, W, H);
+    g.strokeStyle = '#d8dce8'; g.lineWidth = 1;
+    g.beginPath(); g.moveTo(px(st.info.mean[0]), 0); g.lineTo(px(st.info.mean[0]), H); g.moveTo(0, py(st.info.mean[1])); g.lineTo(W, py(st.info.mean[1])); g.stroke();
+    g.fillStyle = '#2f6fde';
+    const codes = st.info.codes;
+    for (let i = 0; i < codes.length; i += 2) { g.beginPath(); g.arc(px(codes[i]), py(codes[i + 1]), 2.5, 0, 2 * Math.PI); g.fill(); }
+    if (st.path) {
+      g.strokeStyle = '#c62828'; g.lineWidth = 2; g.beginPath();
+      st.path.forEach((p, i) => (i ? g.lineTo : g.moveTo).call(g, px(p.code[0]), py(p.code[1])));
+      g.stroke();
+    }
+    if (st.code) { g.strokeStyle = '#1d2330'; g.lineWidth = 2; g.beginPath(); g.arc(px(st.code[0]), py(st.code[1]), 6, 0, 2 * Math.PI); g.stroke(); }
+    g.fillStyle = '#5b6478'; g.font = '11px sans-serif';
+    g.fillText(`z0 ∈ [${x0.toFixed(1)}, ${x1.toFixed(1)}], z1 ∈ [${y0.toFixed(1)}, ${y1.toFixed(1)}]`, 6, H - 6);
+  }
+  $('aug-plane').addEventListener('click', (ev) => {
+    if (!st.info || st.info.latent !== 2) return;
+    const c = $('aug-plane');
+    const r = c.getBoundingClientRect();
+    const [x0, x1, y0, y1] = planeBox();
+    const x = x0 + (ev.clientX - r.left) / r.width * (x1 - x0);
+    const y = y1 - (ev.clientY - r.top) / r.height * (y1 - y0);
+    showCode([x, y]);
+  });
+
+  // ---------- interpolation ----------
+  $('aug-interp').addEventListener('click', async () => {
+    const a = Math.floor(Number($('aug-ia').value));
+    const b = Math.floor(Number($('aug-ib').value));
+    const strip = $('aug-strip');
+    try {
+      const imgs = await lab().augment_interpolate(a, b, 10, $('aug-ikind').value);
+      const probs = await lab().classify(imgs);
+      strip.replaceChildren();
+      for (let i = 0; i < imgs.length / 784; i++) {
+        const p = probs.subarray(10 * i, 10 * i + 10);
+        let best = 0;
+        for (let d = 1; d < 10; d++) if (p[d] > p[best]) best = d;
+        const f = document.createElement('figure');
+        f.className = best === st.info.digit ? 'ok' : 'wrong';
+        const cap = document.createElement('figcaption');
+        cap.textContent = `${best} ${(100 * p[best]).toFixed(0)}%`;
+        f.append(digitCanvas(imgs, 784 * i, `interpolation step ${i}`), cap);
+        strip.append(f);
+      }
+    } catch (e) { strip.textContent = errText(e); }
+  });
+
+  // ---------- fooling the classifier ----------
+  $('aug-fool').addEventListener('click', async () => {
+    if (st.fooling || !st.code) return;
+    st.fooling = true;
+    $('aug-fool').disabled = true;
+    const status = $('aug-fool-status');
+    status.textContent = 'walking through the latent space…';
+    try {
+      const r = await lab().augment_fool(0, Float32Array.from(st.code));
+      const res = JSON.parse(r.json);
+      st.path = res.path;
+      // Animate the walk, about 12 frames a second.
+      for (let i = 0; i < res.path.length; i++) {
+        const p = res.path[i];
+        st.code = Float32Array.from(p.code);
+        paint($('aug-preview'), r.images, 784 * i);
+        const el = $('aug-preview-verdict');
+        el.textContent = `${p.digit} (${(p.confidence * 100).toFixed(0)}%)`;
+        el.classList.toggle('low', p.digit !== st.info.digit);
+        syncSliders();
+        drawPlane();
+        status.textContent = `step ${i + 1}/${res.path.length}: distance ${p.distance.toFixed(3)}, P(${st.info.digit}) = ${(100 * p.target_probability).toFixed(0)} %`;
+        await new Promise((ok) => setTimeout(ok, 80));
+      }
+      status.textContent = !res.start_recognised
+        ? `this code is not recognised as a ${st.info.digit} to begin with (it looks like a ${res.path[0].digit}): nothing to fool; load another example's code.`
+        : res.fooled
+        ? `fooled: it became a ${res.became} (${(100 * res.became_confidence).toFixed(0)} %) at a distance of ${res.distance.toFixed(3)} (${res.distance_in_std.toFixed(2)} × the codes' typical spread); the walk was ${res.path_length.toFixed(3)} long.`
+        : `not fooled within ${res.path.length} steps (distance ${res.distance.toFixed(3)}).`;
+      status.dataset.fooled = String(res.fooled);
+    } catch (e) {
+      status.textContent = errText(e);
+    } finally {
+      st.fooling = false;
+      $('aug-fool').disabled = false;
+    }
+  });
+
+  return {
+    onShow() { if (!$('aug-examples-grid').childElementCount) showExamples(); },
+  };
+}

@@ -1,0 +1,72 @@
+// Small DOM helpers shared by the labs' wiring. No computation here.
+
+export const $ = (id) => document.getElementById(id);
+export const errText = (e) => (e && e.message) ? e.message : String(e);
+
+// Paints a 28×28 image (784 floats in [0, 1]) on a 28×28 canvas.
+export function paint(canvas, img, offset = 0) {
+  const ctx = canvas.getContext('2d');
+  const data = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const g = Math.round(Math.min(1, Math.max(0, img ? img[offset + i] : 0)) * 255);
+    data.data[4 * i] = g; data.data[4 * i + 1] = g; data.data[4 * i + 2] = g; data.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(data, 0, 0);
+}
+
+export function digitCanvas(img, offset = 0, label = '28×28 digit') {
+  const c = document.createElement('canvas');
+  c.width = 28; c.height = 28;
+  c.setAttribute('aria-label', label);
+  paint(c, img, offset);
+  return c;
+}
+
+const esc = (s) => String(s).replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' }[c]));
+export function renderTable(el, t) {
+  el.innerHTML = `<table><caption>${esc(t.caption)}</caption><thead><tr>${t.head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead>` +
+    `<tbody>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+export function toCsv(t) {
+  const cell = (c) => /[",\n]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c);
+  return [t.head, ...t.rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
+}
+
+export function download(blob, name) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+export function fmtTime(ms) {
+  if (!isFinite(ms)) return '–';
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+// Drives a TrainSession to its end: a progress bar, a status line and the
+// loss chart, redrawn at most every 300 ms. Throws when training fails or
+// is cancelled.
+export async function driveSession(session, { bar, status, chart }) {
+  let lastDraw = 0;
+  for (;;) {
+    const ev = JSON.parse(await session.step());
+    if (ev.kind === 'finished') break;
+    if (ev.kind === 'step') {
+      const p = ev.progress;
+      bar.value = ev.fraction;
+      status.textContent = `epoch ${p.epoch + 1}/${p.epochs} · step ${p.step}/${p.steps_per_epoch} · loss ${p.loss.toFixed(4)} · ${p.images_per_sec.toFixed(0)} images/s · ${fmtTime(p.eta_ms)} left`;
+    }
+    if (ev.kind === 'epoch' || performance.now() - lastDraw > 300) {
+      session.draw_chart(chart);
+      lastDraw = performance.now();
+    }
+    await new Promise((r) => setTimeout(r, 0)); // let the page breathe
+  }
+  session.draw_chart(chart);
+}
