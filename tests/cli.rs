@@ -281,3 +281,113 @@ fn augment_json_figure_and_errors() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// `aelab anomaly --json` prints the detection report; bad CSV files and
+/// options give messages that name the problem.
+#[test]
+fn anomaly_json_and_bad_csv() {
+    let out = run_ok(aelab().args([
+        "anomaly",
+        "--dataset",
+        "ecg5000",
+        "--model",
+        "dense",
+        "--epochs",
+        "20",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["model"], "dense");
+    for k in [
+        "auroc",
+        "auprc",
+        "threshold",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+    ] {
+        assert!(v[k].as_f64().is_some(), "{k} in {v}");
+    }
+    let c = &v["confusion"];
+    let total: u64 = (0..2)
+        .flat_map(|i| (0..2).map(move |j| (i, j)))
+        .map(|(i, j)| c[i][j].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 4500);
+
+    let dir = tmpdir("anomaly");
+    let good = dir.join("train.csv");
+    let mut rows = String::from("timestamp,value,label\n");
+    for i in 0..400 {
+        let v = (i as f32 * 0.2).sin();
+        rows += &format!("t{i},{v},{}\n", (i > 300 && i < 320) as u8);
+    }
+    std::fs::write(&good, &rows).unwrap();
+    let out = run_ok(
+        aelab()
+            .args([
+                "anomaly",
+                "--format",
+                "long",
+                "--label-column",
+                "label",
+                "--window",
+                "20",
+                "--stride",
+                "5",
+                "--model",
+                "dense",
+                "--epochs",
+                "3",
+                "--json",
+                "--train",
+            ])
+            .arg(&good)
+            .arg("--test")
+            .arg(&good),
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(v["events"]["events"].as_u64() == Some(1), "{v}");
+
+    let ragged = dir.join("ragged.csv");
+    std::fs::write(&ragged, "a,b,c,d,e,f,g,h\n1,2,3,4,5,6,7,8\n1,2,3\n").unwrap();
+    let nan = dir.join("nan.csv");
+    std::fs::write(&nan, "1,2,3,4,5,6,7,8\n1,2,NaN,4,5,6,7,8\n").unwrap();
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    for (file, want) in [
+        (&ragged, "line 3 has 3 fields"),
+        (&nan, "line 2, column 3: the value is NaN"),
+        (&empty, "empty"),
+    ] {
+        let o = aelab()
+            .args(["anomaly", "--train"])
+            .arg(file)
+            .arg("--test")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    for (args, want) in [
+        (vec!["anomaly"], "--dataset"),
+        (vec!["anomaly", "--dataset", "nab"], "unknown dataset"),
+        (
+            vec!["anomaly", "--dataset", "ecg5000", "--threshold", "pct:200"],
+            "percentile",
+        ),
+        (
+            vec!["anomaly", "--dataset", "ecg5000", "--model", "lstm"],
+            "unknown model",
+        ),
+    ] {
+        let o = aelab().args(&args).output().unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

@@ -326,7 +326,6 @@ $('report-csv').addEventListener('click', () => {
 // ---------- training ----------
 function trainSet() {
   return once('trainSet', async () => {
-    $('train-status').textContent = 'loading the MNIST training set (10 MB)…';
     const [im, lb] = await fetchPair('mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz');
     return state.lab.load_train_set(im, lb);
   });
@@ -360,6 +359,7 @@ $('train-start').addEventListener('click', async () => {
   $('train-compare').textContent = '';
   let session = null;
   try {
+    $('train-status').textContent = 'loading the MNIST training set (10 MB)…';
     await trainSet();
     await testSet();
     if (!state.pretrainedReport) {

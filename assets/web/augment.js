@@ -21,6 +21,7 @@ export function setupAugment(app) {
       digit: num('aug-digit'),
       examples: Math.floor(num('aug-examples')),
       latent: num('aug-latent'),
+      width: num('aug-width'),
       epochs: Math.floor(num('aug-epochs')),
       seed: Math.floor(num('aug-seed')),
     };

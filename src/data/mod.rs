@@ -1,8 +1,11 @@
-//! Datasets: the IDX reader and MNIST.
+//! Datasets: the IDX reader and MNIST, time series from CSV, and the
+//! machine-signal generator.
 
 pub mod idx;
+pub mod machine;
 pub mod mnist;
 pub mod preprocess;
+pub mod series;
 
 pub use idx::IdxError;
 pub use mnist::{Mnist, Split, PIXELS, SIDE};
@@ -35,4 +38,17 @@ pub fn assets_dir() -> std::path::PathBuf {
         return here;
     }
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+}
+
+/// Loads `ECG5000_TRAIN` or `ECG5000_TEST` from the gzipped assets
+/// (`assets/ecg5000`). Native only.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_ecg5000(dir: &std::path::Path, split: Split) -> Result<series::SeriesSet, String> {
+    let name = match split {
+        Split::Train => "ECG5000_TRAIN.tsv.gz",
+        Split::Test => "ECG5000_TEST.tsv.gz",
+    };
+    let p = dir.join(name);
+    let bytes = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    series::ecg5000(&bytes).map_err(|e| format!("{}: {e}", p.display()))
 }

@@ -92,8 +92,8 @@ impl AugmentTask {
             train,
             valid,
             max_shift: 2,
-            code_noise: 0.3,
-            code_penalty: 0.01,
+            code_noise: default_code_noise(),
+            code_penalty: default_code_penalty(),
         }
     }
 
@@ -171,11 +171,12 @@ fn default_code_noise() -> f32 {
 }
 
 fn default_code_penalty() -> f32 {
-    0.01
+    0.001
 }
 
 impl AugmentSettings {
-    /// The defaults of the report: d = 16, 20 epochs of at least
+    /// The defaults of the report: d = 16, width 32, code noise 0.3, code
+    /// penalty 0.001, 40 epochs of at least
     /// [`MIN_EPOCH_IMAGES`] shifted images, batch 32, Adam at 2e-3 with a
     /// cosine decay.
     pub fn new(digit: u8, examples: usize, seed: u64) -> Self {
@@ -183,11 +184,11 @@ impl AugmentSettings {
             digit,
             examples,
             latent: 16,
-            width: 16,
+            width: 32,
             code_noise: default_code_noise(),
             code_penalty: default_code_penalty(),
             train: TrainConfig {
-                epochs: 20,
+                epochs: 40,
                 batch_size: 32,
                 learning_rate: 2e-3,
                 schedule: Schedule::Cosine,

@@ -1,5 +1,6 @@
-//! One room for each lab of the course: denoising and augmentation (anomaly
-//! detection comes with its issue).
+//! One room for each lab of the course: denoising, augmentation and anomaly
+//! detection.
 
+pub mod anomaly;
 pub mod augment;
 pub mod denoise;

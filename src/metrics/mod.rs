@@ -1,5 +1,6 @@
 //! Image-quality and classification metrics, in plain Rust on `f32` slices.
 
+pub mod detection;
 pub mod diversity;
 pub mod linalg;
 

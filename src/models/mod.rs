@@ -7,10 +7,12 @@ pub mod classifier;
 pub mod denoiser;
 pub mod latent;
 pub mod record;
+pub mod series;
 
 pub use classifier::{Classifier, ClassifierConfig};
 pub use denoiser::{Denoiser, DenoiserConfig, DenoiserKind};
 pub use latent::{LatentAe, LatentAeConfig};
+pub use series::{SeriesAe, SeriesAeConfig, SeriesModelKind};
 
 use burn::prelude::*;
 

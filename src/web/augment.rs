@@ -34,6 +34,8 @@ struct WebAugmentConfig {
     examples: usize,
     #[serde(default = "sixteen")]
     latent: usize,
+    #[serde(default = "sixteen")]
+    width: usize,
     epochs: usize,
     #[serde(default = "batch")]
     batch_size: usize,
@@ -99,6 +101,7 @@ impl Lab {
         }
         let mut settings = AugmentSettings::new(c.digit, c.examples, c.seed);
         settings.latent = c.latent;
+        settings.width = c.width;
         settings.train = TrainConfig {
             epochs: c.epochs,
             batch_size: c.batch_size,
