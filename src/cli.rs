@@ -192,6 +192,9 @@ struct AugmentArgs {
     samples: usize,
     #[command(flatten)]
     model: AugmentModelArgs,
+    /// Generate by perturbing random training codes with noise of this scale (× each dimension's spread) instead of sampling the Gaussian fit.
+    #[arg(long)]
+    perturb: Option<f32>,
     /// Also walk from the first training code until the classifier no longer sees the digit.
     #[arg(long)]
     fool: bool,
@@ -303,7 +306,7 @@ struct AnomalyData {
 #[derive(Args, Debug, Clone)]
 struct AnomalyModelArgs {
     /// dense or conv1d.
-    #[arg(long, default_value = "conv1d")]
+    #[arg(long, default_value = "dense")]
     model: String,
     /// Bottleneck size (default: 8 for dense, 16 for conv1d).
     #[arg(long)]
@@ -750,10 +753,28 @@ fn generate_and_judge(
     samples: usize,
     seed: u64,
 ) -> Result<(Vec<f32>, augment::Judged), String> {
+    generate_and_judge_with(ctx, aug, reference, classifier, samples, seed, None)
+}
+
+fn generate_and_judge_with(
+    ctx: &Ctx,
+    aug: &augment::Augmenter,
+    reference: &augment::Reference,
+    classifier: &Classifier,
+    samples: usize,
+    seed: u64,
+    perturb: Option<f32>,
+) -> Result<(Vec<f32>, augment::Judged), String> {
     if samples < 2 {
         return Err("--samples must be at least 2".into());
     }
-    let codes = augment::sample_codes(aug, samples, seed);
+    let codes = match perturb {
+        Some(s) if !(s.is_finite() && s >= 0.0) => {
+            return Err("--perturb must be a number ≥ 0".into())
+        }
+        Some(s) => augment::perturbed_codes(aug, samples, s, seed),
+        None => augment::sample_codes(aug, samples, seed),
+    };
     let images = block_on(aug.decode(&codes, &ctx.device))?;
     let judged = block_on(augment::judge(
         &images,
@@ -782,8 +803,15 @@ fn augment_cmd(ctx: &Ctx, cmd: AugmentCmd) -> Result<(), String> {
                 &classifier,
                 &ctx.device,
             ))?;
-            let (_, judged) =
-                generate_and_judge(ctx, &aug, &reference, &classifier, a.samples, a.model.seed)?;
+            let (_, judged) = generate_and_judge_with(
+                ctx,
+                &aug,
+                &reference,
+                &classifier,
+                a.samples,
+                a.model.seed,
+                a.perturb,
+            )?;
             let fooled = if a.fool {
                 Some(block_on(augment::fool(
                     &aug,

@@ -98,7 +98,7 @@ export function setupAugment(app) {
   $('aug-cancel').addEventListener('click', () => { if (session) session.cancel(); });
 
   function enable(on) {
-    for (const id of ['aug-resample', 'aug-load-code', 'aug-fool', 'aug-interp', 'aug-model']) $(id).disabled = !on;
+    for (const id of ['aug-resample', 'aug-load-code', 'aug-fool', 'aug-interp', 'aug-perturb', 'aug-model']) $(id).disabled = !on;
   }
 
   // ---------- sampling, verdicts, diversity ----------
@@ -287,27 +287,36 @@ export function setupAugment(app) {
     showCode([x, y]);
   });
 
-  // ---------- interpolation ----------
+  // ---------- strips: interpolation and variations ----------
+  async function showStrip(strip, imgs, what) {
+    const probs = await lab().classify(imgs);
+    strip.replaceChildren();
+    for (let i = 0; i < imgs.length / 784; i++) {
+      const p = probs.subarray(10 * i, 10 * i + 10);
+      let best = 0;
+      for (let d = 1; d < 10; d++) if (p[d] > p[best]) best = d;
+      const f = document.createElement('figure');
+      f.className = best === st.info.digit ? 'ok' : 'wrong';
+      const cap = document.createElement('figcaption');
+      cap.textContent = `${best} ${(100 * p[best]).toFixed(0)}%`;
+      f.append(digitCanvas(imgs, 784 * i, `${what} ${i}`), cap);
+      strip.append(f);
+    }
+  }
   $('aug-interp').addEventListener('click', async () => {
     const a = Math.floor(Number($('aug-ia').value));
     const b = Math.floor(Number($('aug-ib').value));
-    const strip = $('aug-strip');
     try {
-      const imgs = await lab().augment_interpolate(a, b, 10, $('aug-ikind').value);
-      const probs = await lab().classify(imgs);
-      strip.replaceChildren();
-      for (let i = 0; i < imgs.length / 784; i++) {
-        const p = probs.subarray(10 * i, 10 * i + 10);
-        let best = 0;
-        for (let d = 1; d < 10; d++) if (p[d] > p[best]) best = d;
-        const f = document.createElement('figure');
-        f.className = best === st.info.digit ? 'ok' : 'wrong';
-        const cap = document.createElement('figcaption');
-        cap.textContent = `${best} ${(100 * p[best]).toFixed(0)}%`;
-        f.append(digitCanvas(imgs, 784 * i, `interpolation step ${i}`), cap);
-        strip.append(f);
-      }
-    } catch (e) { strip.textContent = errText(e); }
+      await showStrip($('aug-strip'), await lab().augment_interpolate(a, b, 10, $('aug-ikind').value), 'interpolation step');
+    } catch (e) { $('aug-strip').textContent = errText(e); }
+  });
+  $('aug-perturb').addEventListener('click', async () => {
+    const scale = Number($('aug-pscale').value);
+    if (!(scale >= 0 && scale <= 5)) { $('aug-variations').textContent = 'the noise scale must be from 0 to 5'; return; }
+    try {
+      const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
+      await showStrip($('aug-variations'), await lab().augment_perturb(Float32Array.from(st.code), scale, 10, seed), 'variation');
+    } catch (e) { $('aug-variations').textContent = errText(e); }
   });
 
   // ---------- fooling the classifier ----------

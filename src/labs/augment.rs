@@ -258,6 +258,20 @@ pub fn sample_codes(aug: &Augmenter, n: usize, seed: u64) -> Vec<f32> {
     aug.fit.sample(n, 1.0, &mut Rng::derive(seed, 0x5A3))
 }
 
+/// Generates `n` codes by perturbing randomly chosen training codes with
+/// noise of `scale` × each dimension's spread, seeded.
+pub fn perturbed_codes(aug: &Augmenter, n: usize, scale: f32, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::derive(seed, 0x9E7);
+    let std = aug.fit.std();
+    let count = aug.codes.len() / aug.latent();
+    (0..n)
+        .flat_map(|_| {
+            let i = rng.below(count);
+            perturb(aug.code(i), &std, scale, 1, &mut rng)
+        })
+        .collect()
+}
+
 /// A Gaussian fitted to codes: mean, covariance and its Cholesky factor.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GaussianFit {

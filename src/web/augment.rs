@@ -215,6 +215,33 @@ impl Lab {
         }))
     }
 
+    /// `n` variations of `code`: Gaussian noise of `scale` × each
+    /// dimension's spread in the training codes. Resolves to n·784 floats.
+    pub fn augment_perturb(
+        &self,
+        code: Vec<f32>,
+        scale: f32,
+        n: usize,
+        seed: u64,
+    ) -> Result<Promise, JsValue> {
+        let aug = self.augmenter()?;
+        if code.len() != aug.latent() {
+            return Err(js_err(format!(
+                "the code must have {} values",
+                aug.latent()
+            )));
+        }
+        if !(scale.is_finite() && scale >= 0.0) {
+            return Err(js_err("the noise scale must be a number ≥ 0"));
+        }
+        let mut rng = crate::rng::Rng::new(seed);
+        let codes = augment::perturb(&code, &aug.fit.std(), scale, n.clamp(1, 100), &mut rng);
+        let device = self.device.clone();
+        Ok(super::floats_promise(async move {
+            aug.decode(&codes, &device).await
+        }))
+    }
+
     /// `steps` images from training example `a` to example `b`, linear or
     /// spherical (`how` is "linear" or "spherical").
     pub fn augment_interpolate(

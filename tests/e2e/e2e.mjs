@@ -179,6 +179,8 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   await page.waitForFunction(() => /^\d \(\d+%\)$/.test(document.getElementById('aug-preview-verdict').textContent));
   await page.click('#aug-interp');
   await page.waitForFunction(() => document.querySelectorAll('#aug-strip figure').length === 10, null, { timeout: 120_000 });
+  await page.click('#aug-perturb');
+  await page.waitForFunction(() => document.querySelectorAll('#aug-variations figure').length === 10, null, { timeout: 120_000 });
   await page.click('#aug-load-code');
   await page.click('#aug-fool');
   await page.waitForFunction(() => /fooled|nothing to fool/.test(document.getElementById('aug-fool-status').textContent), null, { timeout: 300_000 });
