@@ -1,6 +1,8 @@
 //! The report figures and the training chart, drawn with plotters on any
 //! drawing backend: a PNG natively (the CLI), a canvas in the browser.
 
+pub mod anomaly;
+
 use crate::labs::denoise::FigureData;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -316,7 +318,7 @@ pub fn draw_loss_chart_on<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("loss (BCE)")
+        .y_desc("loss")
         .light_line_style(RGBColor(235, 235, 240))
         .label_style(("sans-serif", 13))
         .draw()

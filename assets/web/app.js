@@ -3,6 +3,7 @@
 import init, * as aelab from './aelab.js';
 import { $, errText, paint, renderTable, toCsv, download, driveSession } from './ui.js';
 import { setupAugment } from './augment.js';
+import { setupAnomaly } from './anomaly.js';
 const PAD = 280;
 const BRUSH = 22;
 const MAX_UPLOAD = 64 * 1024 * 1024;
@@ -475,7 +476,13 @@ const augmentTab = setupAugment({
   isTraining: () => !!state.training,
   setTraining: (s) => { state.training = s; },
 });
-const tabs = [['tab-denoise', 'lab-denoise'], ['tab-augment', 'lab-augment']];
+setupAnomaly({
+  lab: () => state.lab,
+  recover: (e, what) => recover(e, what),
+  isTraining: () => !!state.training,
+  setTraining: (s) => { state.training = s; },
+});
+const tabs = [['tab-denoise', 'lab-denoise'], ['tab-augment', 'lab-augment'], ['tab-anomaly', 'lab-anomaly']];
 function showTab(id) {
   for (const [tab, panel] of tabs) {
     const on = tab === id;
@@ -501,7 +508,8 @@ async function main() {
     await startLab(saved || 'auto');
     showModelInfo();
     drawSample();
-    if (new URLSearchParams(location.search).get('tab') === 'augment') showTab('tab-augment');
+    const tab = new URLSearchParams(location.search).get('tab');
+    if (tab === 'augment' || tab === 'anomaly') showTab(`tab-${tab}`);
     await update();
     testSet().catch((e) => { $('pick-note').textContent = errText(e); });
   } catch (e) {

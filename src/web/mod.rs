@@ -23,6 +23,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+mod anomaly;
 mod augment;
 
 /// Turns a panic into a visible message: the console gets the backtrace and
@@ -111,6 +112,7 @@ pub struct Lab {
     test: Option<Rc<Mnist>>,
     train: Option<Rc<Mnist>>,
     augment: Rc<RefCell<augment::AugmentState>>,
+    anomaly: Rc<RefCell<anomaly::AnomalyState>>,
 }
 
 #[wasm_bindgen]
@@ -140,6 +142,7 @@ impl Lab {
             test: None,
             train: None,
             augment: Default::default(),
+            anomaly: Default::default(),
         })
     }
 
@@ -246,6 +249,7 @@ impl Lab {
             &mut self.augment.borrow_mut(),
             &self.device,
         );
+        anomaly::move_state(&from.anomaly.borrow(), &mut self.anomaly.borrow_mut());
     }
 
     fn test(&self) -> Result<Rc<Mnist>, JsValue> {
@@ -440,6 +444,7 @@ fn one() -> u64 {
 enum AnyTrainer {
     Denoise(Trainer<DenoiseTask>),
     Augment(Trainer<crate::labs::augment::AugmentTask>),
+    Anomaly(Trainer<crate::labs::anomaly::SeriesTask>),
 }
 
 impl AnyTrainer {
@@ -447,6 +452,7 @@ impl AnyTrainer {
         match self {
             AnyTrainer::Denoise(t) => t.step().await,
             AnyTrainer::Augment(t) => t.step().await,
+            AnyTrainer::Anomaly(t) => t.step().await,
         }
     }
 }
@@ -461,6 +467,10 @@ enum SessionKind {
         settings: crate::labs::augment::AugmentSettings,
         /// The chosen training examples, `n × 784`.
         examples: Vec<f32>,
+    },
+    Anomaly {
+        settings: crate::labs::anomaly::AnomalySettings,
+        scaler: crate::labs::anomaly::Scaler,
     },
 }
 

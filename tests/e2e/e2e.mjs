@@ -195,6 +195,58 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   await page.close();
 });
 
+// A small UCR-style CSV: class 1 = a clean sine, class 2 = the same with a bump.
+function ucrCsv() {
+  const rows = ['label,' + Array.from({ length: 24 }, (_, i) => `v${i}`).join(',')];
+  for (let r = 0; r < 80; r++) {
+    const anomalous = r % 4 === 3;
+    const vals = Array.from({ length: 24 }, (_, i) => {
+      const v = Math.sin((i + (r % 5)) / 3) + 0.05 * Math.sin(7 * r + i);
+      return (anomalous && i >= 10 && i < 16 ? v + 2 : v).toFixed(4);
+    });
+    rows.push(`${anomalous ? 2 : 1},${vals.join(',')}`);
+  }
+  return rows.join('\n') + '\n';
+}
+
+test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malformed CSV gets a message', async () => {
+  const { page, errors } = await open('?backend=flex&tab=anomaly');
+  assert.equal(await page.isVisible('#lab-anomaly'), true);
+  // Malformed: a ragged row, then a NaN.
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from('1,2,3,4,5,6,7,8,9\n1,2,3,4,5,6,7,8,9\n1,2,3\n') });
+  await page.waitForFunction(() => /line 3 has 3 fields/.test(document.querySelector('[data-testid=anomaly-error]').textContent));
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'nan.csv', mimeType: 'text/csv', buffer: Buffer.from('1,2,3,4,5,6,7,8,9\n1,2,NaN,4,5,6,7,8,9\n') });
+  await page.waitForFunction(() => /line 2, column 3: the value is NaN/.test(document.querySelector('[data-testid=anomaly-error]').textContent));
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });
+  await page.waitForFunction(() => /empty/.test(document.querySelector('[data-testid=anomaly-error]').textContent));
+  assert.equal(await page.getByTestId('anomaly-train').isDisabled(), true, 'nothing to train on yet');
+  // A good file.
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
+  await page.waitForFunction(() => /beats\.csv: series of 24 points/.test(document.getElementById('an-preview-text').textContent));
+  assert.equal(await page.getByTestId('anomaly-error').textContent(), '');
+  await page.fill('#an-epochs', '30');
+  await page.getByTestId('anomaly-train').click();
+  await page.waitForFunction(() => /^\d\.\d{4}$/.test(document.querySelector('[data-testid=anomaly-auroc]').textContent), null, { timeout: 300_000 });
+  const auroc = Number(await page.getByTestId('anomaly-auroc').textContent());
+  console.log(`# anomaly, uploaded CSV, dense, 30 epochs: AUROC ${auroc}, F1 ${await page.textContent('#an-f1')}`);
+  assert.ok(auroc > 0.5 && auroc <= 1, `AUROC ${auroc}`);
+  const cells = await page.$$eval('#an-confusion tbody td', (tds) => tds.map((t) => t.textContent));
+  assert.equal(Number(cells[1]) + Number(cells[2]) + Number(cells[4]) + Number(cells[5]), 30 + 20, 'the test set: half of the 60 normal rows and the 20 anomalous ones');
+  // Moving the threshold to its maximum flags nothing: recall 0.
+  await page.$eval('#an-threshold', (el) => { el.value = el.max; el.dispatchEvent(new Event('input')); });
+  await page.waitForFunction(() => document.getElementById('an-rec').textContent === '0.0000');
+  await page.click('#an-keep');
+  assert.equal(await page.locator('#an-compare tbody tr').count(), 1);
+  // The generated machine signal loads and trains too.
+  await page.click('#an-machine');
+  await page.waitForFunction(() => /generated machine signal/.test(document.getElementById('an-preview-text').textContent));
+  await page.fill('#an-epochs', '2');
+  await page.getByTestId('anomaly-train').click();
+  await page.waitForFunction(() => /events: \d+ of 12 found/.test(document.getElementById('an-events').textContent), null, { timeout: 300_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the page made no request outside its own origin', () => {
   assert.deepEqual(foreign, []);
 });

@@ -1,0 +1,207 @@
+// The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
+// plots are computed by the Rust core through the Lab.
+import { $, errText, renderTable, toCsv, download, driveSession } from './ui.js';
+
+const MAX_UPLOAD = 50 * 1024 * 1024;
+
+export function setupAnomaly(app) {
+  const lab = () => app.lab();
+  const st = { loaded: false, result: null, threshold: 0, axis: null, runs: [], settings: null, drawing: false, again: false };
+
+  // ---------- data ----------
+  function showError(msg) { $('an-error').textContent = msg || ''; }
+  function loaded(json) {
+    const p = JSON.parse(json);
+    st.loaded = true;
+    st.result = null;
+    const parts = [`${p.name}: series of ${p.length} points; ${p.train} normal to train`];
+    if (p.valid != null) parts.push(`${p.valid} normal to set the threshold`);
+    parts.push(`${p.test} to test (${p.test_normal} normal, ${p.test_anomalous} anomalous)`);
+    if (p.long) parts.push(`windows of ${p.long.window} every ${p.long.stride} over ${p.long.points} test points`);
+    if (p.details && p.details.shape) parts.push(`read as ${p.details.shape} shape, ${p.details.separator}-separated${p.details.header ? ', with a header' : ''}`);
+    if (p.details && p.details.events) parts.push(`${p.details.events.length} labelled anomalies: ${[...new Set(p.details.events.map((e) => e.kind))].join(', ')}`);
+    $('an-preview-text').textContent = parts.join('; ') + '.';
+    lab().anomaly_draw_preview($('an-preview'));
+    $('an-train').disabled = false;
+    for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = true;
+    showError('');
+    // Sensible sizes for the series length.
+    const dense = $('an-model').value === 'dense';
+    $('an-epochs').value = p.name === 'ECG5000' ? (dense ? '300' : '100') : (dense ? '40' : '20');
+  }
+  async function fetchBytes(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
+    return new Uint8Array(await r.arrayBuffer());
+  }
+  $('an-ecg').addEventListener('click', async () => {
+    $('an-preview-text').textContent = 'loading ECG5000 (3.4 MB)…';
+    try {
+      const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
+      loaded(lab().anomaly_use_ecg(tr, te));
+    } catch (e) { showError(errText(e)); $('an-preview-text').textContent = ''; }
+  });
+  $('an-machine').addEventListener('click', () => {
+    try { loaded(lab().anomaly_use_machine(Math.floor(Math.random() * 1000))); } catch (e) { showError(errText(e)); }
+  });
+  function csvOptions() {
+    return {
+      format: $('an-format').value,
+      label_column: $('an-label').value,
+      normal_label: $('an-normal').value,
+      value_column: $('an-value').value,
+      timestamp_column: $('an-ts').value,
+      window: Math.floor(Number($('an-window').value)),
+      stride: Math.floor(Number($('an-stride').value)),
+    };
+  }
+  async function upload(file) {
+    if (!file) return;
+    showError('');
+    if (file.size === 0) { showError(`${file.name} is empty.`); return; }
+    if (file.size > MAX_UPLOAD) { showError(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB, over the limit of 50 MB.`); return; }
+    const o = csvOptions();
+    if (!(o.window >= 4 && o.stride >= 1)) { showError('the window must be at least 4 and the stride at least 1'); return; }
+    $('an-preview-text').textContent = `reading ${file.name}…`;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      await new Promise((r) => setTimeout(r, 0));
+      loaded(lab().anomaly_use_csv(file.name, bytes, JSON.stringify(o)));
+    } catch (e) {
+      showError(`${file.name}: ${errText(e)}`);
+      $('an-preview-text').textContent = st.loaded ? 'The previous data stays loaded.' : 'No data loaded yet.';
+    }
+  }
+  $('an-file').addEventListener('change', (ev) => { const f = ev.target.files[0]; ev.target.value = ''; upload(f); });
+  const drop = $('an-drop');
+  drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (ev) => { ev.preventDefault(); drop.classList.remove('over'); upload(ev.dataTransfer.files[0]); });
+  $('an-model').addEventListener('change', () => {
+    const dense = $('an-model').value === 'dense';
+    $('an-latent').value = dense ? '8' : '16';
+    $('an-depth').value = dense ? '3' : '2';
+  });
+
+  // ---------- training ----------
+  let session = null;
+  $('an-train').addEventListener('click', async () => {
+    if (session || app.isTraining()) { $('an-status').textContent = 'another training run is in progress'; return; }
+    const num = (id) => Math.floor(Number($(id).value));
+    const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), seed: Math.floor(Math.random() * 1e9) };
+    for (const k of ['latent', 'depth', 'epochs']) if (!(cfg[k] >= 1)) { $('an-status').textContent = `${k} must be a whole number ≥ 1`; return; }
+    $('an-train').disabled = true;
+    $('an-cancel').disabled = false;
+    try {
+      session = lab().start_anomaly(JSON.stringify(cfg));
+      app.setTraining(session);
+      await driveSession(session, { bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') });
+      $('an-status').textContent = 'done; measuring the errors…';
+      const res = JSON.parse(await lab().anomaly_finish(session));
+      st.settings = cfg;
+      $('an-status').textContent = `done: ${cfg.model} autoencoder (latent ${cfg.latent}, depth ${cfg.depth}, ${cfg.epochs} epochs).`;
+      const th = $('an-threshold');
+      th.min = String(res.error_min);
+      th.max = String(res.error_max);
+      th.step = String((res.error_max - res.error_min) / 1000 || 1e-6);
+      for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = false;
+      st.rule = 'pct:95';
+      setThreshold(res.detection.threshold, res);
+    } catch (e) {
+      const msg = errText(e);
+      if (/cancelled/.test(msg)) $('an-status').textContent = 'cancelled.';
+      else { $('an-status').textContent = `training failed: ${msg}`; await app.recover(e, 'training the anomaly model'); }
+    } finally {
+      if (session) session.free();
+      session = null;
+      app.setTraining(null);
+      $('an-train').disabled = !st.loaded;
+      $('an-cancel').disabled = true;
+    }
+  });
+  $('an-cancel').addEventListener('click', () => { if (session) session.cancel(); });
+
+  // ---------- threshold, metrics, plots ----------
+  const f = (x, d = 4) => Number.isFinite(x) ? x.toFixed(d) : '–';
+  function show(res) {
+    const d = res.detection;
+    $('an-auroc').textContent = f(d.auroc);
+    $('an-auprc').textContent = f(d.auprc);
+    $('an-acc').textContent = f(d.accuracy);
+    $('an-prec').textContent = f(d.precision);
+    $('an-rec').textContent = f(d.recall);
+    $('an-f1').textContent = f(d.f1);
+    $('an-threshold-value').textContent = f(d.threshold, 5);
+    const c = d.confusion;
+    renderTable($('an-confusion'), { caption: 'Confusion matrix (anomaly is positive)', head: ['truth \\ verdict', 'normal', 'anomaly'], rows: [['normal', c[0][0], c[0][1]], ['anomaly', c[1][0], c[1][1]]] });
+    const e = res.events;
+    $('an-events').textContent = e ? `· events: ${e.detected} of ${e.events} found (recall ${f(e.event_recall, 3)}), ${e.false_alarms} false alarms (${f(e.false_alarms_per_1000, 2)} per 1000 points)` : '';
+    st.last = res;
+  }
+  function redraw() {
+    if (st.drawing) { st.again = true; return; }
+    st.drawing = true;
+    requestAnimationFrame(() => {
+      try {
+        st.axis = JSON.parse(lab().anomaly_draw('histogram', $('an-hist'), st.threshold));
+        lab().anomaly_draw('roc', $('an-roc'), st.threshold);
+        lab().anomaly_draw('series', $('an-series'), st.threshold);
+        lab().anomaly_draw('recon', $('an-recon'), st.threshold);
+      } catch (e) { showError(errText(e)); }
+      st.drawing = false;
+      if (st.again) { st.again = false; redraw(); }
+    });
+  }
+  function setThreshold(t, res) {
+    st.threshold = t;
+    $('an-threshold').value = String(t);
+    show(res || JSON.parse(lab().anomaly_metrics(t)));
+    redraw();
+  }
+  $('an-threshold').addEventListener('input', (ev) => { st.rule = 'by hand'; setThreshold(Number(ev.target.value)); });
+  $('an-apply-rule').addEventListener('click', () => {
+    try { st.rule = $('an-rule').value; setThreshold(lab().anomaly_threshold(st.rule)); } catch (e) { showError(errText(e)); }
+  });
+  // Dragging on the histogram moves the threshold.
+  const hist = $('an-hist');
+  let dragging = false;
+  function dragTo(ev) {
+    if (!st.axis) return;
+    const r = hist.getBoundingClientRect();
+    const x = (ev.clientX - r.left) * hist.width / r.width;
+    const a = st.axis;
+    const t = a.lo + (x - a.x0) / (a.x1 - a.x0) * (a.hi - a.lo);
+    st.rule = 'by hand';
+    setThreshold(Math.min(a.hi, Math.max(a.lo, t)));
+  }
+  hist.addEventListener('pointerdown', (ev) => { if ($('an-threshold').disabled) return; dragging = true; hist.setPointerCapture(ev.pointerId); dragTo(ev); });
+  hist.addEventListener('pointermove', (ev) => { if (dragging) dragTo(ev); });
+  for (const t of ['pointerup', 'pointercancel']) hist.addEventListener(t, () => { dragging = false; });
+
+  // ---------- exports and the comparison table ----------
+  $('an-png').addEventListener('click', () => {
+    const parts = ['an-hist', 'an-roc', 'an-series', 'an-recon'].map($);
+    const c = document.createElement('canvas');
+    c.width = 900; c.height = parts[0].height + parts[2].height + parts[3].height;
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff'; g.fillRect(0, 0, c.width, c.height);
+    g.drawImage(parts[0], 0, 0); g.drawImage(parts[1], 560, 0);
+    g.drawImage(parts[2], 0, parts[0].height); g.drawImage(parts[3], 0, parts[0].height + parts[2].height);
+    c.toBlob((b) => download(b, 'aelab-anomaly-plots.png'), 'image/png');
+  });
+  const HEAD = ['data', 'model', 'latent', 'depth', 'epochs', 'threshold rule', 'threshold', 'AUROC', 'AUPRC', 'precision', 'recall', 'F1'];
+  function compareTable() {
+    return { caption: 'Runs kept for comparison', head: HEAD, rows: st.runs };
+  }
+  $('an-keep').addEventListener('click', () => {
+    if (!st.last || !st.settings) return;
+    const d = st.last.detection;
+    const s = st.settings;
+    st.runs.push([st.last.data, s.model, s.latent, s.depth, s.epochs, st.rule, f(d.threshold, 5), f(d.auroc), f(d.auprc), f(d.precision), f(d.recall), f(d.f1)]);
+    renderTable($('an-compare'), compareTable());
+    $('an-csv').disabled = false;
+  });
+  $('an-csv').addEventListener('click', () => download(new Blob([toCsv(compareTable())], { type: 'text/csv' }), 'aelab-anomaly-comparison.csv'));
+
+  return { onShow() {} };
+}

@@ -1,0 +1,267 @@
+//! The anomaly lab's plots, on any plotters backend (a canvas in the page):
+//! the error histogram with the threshold, the ROC curve, a long series
+//! with its flagged windows shaded, and reconstructions over inputs.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+const BLUE: RGBColor = RGBColor(47, 111, 222);
+const RED_: RGBColor = RGBColor(198, 40, 40);
+const GREY: RGBColor = RGBColor(235, 235, 240);
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn range(values: impl Iterator<Item = f32>) -> (f32, f32) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    if lo > hi {
+        (0.0, 1.0)
+    } else if hi - lo < 1e-9 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Where the histogram's x axis lies on the canvas, so that the page can
+/// turn a drag into a threshold: pixels `x0..x1` map to errors `lo..hi`.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Axis {
+    pub x0: i32,
+    pub x1: i32,
+    pub lo: f32,
+    pub hi: f32,
+}
+
+/// Histograms of the errors of normal (blue) and anomalous (red) items,
+/// with the threshold as a vertical line.
+pub fn draw_histogram_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    errors: &[f32],
+    anomalous: &[bool],
+    threshold: f32,
+    bins: usize,
+) -> Result<Axis, String> {
+    root.fill(&WHITE).map_err(err)?;
+    let (lo, hi0) = range(errors.iter().copied().chain([threshold]));
+    let hi = hi0 + (hi0 - lo) * 0.02;
+    let bins = bins.max(5);
+    let w = (hi - lo) / bins as f32;
+    let mut counts = vec![[0usize; 2]; bins];
+    for (&e, &a) in errors.iter().zip(anomalous) {
+        if e.is_finite() {
+            let b = (((e - lo) / w) as usize).min(bins - 1);
+            counts[b][a as usize] += 1;
+        }
+    }
+    let top = counts
+        .iter()
+        .map(|c| c[0].max(c[1]))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f32;
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(46)
+        .build_cartesian_2d(lo..hi, 0f32..top * 1.08)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("reconstruction error (MAE, scaled)")
+        .y_desc("series")
+        .light_line_style(GREY)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    for (k, color) in [(0usize, BLUE), (1, RED_)] {
+        chart
+            .draw_series(counts.iter().enumerate().map(|(b, c)| {
+                let x = lo + b as f32 * w;
+                Rectangle::new([(x, 0.0), (x + w, c[k] as f32)], color.mix(0.45).filled())
+            }))
+            .map_err(err)?
+            .label(if k == 0 { "normal" } else { "anomalous" })
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.6).filled())
+            });
+    }
+    chart
+        .draw_series(LineSeries::new(
+            [(threshold, 0.0), (threshold, top * 1.08)],
+            BLACK.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label("threshold (drag it)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 210))
+        .label_font(("sans-serif", 12))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    let x0 = chart.backend_coord(&(lo, 0.0)).0;
+    let x1 = chart.backend_coord(&(hi, 0.0)).0;
+    root.present().map_err(err)?;
+    Ok(Axis { x0, x1, lo, hi })
+}
+
+/// The ROC curve, with the point of the current threshold.
+pub fn draw_roc_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    curve: &[(f64, f64)],
+    auroc: f64,
+    at: (f64, f64),
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .caption(format!("ROC, AUROC = {auroc:.4}"), ("sans-serif", 14))
+        .x_label_area_size(34)
+        .y_label_area_size(46)
+        .build_cartesian_2d(0f64..1f64, 0f64..1.001f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("false-positive rate")
+        .y_desc("true-positive rate")
+        .light_line_style(GREY)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, 0.0), (1.0, 1.0)],
+            RGBColor(180, 180, 190),
+        ))
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(curve.iter().copied(), BLUE.stroke_width(2)))
+        .map_err(err)?;
+    chart
+        .draw_series([Circle::new(at, 5, BLACK.filled())])
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A long series: values, labelled anomalies (red background) and flagged
+/// windows (yellow).
+pub fn draw_series_view_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    values: &[f32],
+    labels: Option<&[bool]>,
+    flagged: &[(usize, usize)],
+    (x_desc, y_desc): (&str, &str),
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(err)?;
+    let n = values.len().max(2);
+    let (lo, hi) = range(values.iter().copied());
+    let pad = (hi - lo) * 0.05;
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(46)
+        .build_cartesian_2d(0f32..n as f32, lo - pad..hi + pad)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(GREY)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    let band = |a: usize, b: usize, color: RGBAColor| {
+        Rectangle::new([(a as f32, lo - pad), (b as f32, hi + pad)], color.filled())
+    };
+    chart
+        .draw_series(
+            flagged
+                .iter()
+                .map(|&(a, b)| band(a, b, RGBColor(255, 200, 0).mix(0.35))),
+        )
+        .map_err(err)?;
+    if let Some(l) = labels {
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < l.len() {
+            if l[i] {
+                let s = i;
+                while i < l.len() && l[i] {
+                    i += 1;
+                }
+                runs.push((s, i));
+            } else {
+                i += 1;
+            }
+        }
+        chart
+            .draw_series(runs.iter().map(|&(a, b)| band(a, b, RED_.mix(0.25))))
+            .map_err(err)?;
+    }
+    // Thin the line for very long series.
+    let step = (values.len() / 4000).max(1);
+    chart
+        .draw_series(LineSeries::new(
+            values
+                .iter()
+                .enumerate()
+                .step_by(step)
+                .map(|(i, &v)| (i as f32, v)),
+            BLUE.stroke_width(1),
+        ))
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Inputs (blue) and their reconstructions (red dashed look: thinner) for a
+/// few series, one panel each, titled with their error.
+pub fn draw_reconstructions_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    items: &[(String, Vec<f32>, Vec<f32>)],
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(err)?;
+    if items.is_empty() {
+        root.present().map_err(err)?;
+        return Ok(());
+    }
+    let panels = root.split_evenly((1, items.len()));
+    for (area, (title, input, recon)) in panels.iter().zip(items) {
+        let (lo, hi) = range(input.iter().chain(recon).copied());
+        let pad = (hi - lo) * 0.05;
+        let mut chart = ChartBuilder::on(area)
+            .margin(6)
+            .caption(title, ("sans-serif", 12))
+            .x_label_area_size(20)
+            .y_label_area_size(34)
+            .build_cartesian_2d(0f32..input.len().max(2) as f32, lo - pad..hi + pad)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(GREY)
+            .label_style(("sans-serif", 10))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                input.iter().enumerate().map(|(i, &v)| (i as f32, v)),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                recon.iter().enumerate().map(|(i, &v)| (i as f32, v)),
+                RED_.stroke_width(1),
+            ))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
