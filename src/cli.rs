@@ -745,18 +745,9 @@ fn train_augmenter(
     Ok((aug, settings))
 }
 
+/// Generates `samples` digits (from the Gaussian fit, or by perturbing
+/// training codes with noise of scale `perturb`) and judges them.
 fn generate_and_judge(
-    ctx: &Ctx,
-    aug: &augment::Augmenter,
-    reference: &augment::Reference,
-    classifier: &Classifier,
-    samples: usize,
-    seed: u64,
-) -> Result<(Vec<f32>, augment::Judged), String> {
-    generate_and_judge_with(ctx, aug, reference, classifier, samples, seed, None)
-}
-
-fn generate_and_judge_with(
     ctx: &Ctx,
     aug: &augment::Augmenter,
     reference: &augment::Reference,
@@ -803,7 +794,7 @@ fn augment_cmd(ctx: &Ctx, cmd: AugmentCmd) -> Result<(), String> {
                 &classifier,
                 &ctx.device,
             ))?;
-            let (_, judged) = generate_and_judge_with(
+            let (_, judged) = generate_and_judge(
                 ctx,
                 &aug,
                 &reference,
@@ -890,6 +881,7 @@ fn augment_cmd(ctx: &Ctx, cmd: AugmentCmd) -> Result<(), String> {
                     &classifier,
                     samples.max(2),
                     model.seed,
+                    None,
                 )?;
                 panels.push(augment_panel(images, judged, samples));
             }
@@ -927,6 +919,7 @@ fn augment_cmd(ctx: &Ctx, cmd: AugmentCmd) -> Result<(), String> {
                         &classifier,
                         samples,
                         model.seed,
+                        None,
                     )?;
                     if figure.is_some() && d == digits[0] {
                         panels.push(augment_panel(images, judged.clone(), figure_samples));

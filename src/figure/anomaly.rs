@@ -188,19 +188,7 @@ pub fn draw_series_view_on<DB: DrawingBackend>(
         )
         .map_err(err)?;
     if let Some(l) = labels {
-        let mut runs = Vec::new();
-        let mut i = 0;
-        while i < l.len() {
-            if l[i] {
-                let s = i;
-                while i < l.len() && l[i] {
-                    i += 1;
-                }
-                runs.push((s, i));
-            } else {
-                i += 1;
-            }
-        }
+        let runs = crate::labs::anomaly::runs(l);
         chart
             .draw_series(runs.iter().map(|&(a, b)| band(a, b, RED_.mix(0.25))))
             .map_err(err)?;

@@ -374,6 +374,24 @@ pub struct EventScore {
     pub false_alarms_per_1000: f64,
 }
 
+/// The maximal runs of `true`, as `start..end` pairs.
+pub fn runs(flags: &[bool]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < flags.len() {
+        if flags[i] {
+            let s = i;
+            while i < flags.len() && flags[i] {
+                i += 1;
+            }
+            out.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 pub fn event_score(
     series: &LongSeries,
     window: usize,
@@ -383,19 +401,7 @@ pub fn event_score(
     let labels = series.labels.clone().unwrap_or_default();
     let n = series.values.len();
     // Labelled events: maximal runs of anomalous points.
-    let mut events = Vec::new();
-    let mut i = 0;
-    while i < labels.len() {
-        if labels[i] {
-            let s = i;
-            while i < labels.len() && labels[i] {
-                i += 1;
-            }
-            events.push((s, i));
-        } else {
-            i += 1;
-        }
-    }
+    let events = runs(&labels);
     let windows: Vec<(usize, usize)> = (0..flagged.len())
         .map(|k| (k * stride, k * stride + window))
         .collect();
@@ -410,22 +416,13 @@ pub fn event_score(
         })
         .count();
     // Runs of consecutive flagged windows that touch no event.
-    let mut false_alarms = 0;
-    let mut k = 0;
-    while k < flagged.len() {
-        if flagged[k] {
-            let s = k;
-            while k < flagged.len() && flagged[k] {
-                k += 1;
-            }
-            let run = (windows[s].0, windows[k - 1].1);
-            if !events.iter().any(|&e| touches(run, e)) {
-                false_alarms += 1;
-            }
-        } else {
-            k += 1;
-        }
-    }
+    let false_alarms = runs(flagged)
+        .into_iter()
+        .filter(|&(s, e)| {
+            let run = (windows[s].0, windows[e - 1].1);
+            !events.iter().any(|&ev| touches(run, ev))
+        })
+        .count();
     EventScore {
         events: events.len(),
         detected,
@@ -501,5 +498,6 @@ mod tests {
         assert_eq!((e.events, e.detected, e.false_alarms), (2, 1, 1));
         assert_eq!(e.event_recall, 0.5);
         assert_eq!(e.false_alarms_per_1000, 10.0);
+        assert_eq!(runs(&[true, true, false, true]), vec![(0, 2), (3, 4)]);
     }
 }

@@ -1,6 +1,22 @@
 //! Anomaly-detection metrics, with anomaly as the positive class and a
 //! higher score meaning more anomalous.
 
+/// Groups of positions in `order` (indices sorted by score) whose scores
+/// are equal, as `start..=end` pairs.
+fn ties(order: &[usize], scores: &[f32]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        out.push((i, j));
+        i = j + 1;
+    }
+    out
+}
+
 /// Area under the ROC curve: the probability that a random anomaly scores
 /// higher than a random normal item (ties count half). `None` when either
 /// class is missing.
@@ -10,19 +26,9 @@ pub fn auroc(scores: &[f32], anomalous: &[bool]) -> Option<f64> {
     idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
     // Mid-ranks, 1-based, with ties averaged.
     let mut rank_sum_pos = 0.0f64;
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
+    for (i, j) in ties(&idx, scores) {
         let mid = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            if anomalous[k] {
-                rank_sum_pos += mid;
-            }
-        }
-        i = j + 1;
+        rank_sum_pos += mid * idx[i..=j].iter().filter(|&&k| anomalous[k]).count() as f64;
     }
     let p = anomalous.iter().filter(|&&a| a).count() as f64;
     let n = anomalous.len() as f64 - p;
@@ -44,13 +50,8 @@ pub fn auprc(scores: &[f32], anomalous: &[bool]) -> Option<f64> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut seen, mut ap, mut last_recall) = (0usize, 0usize, 0.0f64, 0.0f64);
-    let mut i = 0;
-    while i < idx.len() {
-        // All items tied at this score enter together.
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
+    // All items tied at a score enter together.
+    for (i, j) in ties(&idx, scores) {
         for &k in &idx[i..=j] {
             seen += 1;
             tp += anomalous[k] as usize;
@@ -59,7 +60,6 @@ pub fn auprc(scores: &[f32], anomalous: &[bool]) -> Option<f64> {
         let precision = tp as f64 / seen as f64;
         ap += (recall - last_recall) * precision;
         last_recall = recall;
-        i = j + 1;
     }
     Some(ap)
 }
@@ -73,12 +73,7 @@ pub fn roc_curve(scores: &[f32], anomalous: &[bool]) -> Vec<(f64, f64)> {
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut out = vec![(0.0, 0.0)];
     let (mut tp, mut fp) = (0.0, 0.0);
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
+    for (i, j) in ties(&idx, scores) {
         for &k in &idx[i..=j] {
             if anomalous[k] {
                 tp += 1.0;
@@ -87,7 +82,6 @@ pub fn roc_curve(scores: &[f32], anomalous: &[bool]) -> Vec<(f64, f64)> {
             }
         }
         out.push((fp / n, tp / p));
-        i = j + 1;
     }
     out
 }

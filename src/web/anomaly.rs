@@ -103,6 +103,14 @@ impl Lab {
         p
     }
 
+    fn anomaly_data(&self) -> Result<Rc<Data>, JsValue> {
+        self.anomaly
+            .borrow()
+            .data
+            .clone()
+            .ok_or_else(|| js_err("load some data first"))
+    }
+
     fn anomaly_run(&self) -> Result<(Rc<Data>, Rc<Run>), JsValue> {
         let st = self.anomaly.borrow();
         match (&st.data, &st.run) {
@@ -279,12 +287,7 @@ impl Lab {
     /// Draws a few series of the loaded data (normal in blue, anomalous in
     /// red) on `canvas`.
     pub fn anomaly_draw_preview(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
-        let d = self
-            .anomaly
-            .borrow()
-            .data
-            .clone()
-            .ok_or_else(|| js_err("load some data first"))?;
+        let d = self.anomaly_data()?;
         let root = CanvasBackend::with_canvas_object(canvas)
             .ok_or_else(|| js_err("the canvas has no 2D context"))?
             .into_drawing_area();
@@ -334,12 +337,7 @@ impl Lab {
         }
         let c: C =
             serde_json::from_str(config).map_err(|e| js_err(format!("bad settings: {e}")))?;
-        let d = self
-            .anomaly
-            .borrow()
-            .data
-            .clone()
-            .ok_or_else(|| js_err("load some data first"))?;
+        let d = self.anomaly_data()?;
         let kind = SeriesModelKind::parse(&c.model).map_err(js_err)?;
         let mut s = AnomalySettings::new(kind, c.seed.unwrap_or(1));
         if let Some(v) = c.latent {
@@ -393,12 +391,7 @@ impl Lab {
         let valid = t.task().valid.clone();
         let scaler = *scaler;
         let name = settings.model.name().to_string();
-        let d = self
-            .anomaly
-            .borrow()
-            .data
-            .clone()
-            .ok_or_else(|| js_err("load some data first"))?;
+        let d = self.anomaly_data()?;
         let (device, state) = (self.device.clone(), self.anomaly.clone());
         Ok(future_to_promise(async move {
             let unit = Scaler { min: 0.0, max: 1.0 };
