@@ -16,6 +16,7 @@ pub enum SeriesError {
     Empty,
     TooLarge(usize),
     NotText,
+    Utf16,
     /// 1-based line; how many fields were expected and found.
     Ragged {
         line: usize,
@@ -30,6 +31,11 @@ pub enum SeriesError {
         text: String,
     },
     NotFinite {
+        line: usize,
+        column: usize,
+        name: Option<String>,
+    },
+    OutOfRange {
         line: usize,
         column: usize,
         name: Option<String>,
@@ -66,6 +72,10 @@ impl fmt::Display for SeriesError {
                 MAX_CSV_BYTES / (1024 * 1024)
             ),
             SeriesError::NotText => write!(f, "the file is not text (CSV or TSV)"),
+            SeriesError::Utf16 => write!(
+                f,
+                "the file is UTF-16 text; save it as UTF-8 (\"CSV UTF-8\" in spreadsheet programs)"
+            ),
             SeriesError::Ragged {
                 line,
                 expected,
@@ -81,13 +91,23 @@ impl fmt::Display for SeriesError {
                 text,
             } => write!(
                 f,
-                "line {line}, {}: \"{}\" is not a number",
+                "line {line}, {}: \"{}\" is not a number{}",
                 col_name(*column, name),
-                text.chars().take(40).collect::<String>()
+                text.chars().take(40).collect::<String>(),
+                if text.contains(',') {
+                    " (a decimal comma? write numbers with a point)"
+                } else {
+                    ""
+                }
             ),
             SeriesError::NotFinite { line, column, name } => write!(
                 f,
                 "line {line}, {}: the value is NaN or infinite",
+                col_name(*column, name)
+            ),
+            SeriesError::OutOfRange { line, column, name } => write!(
+                f,
+                "line {line}, {}: the value is too large for 32-bit floats (over 3.4e38)",
                 col_name(*column, name)
             ),
             SeriesError::NoColumn(c) => write!(f, "there is no column {c}"),
@@ -250,6 +270,20 @@ pub fn text_of(bytes: &[u8]) -> Result<&str, SeriesError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(SeriesError::Empty);
     }
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Err(SeriesError::Utf16);
+    }
+    // UTF-16 without a byte-order mark: every other byte of ASCII is 0.
+    if bytes.len() >= 4
+        && bytes[..bytes.len().min(64)]
+            .iter()
+            .filter(|&&b| b == 0)
+            .count()
+            * 3
+            >= bytes.len().min(64)
+    {
+        return Err(SeriesError::Utf16);
+    }
     let text = std::str::from_utf8(bytes).map_err(|_| SeriesError::NotText)?;
     if text.contains('\0') {
         return Err(SeriesError::NotText);
@@ -271,7 +305,9 @@ pub fn parse_table(text: &str, separator: Option<Separator>) -> Result<Table<'_>
         return Err(SeriesError::Empty);
     };
     let sep = separator.unwrap_or_else(|| {
-        [Separator::Tab, Separator::Semicolon, Separator::Comma]
+        // On a tie the later one wins: tab, then semicolon (which goes with
+        // decimal commas), then comma.
+        [Separator::Comma, Separator::Semicolon, Separator::Tab]
             .into_iter()
             .max_by_key(|s| first.matches(s.char()).count())
             .filter(|s| first.contains(s.char()))
@@ -282,7 +318,9 @@ pub fn parse_table(text: &str, separator: Option<Separator>) -> Result<Table<'_>
     }
     let sep_c = sep.char();
     let first_fields = split(first, sep_c);
-    let header_row = first_fields.iter().any(|f| !is_number(f));
+    // A header has a field that is text (an empty field alone is a
+    // missing value, not a header).
+    let header_row = first_fields.iter().any(|f| !f.is_empty() && !is_number(f));
     let (header, mut rows) = if header_row {
         (
             Some(
@@ -363,10 +401,21 @@ impl<'a> Table<'a> {
             line,
             column: c + 1,
             name: self.name(c),
-            text: text.to_string(),
+            text: if text.is_empty() {
+                "(empty)".into()
+            } else {
+                text.to_string()
+            },
         })?;
-        if !v.is_finite() || v.abs() > f32::MAX as f64 {
+        if !v.is_finite() {
             return Err(SeriesError::NotFinite {
+                line,
+                column: c + 1,
+                name: self.name(c),
+            });
+        }
+        if v.abs() > f32::MAX as f64 {
+            return Err(SeriesError::OutOfRange {
                 line,
                 column: c + 1,
                 name: self.name(c),
@@ -589,7 +638,11 @@ mod tests {
         );
         assert_eq!(text_of(b"").unwrap_err(), SeriesError::Empty);
         assert_eq!(text_of(b" \n\n").unwrap_err(), SeriesError::Empty);
-        assert_eq!(text_of(&[0xff, 0xfe, 0]).unwrap_err(), SeriesError::NotText);
+        assert_eq!(text_of(&[0xff, 0xfe, 0]).unwrap_err(), SeriesError::Utf16);
+        assert_eq!(
+            text_of(&[0xc3, 0x28, b'1']).unwrap_err(),
+            SeriesError::NotText
+        );
         assert_eq!(parse_table("a,b\n", None).unwrap_err(), SeriesError::Empty);
         let t = parse_table("v\n1\n", None).unwrap();
         assert!(long(&t, &Column::parse("value"), None, None)
