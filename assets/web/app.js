@@ -493,6 +493,17 @@ function showTab(id) {
 }
 for (const [tab] of tabs) $(tab).addEventListener('click', () => showTab(tab));
 
+// ---------- offline ----------
+// The service worker caches every asset on the first visit; after that the
+// page and all three labs work without a network.
+function registerOffline() {
+  if (!('serviceWorker' in navigator) || !location.protocol.startsWith('http')) return;
+  navigator.serviceWorker.register('sw.js')
+    .then(() => navigator.serviceWorker.ready)
+    .then(() => { document.body.dataset.offline = 'ready'; })
+    .catch((e) => { console.warn(`offline cache unavailable: ${errText(e)}`); });
+}
+
 // ---------- start ----------
 async function main() {
   try {
@@ -512,6 +523,7 @@ async function main() {
     if (tab === 'augment' || tab === 'anomaly') showTab(`tab-${tab}`);
     await update();
     testSet().catch((e) => { $('pick-note').textContent = errText(e); });
+    registerOffline();
   } catch (e) {
     banner(`aelab could not start: ${errText(e)}`);
   }

@@ -220,6 +220,10 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   await page.getByTestId('anomaly-upload').setInputFiles({ name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });
   await page.waitForFunction(() => /empty/.test(document.querySelector('[data-testid=anomaly-error]').textContent));
   assert.equal(await page.getByTestId('anomaly-train').isDisabled(), true, 'nothing to train on yet');
+  // A file name with markup is shown as text.
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: '<img src=x onerror=alert(1)>.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
+  await page.waitForFunction(() => /<img src=x onerror=alert\(1\)>\.csv: series/.test(document.getElementById('an-preview-text').textContent));
+  assert.equal(await page.locator('#lab-anomaly img').count(), 0, 'no markup from a file name');
   // A good file.
   await page.getByTestId('anomaly-upload').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
   await page.waitForFunction(() => /beats\.csv: series of 24 points/.test(document.getElementById('an-preview-text').textContent));
@@ -243,6 +247,24 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   await page.fill('#an-epochs', '2');
   await page.getByTestId('anomaly-train').click();
   await page.waitForFunction(() => /events: \d+ of 12 found/.test(document.getElementById('an-events').textContent), null, { timeout: 300_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('after the first visit the page and its data work offline', async () => {
+  const { page, errors } = await open('?backend=flex');
+  await page.waitForSelector('body[data-offline="ready"]', { timeout: 120_000 });
+  await page.context().setOffline(true);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  await page.getByTestId('clear').click();
+  await drawStroke(page, DIGITS[1][0]);
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('1'), 'denoising works offline');
+  // The other labs' data come from the cache too.
+  const sizes = await page.evaluate(async () => Promise.all(
+    ['mnist/train-images-idx3-ubyte.gz', 'ecg5000/ECG5000_TEST.tsv.gz'].map(async (u) => (await (await fetch(u)).arrayBuffer()).byteLength)));
+  assert.ok(sizes[0] > 9e6 && sizes[1] > 3e6, `cached sizes ${sizes}`);
+  assert.equal(await page.evaluate(() => navigator.onLine), false, 'the network is really off');
   assert.deepEqual(errors, []);
   await page.close();
 });
