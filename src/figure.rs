@@ -210,13 +210,25 @@ fn augment_rows(panel: &AugmentPanel, cols: usize) -> i32 {
 
 /// The pixel size of the augmentation figure.
 pub fn augment_figure_size(panels: &[AugmentPanel], cols: usize) -> (u32, u32) {
+    augment_figure_size_titled(panels, cols, "")
+}
+
+/// The size that also fits the titles (about 0.55 em per character).
+fn augment_figure_size_titled(panels: &[AugmentPanel], cols: usize, title: &str) -> (u32, u32) {
     let cols = cols.max(1) as i32;
     let h: i32 = panels
         .iter()
         .map(|p| AUG_TITLE + augment_rows(p, cols as usize) * (AUG_CELL + AUG_LABEL + AUG_GAP))
         .sum();
+    let text = |chars: usize, size: f32| (chars as f32 * size * 0.56) as i32;
+    let widest = panels
+        .iter()
+        .map(|p| text(p.title.chars().count(), 16.0))
+        .chain([text(title.chars().count(), 20.0)])
+        .max()
+        .unwrap_or(0);
     (
-        (2 * AUG_MARGIN + cols * (AUG_CELL + AUG_GAP)) as u32,
+        (2 * AUG_MARGIN + (cols * (AUG_CELL + AUG_GAP)).max(widest)) as u32,
         (AUG_MARGIN + 34 + h + AUG_MARGIN) as u32,
     )
 }
@@ -281,7 +293,8 @@ pub fn draw_augment_figure(
     title: &str,
 ) -> Result<(), String> {
     register_fonts()?;
-    let root = BitMapBackend::new(out, augment_figure_size(panels, cols)).into_drawing_area();
+    let root = BitMapBackend::new(out, augment_figure_size_titled(panels, cols, title))
+        .into_drawing_area();
     draw_augment_figure_on(&root, panels, cols, title)
         .map_err(|e| format!("drawing {} failed: {e}", out.display()))
 }
