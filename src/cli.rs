@@ -248,7 +248,7 @@ struct AnomalyCmd {
     data: AnomalyData,
     #[command(flatten)]
     model: AnomalyModelArgs,
-    /// meanstd:K, mad:K, pct:P, max or value:V (default: pct:95 of the validation errors).
+    /// meanstd:K, mad:K, pct:P, max or value:V (default: mad:4, the median of the validation errors plus 4 MAD).
     #[arg(long)]
     threshold: Option<String>,
     #[arg(long)]
@@ -308,7 +308,7 @@ struct AnomalyModelArgs {
     /// dense or conv1d.
     #[arg(long, default_value = "dense")]
     model: String,
-    /// Bottleneck size (default: 8 for dense, 16 for conv1d).
+    /// Bottleneck size (default: 32 for dense, 16 for conv1d).
     #[arg(long)]
     latent: Option<usize>,
     /// Layers each way (default: 3 for dense, 2 for conv1d).
@@ -317,6 +317,9 @@ struct AnomalyModelArgs {
     /// Training epochs (default: 300 for dense, 100 for conv1d).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Share of the normal training series held out to set the threshold.
+    #[arg(long, default_value_t = 0.2)]
+    valid_fraction: f32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
@@ -1182,6 +1185,7 @@ fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, St
     if let Some(e) = m.epochs {
         s.train.epochs = e;
     }
+    s.valid_fraction = m.valid_fraction;
     Ok(s)
 }
 
@@ -1256,6 +1260,7 @@ fn anomaly_cmd(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             let d = anomaly_data(ctx, &data, model.seed)?;
             let labels = d.test.anomalous.clone().unwrap_or_default();
             let rules = [
+                anomaly::DEFAULT_THRESHOLD,
                 anomaly::Threshold::MeanStd(2.0),
                 anomaly::Threshold::MeanStd(3.0),
                 anomaly::Threshold::Percentile(95.0),

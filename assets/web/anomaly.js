@@ -79,7 +79,7 @@ export function setupAnomaly(app) {
   drop.addEventListener('drop', (ev) => { ev.preventDefault(); drop.classList.remove('over'); upload(ev.dataTransfer.files[0]); });
   $('an-model').addEventListener('change', () => {
     const dense = $('an-model').value === 'dense';
-    $('an-latent').value = dense ? '8' : '16';
+    $('an-latent').value = dense ? '32' : '16';
     $('an-depth').value = dense ? '3' : '2';
   });
 
@@ -105,7 +105,7 @@ export function setupAnomaly(app) {
       th.max = String(res.error_max);
       th.step = String((res.error_max - res.error_min) / 1000 || 1e-6);
       for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = false;
-      st.rule = 'pct:95';
+      st.rule = 'mad:4';
       setThreshold(res.detection.threshold, res);
     } catch (e) {
       const msg = errText(e);

@@ -176,10 +176,11 @@ fn median32(v: &[f32]) -> f32 {
     Threshold::Percentile(50.0).resolve(v)
 }
 
-/// The automatic threshold: the 95th percentile of the validation errors
-/// of normal data. (With about 60 validation beats, the 99th percentile is
-/// the largest error, and one odd "normal" beat then sets it.)
-pub const DEFAULT_THRESHOLD: Threshold = Threshold::Percentile(95.0);
+/// The automatic threshold: the median of the validation errors of normal
+/// data plus 4 × their MAD (scaled to a standard deviation). Robust: with
+/// about 60 validation beats, one odd "normal" beat sets the maximum and the
+/// 99th percentile, and inflates the standard deviation, but not the MAD.
+pub const DEFAULT_THRESHOLD: Threshold = Threshold::Mad(4.0);
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnomalySettings {
@@ -194,7 +195,7 @@ pub struct AnomalySettings {
 impl AnomalySettings {
     pub fn new(model: SeriesModelKind, seed: u64) -> Self {
         let (latent, depth, epochs) = match model {
-            SeriesModelKind::Dense => (8, 3, 300),
+            SeriesModelKind::Dense => (32, 3, 300),
             SeriesModelKind::Conv1d => (16, 2, 100),
         };
         Self {

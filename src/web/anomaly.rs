@@ -376,7 +376,7 @@ impl Lab {
     }
 
     /// After training: the validation and test errors. Resolves to the JSON
-    /// of the metrics at the automatic threshold (pct:95), with the error
+    /// of the metrics at the automatic threshold (mad:4), with the error
     /// range.
     pub fn anomaly_finish(&self, session: &TrainSession) -> Result<Promise, JsValue> {
         let guard = session.trainer.borrow();

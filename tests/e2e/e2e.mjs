@@ -229,10 +229,11 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   await page.waitForFunction(() => /beats\.csv: series of 24 points/.test(document.getElementById('an-preview-text').textContent));
   assert.equal(await page.getByTestId('anomaly-error').textContent(), '');
   await page.fill('#an-epochs', '30');
+  await page.fill('#an-latent', '4');
   await page.getByTestId('anomaly-train').click();
   await page.waitForFunction(() => /^\d\.\d{4}$/.test(document.querySelector('[data-testid=anomaly-auroc]').textContent), null, { timeout: 300_000 });
   const auroc = Number(await page.getByTestId('anomaly-auroc').textContent());
-  console.log(`# anomaly, uploaded CSV, dense, 30 epochs: AUROC ${auroc}, F1 ${await page.textContent('#an-f1')}`);
+  console.log(`# anomaly, uploaded CSV, dense (latent 4), 30 epochs: AUROC ${auroc}, F1 ${await page.textContent('#an-f1')}`);
   assert.ok(auroc > 0.5 && auroc <= 1, `AUROC ${auroc}`);
   const cells = await page.$$eval('#an-confusion tbody td', (tds) => tds.map((t) => t.textContent));
   assert.equal(Number(cells[1]) + Number(cells[2]) + Number(cells[4]) + Number(cells[5]), 30 + 20, 'the test set: half of the 60 normal rows and the 20 anomalous ones');
