@@ -66,7 +66,7 @@ export function setupAnomaly(app) {
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
       await new Promise((r) => setTimeout(r, 0));
-      loaded(lab().anomaly_use_csv(file.name, bytes, JSON.stringify(o)));
+      loaded(await lab().anomaly_use_csv(file.name, bytes, JSON.stringify(o)));
     } catch (e) {
       showError(`${file.name}: ${errText(e)}`);
       $('an-preview-text').textContent = st.loaded ? 'The previous data stays loaded.' : 'No data loaded yet.';

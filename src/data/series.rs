@@ -296,75 +296,111 @@ pub fn text_of(bytes: &[u8]) -> Result<&str, SeriesError> {
 /// (unless given). The first row is a header when any of its fields is not
 /// a number. Blank lines and lines starting with `#` are skipped.
 pub fn parse_table(text: &str, separator: Option<Separator>) -> Result<Table<'_>, SeriesError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let mut lines = data_lines(text);
     let Some((first_no, first)) = lines.next() else {
         return Err(SeriesError::Empty);
     };
-    let sep = separator.unwrap_or_else(|| {
-        // On a tie the later one wins: tab, then semicolon (which goes with
-        // decimal commas), then comma.
-        [Separator::Comma, Separator::Semicolon, Separator::Tab]
-            .into_iter()
-            .max_by_key(|s| first.matches(s.char()).count())
-            .filter(|s| first.contains(s.char()))
-            .unwrap_or(Separator::Comma)
-    });
-    fn split(l: &str, sep: char) -> Vec<&str> {
-        l.split(sep).map(|f| f.trim().trim_matches('"')).collect()
-    }
-    let sep_c = sep.char();
-    let first_fields = split(first, sep_c);
-    // A header has a field that is text (an empty field alone is a
-    // missing value, not a header).
-    let header_row = first_fields.iter().any(|f| !f.is_empty() && !is_number(f));
-    let (header, mut rows) = if header_row {
-        (
-            Some(
-                first_fields
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>(),
-            ),
-            Vec::new(),
-        )
-    } else {
-        (None, vec![(first_no, first_fields)])
-    };
-    let expected = header
-        .as_ref()
-        .map(|h| h.len())
-        .unwrap_or_else(|| rows[0].1.len());
-    let mut cells = 0usize;
+    let mut b = TableBuilder::start(first_no, first, separator);
     for (no, l) in lines {
-        let f = split(l, sep_c);
-        if f.len() != expected {
+        b.push(no, l)?;
+    }
+    b.finish()
+}
+
+/// The lines of `text` that hold data, with their 1-based numbers: blank
+/// lines and lines starting with `#` are skipped.
+pub fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+}
+
+fn split_fields(l: &str, sep: char) -> Vec<&str> {
+    l.split(sep).map(|f| f.trim().trim_matches('"')).collect()
+}
+
+/// Builds a [`Table`] line by line, so that a caller can pause between
+/// lines (the page yields to the browser every few thousand).
+pub struct TableBuilder<'a> {
+    table: Table<'a>,
+    expected: usize,
+    cells: usize,
+}
+
+impl<'a> TableBuilder<'a> {
+    /// Starts from the first data line: it fixes the separator (unless
+    /// given) and whether there is a header.
+    pub fn start(first_no: usize, first: &'a str, separator: Option<Separator>) -> Self {
+        let sep = separator.unwrap_or_else(|| {
+            // On a tie the later one wins: tab, then semicolon (which goes
+            // with decimal commas), then comma.
+            [Separator::Comma, Separator::Semicolon, Separator::Tab]
+                .into_iter()
+                .max_by_key(|s| first.matches(s.char()).count())
+                .filter(|s| first.contains(s.char()))
+                .unwrap_or(Separator::Comma)
+        });
+        let first_fields = split_fields(first, sep.char());
+        // A header has a field that is text (an empty field alone is a
+        // missing value, not a header).
+        let header_row = first_fields.iter().any(|f| !f.is_empty() && !is_number(f));
+        let expected = first_fields.len();
+        let (header, rows) = if header_row {
+            (
+                Some(first_fields.iter().map(|s| s.to_string()).collect()),
+                Vec::new(),
+            )
+        } else {
+            (None, vec![(first_no, first_fields)])
+        };
+        Self {
+            table: Table {
+                separator: sep,
+                header,
+                rows,
+            },
+            expected,
+            cells: expected,
+        }
+    }
+
+    pub fn push(&mut self, no: usize, line: &'a str) -> Result<(), SeriesError> {
+        let f = split_fields(line, self.table.separator.char());
+        if f.len() != self.expected {
             return Err(SeriesError::Ragged {
                 line: no,
-                expected,
+                expected: self.expected,
                 found: f.len(),
             });
         }
-        cells += f.len();
-        if cells > MAX_VALUES {
+        self.cells += f.len();
+        if self.cells > MAX_VALUES {
             return Err(SeriesError::TooManyValues);
         }
-        rows.push((no, f));
+        self.table.rows.push((no, f));
+        Ok(())
     }
-    if rows.is_empty() {
-        return Err(SeriesError::Empty);
+
+    pub fn finish(self) -> Result<Table<'a>, SeriesError> {
+        if self.table.rows.is_empty() {
+            return Err(SeriesError::Empty);
+        }
+        Ok(self.table)
     }
-    Ok(Table {
-        separator: sep,
-        header,
-        rows,
-    })
 }
 
 impl<'a> Table<'a> {
+    /// The rows `range` of this table, with the same header: to convert a
+    /// large table in pieces.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Table<'a> {
+        Table {
+            separator: self.separator,
+            header: self.header.clone(),
+            rows: self.rows[range].to_vec(),
+        }
+    }
+
     pub fn columns(&self) -> usize {
         self.rows.first().map_or(0, |r| r.1.len())
     }

@@ -169,17 +169,108 @@ impl Lab {
     /// stride). UCR: half of the normal rows (seeded) train, the rest and
     /// every anomalous row test. Long: the first half of the series trains
     /// (its last fifth sets the threshold), the second half tests.
+    ///
+    /// Resolves to the preview JSON. The file is read in pieces, with a turn
+    /// for the page between them, so that a large file does not freeze it.
     pub fn anomaly_use_csv(
         &self,
-        name: &str,
-        bytes: &[u8],
+        name: String,
+        bytes: Vec<u8>,
         options: &str,
-    ) -> Result<String, JsValue> {
+    ) -> Result<Promise, JsValue> {
         let o: CsvOptions =
             serde_json::from_str(options).map_err(|e| js_err(format!("bad options: {e}")))?;
+        let state = self.anomaly.clone();
+        Ok(future_to_promise(async move {
+            let (d, extra) = read_csv(&name, &bytes, &o).await?;
+            let p = preview(&d, extra);
+            let mut st = state.borrow_mut();
+            st.data = Some(Rc::new(d));
+            st.run = None;
+            Ok(JsValue::from(p))
+        }))
+    }
+}
+
+/// Rows converted per piece: about 200 000 values, a few milliseconds.
+fn rows_per_piece(columns: usize) -> usize {
+    (200_000 / columns.max(1)).max(1)
+}
+
+async fn ucr_in_pieces(
+    t: &series::Table<'_>,
+    label: Option<&Column>,
+    normal: Option<&str>,
+) -> Result<SeriesSet, JsValue> {
+    let n = t.rows.len();
+    let step = rows_per_piece(t.columns());
+    let mut out: Option<SeriesSet> = None;
+    for a in (0..n).step_by(step) {
+        let part = series::ucr(&t.slice(a..(a + step).min(n)), label, normal).map_err(js_err)?;
+        match &mut out {
+            None => out = Some(part),
+            Some(o) => {
+                o.values.extend(part.values);
+                if let (Some(x), Some(y)) = (&mut o.anomalous, part.anomalous) {
+                    x.extend(y);
+                }
+            }
+        }
+        crate::platform::yield_now().await;
+    }
+    out.ok_or_else(|| js_err(series::SeriesError::Empty))
+}
+
+async fn long_in_pieces(
+    t: &series::Table<'_>,
+    value: &Column,
+    timestamp: Option<&Column>,
+    label: Option<&Column>,
+) -> Result<LongSeries, JsValue> {
+    let n = t.rows.len();
+    let step = rows_per_piece(t.columns());
+    let mut out: Option<LongSeries> = None;
+    for a in (0..n).step_by(step) {
+        let part = series::long(&t.slice(a..(a + step).min(n)), value, timestamp, label)
+            .map_err(js_err)?;
+        match &mut out {
+            None => out = Some(part),
+            Some(o) => {
+                o.values.extend(part.values);
+                if let (Some(x), Some(y)) = (&mut o.labels, part.labels) {
+                    x.extend(y);
+                }
+                if let (Some(x), Some(y)) = (&mut o.timestamps, part.timestamps) {
+                    x.extend(y);
+                }
+            }
+        }
+        crate::platform::yield_now().await;
+    }
+    out.ok_or_else(|| js_err(series::SeriesError::Empty))
+}
+
+/// Reads an uploaded CSV into the data of a run (see `anomaly_use_csv`).
+async fn read_csv(
+    name: &str,
+    bytes: &[u8],
+    o: &CsvOptions,
+) -> Result<(Data, serde_json::Value), JsValue> {
+    {
         let raw = series::maybe_gunzip(bytes).map_err(js_err)?;
-        let table =
-            series::parse_table(series::text_of(&raw).map_err(js_err)?, None).map_err(js_err)?;
+        let text = series::text_of(&raw).map_err(js_err)?;
+        let mut lines = series::data_lines(text);
+        let (first_no, first) = lines
+            .next()
+            .ok_or_else(|| js_err(series::SeriesError::Empty))?;
+        let mut builder = series::TableBuilder::start(first_no, first, None);
+        for (k, (no, line)) in lines.enumerate() {
+            builder.push(no, line).map_err(js_err)?;
+            if k % 20_000 == 19_999 {
+                crate::platform::yield_now().await;
+            }
+        }
+        let table = builder.finish().map_err(js_err)?;
         let shape = match o.format.as_deref().unwrap_or("auto") {
             "auto" | "" => series::guess_shape(&table),
             "ucr" => Shape::Ucr,
@@ -195,8 +286,7 @@ impl Lab {
         let d = match shape {
             Shape::Ucr => {
                 let label = nonempty(&o.label_column).map(Column::parse);
-                let set = series::ucr(&table, label.as_ref(), nonempty(&o.normal_label))
-                    .map_err(js_err)?;
+                let set = ucr_in_pieces(&table, label.as_ref(), nonempty(&o.normal_label)).await?;
                 let Some(flags) = set.anomalous.clone() else {
                     return Err(js_err(
                         "name the label column: without labels nothing can be scored",
@@ -238,8 +328,7 @@ impl Lab {
                 };
                 let label = nonempty(&o.label_column).map(Column::parse);
                 let ts = nonempty(&o.timestamp_column).map(Column::parse);
-                let long =
-                    series::long(&table, &value, ts.as_ref(), label.as_ref()).map_err(js_err)?;
+                let long = long_in_pieces(&table, &value, ts.as_ref(), label.as_ref()).await?;
                 if long.labels.is_none() {
                     return Err(js_err(
                         "name the 0/1 label column: without labels nothing can be scored",
@@ -278,12 +367,15 @@ impl Lab {
                 }
             }
         };
-        Ok(self.set_data(
+        Ok((
             d,
             serde_json::json!({"shape": if shape == Shape::Ucr { "ucr" } else { "long" }, "separator": sep, "header": header}),
         ))
     }
+}
 
+#[wasm_bindgen]
+impl Lab {
     /// Draws a few series of the loaded data (normal in blue, anomalous in
     /// red) on `canvas`.
     pub fn anomaly_draw_preview(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
