@@ -1025,7 +1025,7 @@ struct AnomalyRunData {
 }
 
 fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<AnomalyRunData, String> {
-    use crate::data::machine::{generate, MachineConfig};
+    use crate::data::machine::benchmark;
     use crate::data::series::{self, Column, Shape};
     match (d.dataset.as_deref(), &d.train, &d.test) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
@@ -1044,21 +1044,16 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<AnomalyRunData,
             })
         }
         (Some("machine"), None, None) => {
-            let train = generate(&MachineConfig::normal(20_000, seed));
-            let valid = generate(&MachineConfig::normal(5_000, seed + 500));
-            let test = generate(&MachineConfig::with_anomalies(20_000, 12, seed + 1000));
+            let b = benchmark(seed);
             let win = |s: &crate::data::series::LongSeries| {
                 s.windows(d.window, d.stride).map_err(|e| e.to_string())
             };
             Ok(AnomalyRunData {
                 name: "generated machine signal".into(),
-                train: win(&train.series)?,
-                valid: Some(win(&valid.series)?),
-                test: test
-                    .series
-                    .windows(d.window, d.stride)
-                    .map_err(|e| e.to_string())?,
-                long: Some((test.series, d.window, d.stride)),
+                train: win(&b.train)?,
+                valid: Some(win(&b.valid)?),
+                test: win(&b.test.series)?,
+                long: Some((b.test.series, d.window, d.stride)),
             })
         }
         (Some(other), None, None) => Err(format!(
@@ -1109,13 +1104,7 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<AnomalyRunData,
                     Shape::Long => {
                         let value = match &d.value_column {
                             Some(c) => Column::parse(c),
-                            None if table.header.as_ref().is_some_and(|h| {
-                                h.iter().any(|x| x.eq_ignore_ascii_case("value"))
-                            }) =>
-                            {
-                                Column::Name("value".into())
-                            }
-                            None => Column::Index(table.columns() - 1),
+                            None => table.default_value_column(),
                         };
                         let label = d.label_column.as_deref().map(Column::parse);
                         let ts = d.timestamp_column.as_deref().map(Column::parse);

@@ -22,17 +22,12 @@ fn csv(bytes: &[u8]) -> Result<usize, String> {
             .map(|s| s.count())
             .map_err(|e| e.to_string()),
         series::Shape::Long => {
-            let has = |n: &str| {
-                t.header
-                    .as_ref()
-                    .is_some_and(|h| h.iter().any(|x| x.eq_ignore_ascii_case(n)))
-            };
-            let value = if has("value") {
-                Column::parse("value")
-            } else {
-                Column::Index(t.columns() - 1)
-            };
-            let label = has("label").then(|| Column::parse("label"));
+            let has_label = t
+                .header
+                .as_ref()
+                .is_some_and(|h| h.iter().any(|x| x.eq_ignore_ascii_case("label")));
+            let value = t.default_value_column();
+            let label = has_label.then(|| Column::parse("label"));
             let l = series::long(&t, &value, None, label.as_ref()).map_err(|e| e.to_string())?;
             l.windows(48, 8)
                 .map(|w| w.count())

@@ -1,7 +1,7 @@
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
 // (aelab.js / aelab_bg.wasm, built by trunk from src/web.rs).
 import init, * as aelab from './aelab.js';
-import { $, errText, paint, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, paint, bestDigit, renderTable, toCsv, download, driveSession } from './ui.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 const PAD = 280;
@@ -98,8 +98,7 @@ $('backend-select').addEventListener('change', async (ev) => {
 // ---------- images ----------
 function verdict(el, probs) {
   if (!probs) { el.textContent = '–'; el.classList.remove('low'); return; }
-  let best = 0;
-  for (let d = 1; d < 10; d++) if (probs[d] > probs[best]) best = d;
+  const best = bestDigit(probs);
   el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
   el.dataset.digit = String(best);
   el.classList.toggle('low', probs[best] < 0.5);

@@ -1,6 +1,6 @@
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
-import { $, errText, paint, digitCanvas, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, paint, bestDigit, digitCanvas, renderTable, toCsv, download, driveSession } from './ui.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
 
@@ -197,8 +197,7 @@ export function setupAugment(app) {
     } catch (e) { await app.recover(e, 'decoding a code'); } finally { decoding = false; }
   }
   function showVerdict(el, probs) {
-    let best = 0;
-    for (let d = 1; d < 10; d++) if (probs[d] > probs[best]) best = d;
+    const best = bestDigit(probs);
     el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
     el.dataset.digit = String(best);
     el.classList.toggle('low', !st.info || best !== st.info.digit);
@@ -293,8 +292,7 @@ export function setupAugment(app) {
     strip.replaceChildren();
     for (let i = 0; i < imgs.length / 784; i++) {
       const p = probs.subarray(10 * i, 10 * i + 10);
-      let best = 0;
-      for (let d = 1; d < 10; d++) if (p[d] > p[best]) best = d;
+      const best = bestDigit(p);
       const f = document.createElement('figure');
       f.className = best === st.info.digit ? 'ok' : 'wrong';
       const cap = document.createElement('figcaption');

@@ -14,6 +14,13 @@ export function paint(canvas, img, offset = 0) {
   ctx.putImageData(data, 0, 0);
 }
 
+// The most probable digit of ten class probabilities.
+export function bestDigit(probs) {
+  let best = 0;
+  for (let d = 1; d < 10; d++) if (probs[d] > probs[best]) best = d;
+  return best;
+}
+
 export function digitCanvas(img, offset = 0, label = '28×28 digit') {
   const c = document.createElement('canvas');
   c.width = 28; c.height = 28;

@@ -179,6 +179,23 @@ pub fn generate(cfg: &MachineConfig) -> MachineSeries {
     }
 }
 
+/// The lab's standard machine-signal run for a seed: 20 000 normal points
+/// to train on, 5 000 other normal points to set the threshold, and 20 000
+/// points with 12 anomalies (two of each kind) to test on.
+pub struct Benchmark {
+    pub train: LongSeries,
+    pub valid: LongSeries,
+    pub test: MachineSeries,
+}
+
+pub fn benchmark(seed: u64) -> Benchmark {
+    Benchmark {
+        train: generate(&MachineConfig::normal(20_000, seed)).series,
+        valid: generate(&MachineConfig::normal(5_000, seed + 500)).series,
+        test: generate(&MachineConfig::with_anomalies(20_000, 12, seed + 1000)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -401,6 +401,20 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// The value column of a long-shape table when none is named: the
+    /// column headed "value", else the last one.
+    pub fn default_value_column(&self) -> Column {
+        let named = self
+            .header
+            .as_ref()
+            .is_some_and(|h| h.iter().any(|x| x.eq_ignore_ascii_case("value")));
+        if named {
+            Column::Name("value".into())
+        } else {
+            Column::Index(self.columns().saturating_sub(1))
+        }
+    }
+
     pub fn columns(&self) -> usize {
         self.rows.first().map_or(0, |r| r.1.len())
     }

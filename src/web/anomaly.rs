@@ -3,7 +3,7 @@
 //! threshold, and the plots. The work is done by [`crate::labs::anomaly`].
 
 use super::{js_err, AnyTrainer, Lab, SessionKind, TrainSession};
-use crate::data::machine::{generate, MachineConfig};
+use crate::data::machine::benchmark;
 use crate::data::series::{self, Column, LongSeries, SeriesSet, Shape};
 use crate::figure::anomaly as plots;
 use crate::labs::anomaly::{self, AnomalySettings, Scaler, Threshold};
@@ -146,20 +146,19 @@ impl Lab {
         let (w, s) = (window(), stride());
         let seed = seed as u64;
         let win = |l: &LongSeries| l.windows(w, s).map_err(js_err);
-        let train = generate(&MachineConfig::normal(20_000, seed));
-        let valid = generate(&MachineConfig::normal(5_000, seed + 500));
-        let test = generate(&MachineConfig::with_anomalies(20_000, 12, seed + 1000));
-        let events: Vec<_> = test
+        let b = benchmark(seed);
+        let events: Vec<_> = b
+            .test
             .events
             .iter()
             .map(|e| serde_json::json!({"kind": e.kind.name(), "start": e.start, "len": e.len}))
             .collect();
         let d = Data {
             name: format!("generated machine signal (seed {seed})"),
-            train: win(&train.series)?,
-            valid: Some(win(&valid.series)?),
-            test: win(&test.series)?,
-            long: Some((test.series, w, s)),
+            train: win(&b.train)?,
+            valid: Some(win(&b.valid)?),
+            test: win(&b.test.series)?,
+            long: Some((b.test.series, w, s)),
         };
         Ok(self.set_data(d, serde_json::json!({"events": events})))
     }
@@ -318,13 +317,7 @@ async fn read_csv(
             Shape::Long => {
                 let value = match nonempty(&o.value_column) {
                     Some(c) => Column::parse(c),
-                    None if header
-                        .as_ref()
-                        .is_some_and(|h| h.iter().any(|x| x.eq_ignore_ascii_case("value"))) =>
-                    {
-                        Column::Name("value".into())
-                    }
-                    None => Column::Index(table.columns() - 1),
+                    None => table.default_value_column(),
                 };
                 let label = nonempty(&o.label_column).map(Column::parse);
                 let ts = nonempty(&o.timestamp_column).map(Column::parse);
