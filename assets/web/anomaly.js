@@ -10,7 +10,12 @@ export function setupAnomaly(app) {
 
   // ---------- data ----------
   function showError(msg) { $('an-error').textContent = msg || ''; }
-  function loaded(json) {
+  // `source` says how to load the same data again at the next visit.
+  function loaded(json, source) {
+    if (source) {
+      app.save('anomaly-data', source, source.kind === 'csv' ? `the uploaded ${source.name}` : 'the chosen data');
+      app.del('anomaly-run');
+    }
     const p = JSON.parse(json);
     st.loaded = true;
     st.result = null;
@@ -38,11 +43,12 @@ export function setupAnomaly(app) {
     $('an-preview-text').textContent = 'loading ECG5000 (3.4 MB)…';
     try {
       const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
-      loaded(lab().anomaly_use_ecg(tr, te));
+      loaded(lab().anomaly_use_ecg(tr, te), { kind: 'ecg' });
     } catch (e) { showError(errText(e)); $('an-preview-text').textContent = ''; }
   });
   $('an-machine').addEventListener('click', () => {
-    try { loaded(lab().anomaly_use_machine(Math.floor(Math.random() * 1000))); } catch (e) { showError(errText(e)); }
+    const seed = Math.floor(Math.random() * 1000);
+    try { loaded(lab().anomaly_use_machine(seed), { kind: 'machine', seed }); } catch (e) { showError(errText(e)); }
   });
   function csvOptions() {
     return {
@@ -66,7 +72,7 @@ export function setupAnomaly(app) {
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
       await new Promise((r) => setTimeout(r, 0));
-      loaded(await lab().anomaly_use_csv(file.name, bytes, JSON.stringify(o)));
+      loaded(await lab().anomaly_use_csv(file.name, bytes, JSON.stringify(o)), { kind: 'csv', name: file.name, bytes, options: o });
     } catch (e) {
       showError(`${file.name}: ${errText(e)}`);
       $('an-preview-text').textContent = st.loaded ? 'The previous data stays loaded.' : 'No data loaded yet.';
@@ -98,15 +104,8 @@ export function setupAnomaly(app) {
       await driveSession(session, { bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') });
       $('an-status').textContent = 'done; measuring the errors…';
       const res = JSON.parse(await lab().anomaly_finish(session));
-      st.settings = cfg;
-      $('an-status').textContent = `done: ${cfg.model} autoencoder (latent ${cfg.latent}, depth ${cfg.depth}, ${cfg.epochs} epochs).`;
-      const th = $('an-threshold');
-      th.min = String(res.error_min);
-      th.max = String(res.error_max);
-      th.step = String((res.error_max - res.error_min) / 1000 || 1e-6);
-      for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = false;
-      st.rule = 'mad:4';
-      setThreshold(res.detection.threshold, res);
+      showRun(res, cfg);
+      app.save('anomaly-run', { bytes: lab().anomaly_run_bytes(), settings: cfg }, 'the anomaly run');
     } catch (e) {
       const msg = errText(e);
       if (/cancelled/.test(msg)) $('an-status').textContent = 'cancelled.';
@@ -120,6 +119,18 @@ export function setupAnomaly(app) {
     }
   });
   $('an-cancel').addEventListener('click', () => { if (session) session.cancel(); });
+
+  function showRun(res, cfg, rule = 'mad:4', threshold = res.detection.threshold) {
+    st.settings = cfg;
+    $('an-status').textContent = `done: ${cfg.model} autoencoder (latent ${cfg.latent}, depth ${cfg.depth}, ${cfg.epochs} epochs).`;
+    const th = $('an-threshold');
+    th.min = String(res.error_min);
+    th.max = String(res.error_max);
+    th.step = String((res.error_max - res.error_min) / 1000 || 1e-6);
+    for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = false;
+    st.rule = rule;
+    setThreshold(threshold, threshold === res.detection.threshold ? res : undefined);
+  }
 
   // ---------- threshold, metrics, plots ----------
   const f = (x, d = 4) => Number.isFinite(x) ? x.toFixed(d) : '–';
@@ -152,8 +163,11 @@ export function setupAnomaly(app) {
       if (st.again) { st.again = false; redraw(); }
     });
   }
+  let thresholdTimer = 0;
   function setThreshold(t, res) {
     st.threshold = t;
+    clearTimeout(thresholdTimer);
+    thresholdTimer = setTimeout(() => app.save('anomaly-threshold', { rule: st.rule, threshold: t }, 'the threshold'), 300);
     $('an-threshold').value = String(t);
     show(res || JSON.parse(lab().anomaly_metrics(t)));
     redraw();
@@ -200,8 +214,45 @@ export function setupAnomaly(app) {
     st.runs.push([st.last.data, s.model, s.latent, s.depth, s.epochs, st.rule, f(d.threshold, 5), f(d.auroc), f(d.auprc), f(d.precision), f(d.recall), f(d.f1)]);
     renderTable($('an-compare'), compareTable());
     $('an-csv').disabled = false;
+    app.save('anomaly-runs', st.runs, 'the comparison table');
   });
   $('an-csv').addEventListener('click', () => download(new Blob([toCsv(compareTable())], { type: 'text/csv' }), 'aelab-anomaly-comparison.csv'));
 
-  return { onShow() {} };
+  // At start: the data, the run, the threshold and the comparison table
+  // kept from the last visit.
+  async function restore() {
+    const [source, run, th, runs] = await Promise.all(['anomaly-data', 'anomaly-run', 'anomaly-threshold', 'anomaly-runs'].map(app.get));
+    const found = [];
+    if (Array.isArray(runs) && runs.length) {
+      st.runs = runs;
+      renderTable($('an-compare'), compareTable());
+      $('an-csv').disabled = false;
+      found.push(`the comparison table (${runs.length} run${runs.length > 1 ? 's' : ''})`);
+    }
+    if (!source) return found.join(', ') || null;
+    try {
+      let json;
+      if (source.kind === 'ecg') {
+        const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
+        json = lab().anomaly_use_ecg(tr, te);
+      } else if (source.kind === 'machine') {
+        json = lab().anomaly_use_machine(source.seed);
+      } else {
+        json = await lab().anomaly_use_csv(source.name, source.bytes, JSON.stringify(source.options));
+      }
+      loaded(json);
+      found.push(source.kind === 'csv' ? `the uploaded ${source.name}` : 'the anomaly data');
+      if (run && run.bytes) {
+        const res = JSON.parse(lab().anomaly_restore_run(run.bytes));
+        showRun(res, run.settings, th ? th.rule : undefined, th ? th.threshold : undefined);
+        $('an-status').textContent = `restored: ${run.settings.model} autoencoder (latent ${run.settings.latent}, depth ${run.settings.depth}, ${run.settings.epochs} epochs).`;
+        found.push('the anomaly run');
+      }
+    } catch (e) {
+      showError(`Your saved anomaly work could not be restored: ${errText(e)}`);
+    }
+    return found.join(', ') || null;
+  }
+
+  return { onShow() {}, restore };
 }

@@ -4,13 +4,33 @@ import init, * as aelab from './aelab.js';
 import { $, errText, paint, bestDigit, renderTable, toCsv, download, driveSession } from './ui.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
+import * as store from './store.js';
+
+// ---------- WebGPU devices, for the lost-device handling and its test ----------
+// Every GPUDevice the wasm module asks for is remembered here, so that the
+// page learns at once when one is lost, and so that the tests can destroy
+// it (window.aelabTest.loseGpu) to check that aelab moves to the CPU.
+const gpuDevices = [];
+if (self.GPUAdapter && GPUAdapter.prototype.requestDevice) {
+  const request = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await request.apply(this, args);
+    gpuDevices.push(device);
+    device.lost.then((info) => onGpuLost(device, info));
+    return device;
+  };
+}
+window.aelabTest = Object.assign(window.aelabTest || {}, {
+  loseGpu() { for (const d of gpuDevices) d.destroy(); return gpuDevices.length; },
+});
 const PAD = 280;
 const BRUSH = 22;
 const MAX_UPLOAD = 64 * 1024 * 1024;
 
 const state = {
   lab: null,
-  bytes: { denoiser: null, classifier: null, pretrained: null },
+  bytes: { denoiser: null, classifier: null, pretrained: null, augmenter: null },
+  gpu: null, // the GPUDevice of the current lab, when it runs on WebGPU
   noise: 0.5,
   seed: 1,
   source: 'pad', // or 'test'
@@ -23,6 +43,7 @@ const state = {
   pretrainedReport: null,
   reportRows: null,
   started: performance.now(),
+  tab: 'tab-denoise',
 };
 
 // ---------- messages ----------
@@ -33,6 +54,55 @@ function banner(msg, kind = 'error') {
   b.hidden = false;
 }
 function clearBanner() { $('banner').hidden = true; }
+
+// ---------- keeping the work (IndexedDB) ----------
+let storageWarned = false;
+store.onProblem((kind, what, e) => {
+  if (kind === 'quota') {
+    document.body.dataset.storage = 'full';
+    banner(`The browser's storage is full, so ${what} was not saved for the next visit. It stays in this tab: download it before closing the tab. Free space by clearing other sites' data, or with Reset lab.`);
+  } else if (!storageWarned) {
+    storageWarned = true;
+    document.body.dataset.storage = 'unavailable';
+    banner(`This browser does not let aelab keep work between visits (${errText(e)}). Everything still works in this tab; download what you want to keep.`, 'info');
+  }
+});
+const save = (key, value, what) => store.put(key, value, what);
+
+// Settings: the value of every labelled control, saved when it changes.
+const NOT_SETTINGS = new Set(['model-file', 'an-file', 'an-threshold', 'pick-index', 'backend-select']);
+const isSetting = (el) => el && el.id && el.type !== 'file' && !NOT_SETTINGS.has(el.id) && (el.tagName === 'INPUT' || el.tagName === 'SELECT');
+let settingsTimer = 0;
+function saveSettingsSoon() {
+  clearTimeout(settingsTimer);
+  settingsTimer = setTimeout(() => {
+    const s = { tab: state.tab, backend: $('backend-select').value, start: document.querySelector('input[name=start]:checked')?.value };
+    for (const el of document.querySelectorAll('input[id], select[id]')) {
+      if (isSetting(el)) s[el.id] = el.type === 'checkbox' ? el.checked : el.value;
+    }
+    save('settings', s, 'your settings');
+  }, 200);
+}
+document.addEventListener('change', (ev) => { if (isSetting(ev.target) || ev.target.name === 'start') saveSettingsSoon(); });
+function applySettings(s) {
+  for (const [id, v] of Object.entries(s)) {
+    const el = document.getElementById(id);
+    if (!isSetting(el)) continue;
+    if (el.type === 'checkbox') el.checked = !!v;
+    else if (el.tagName === 'SELECT' && ![...el.options].some((o) => o.value === v)) continue;
+    else el.value = v;
+  }
+  if (s.start) { const r = document.querySelector(`input[name=start][value="${s.start}"]`); if (r) r.checked = true; }
+}
+
+$('reset-lab').addEventListener('click', async () => {
+  if (!confirm('Reset lab? This forgets the models trained or loaded here, the uploaded series, the comparison table and your settings, in this browser. Downloaded files are not affected.')) return;
+  if (state.training) state.training.cancel();
+  try {
+    await store.clear();
+    location.reload();
+  } catch (e) { banner(`Could not reset: ${errText(e)}`); }
+});
 
 window.aelabPanic = (msg) => banner(`aelab hit an internal error: ${msg}\nThe page may be unstable; reload it to start again. Your downloaded models and figures are not affected.`);
 window.addEventListener('unhandledrejection', (ev) => banner(`Unexpected error: ${errText(ev.reason)}`));
@@ -59,15 +129,33 @@ async function startLab(choice, why) {
   const lab = await aelab.Lab.create(choice);
   lab.load_classifier(state.bytes.classifier);
   lab.load_denoiser(state.bytes.denoiser);
-  if (state.lab) {
-    lab.share_data(state.lab);
-    state.lab.free();
-  }
+  const old = state.lab;
+  if (old) lab.share_data(old);
   state.lab = lab;
+  state.gpu = lab.backend === 'webgpu' ? gpuDevices[gpuDevices.length - 1] || null : null;
+  if (old) {
+    try { old.free(); } catch (e) { console.warn(`freeing the old session: ${errText(e)}`); }
+    // The generator is reloaded from its weights file: the old session's
+    // tensors may sit on a lost GPU.
+    if (state.bytes.augmenter) await augmentTab.reload(state.bytes.augmenter);
+  }
   showBackend();
   if (why) banner(why, 'info');
   else if (lab.note) banner(lab.note, 'info');
   else clearBanner();
+}
+
+// A lost GPU device while nothing runs: move to the CPU at once. (While a
+// step runs, the step fails and `recover` below does the same.)
+async function onGpuLost(device, info) {
+  if (device !== state.gpu || !state.lab || state.lab.backend !== 'webgpu') return;
+  console.warn(`WebGPU device lost: ${info.reason} ${info.message}`);
+  if (state.training) return;
+  state.gpu = null;
+  try {
+    await startLab('flex', `The GPU device was lost (${info.message || info.reason}); aelab moved to the CPU. Your models and data are kept.`);
+    update();
+  } catch (e) { banner(`The GPU device was lost and the CPU fallback failed: ${errText(e)}`); }
 }
 
 // A failure on WebGPU (device lost, validation error) moves the page to the
@@ -233,6 +321,7 @@ function setNoise(f) {
   state.noise = Math.min(1, Math.max(0, Number(f) || 0));
   $('noise').value = String(state.noise);
   $('noise-value').textContent = state.noise.toFixed(2);
+  saveSettingsSoon();
   update();
 }
 $('noise').addEventListener('input', (ev) => setNoise(ev.target.value));
@@ -370,7 +459,8 @@ $('train-start').addEventListener('click', async () => {
     state.training = session;
     await driveSession(session, { bar: $('train-progress'), status: $('train-status'), chart: $('train-chart') });
     state.lab.adopt(session);
-    state.bytes.denoiser = state.lab.denoiser_bytes();
+    state.bytes.denoiser = await state.lab.denoiser_bytes();
+    save('denoiser', state.bytes.denoiser, 'the trained denoiser');
     $('train-status').textContent = 'done; measuring the new model…';
     const after = await makeReport(COMPARE_N, document.createElement('canvas'));
     const t = reportTable(after, 'Trained here');
@@ -386,7 +476,22 @@ $('train-start').addEventListener('click', async () => {
   } catch (e) {
     const msg = errText(e);
     if (/cancelled/.test(msg)) $('train-status').textContent = 'cancelled: the previous model stays.';
-    else { $('train-status').textContent = `training failed: ${msg}`; await recover(e, 'training'); }
+    else {
+      $('train-status').textContent = `training failed: ${msg}. The model from before the run stays.`;
+      const checkpoint = session && state.lab.backend === 'webgpu' ? session.checkpoint() : undefined;
+      const moved = await recover(e, 'training');
+      if (moved && checkpoint) {
+        try {
+          state.lab.load_denoiser(checkpoint);
+          state.bytes.denoiser = checkpoint;
+          save('denoiser', checkpoint, 'the trained denoiser');
+          const at = JSON.parse(state.lab.denoiser_info()).meta.checkpoint || {};
+          $('train-status').textContent = `WebGPU failed during training; aelab moved to the CPU and kept the model as trained up to epoch ${at.epoch}, step ${at.step} (its last checkpoint).`;
+          showModelInfo();
+          update();
+        } catch (e2) { $('train-status').textContent = `WebGPU failed during training and its checkpoint could not be loaded: ${errText(e2)}`; }
+      }
+    }
   } finally {
     if (session) session.free();
     state.training = null;
@@ -402,12 +507,13 @@ function showModelInfo() {
     const info = JSON.parse(state.lab.denoiser_info());
     const c = info.config;
     const m = info.meta || {};
-    const origin = m.trained_in === 'browser' ? `trained in this browser on ${m.images} images, ${m.epochs} epoch(s)` : 'pre-trained (shipped with aelab)';
+    let origin = m.trained_in === 'browser' ? `trained in this browser on ${m.images} images, ${m.epochs} epoch(s)` : (state.bytes.denoiser === state.bytes.pretrained ? 'pre-trained (shipped with aelab)' : 'loaded from a file');
+    if (m.checkpoint) origin += ` (checkpoint at epoch ${m.checkpoint.epoch}, step ${m.checkpoint.step})`;
     $('model-info').textContent = `Current denoiser: ${c.kind ?? ''} conv autoencoder (width ${c.width}, bottleneck ${c.bottleneck}), ${origin}.`;
   } catch (e) { $('model-info').textContent = ''; }
 }
-$('model-download').addEventListener('click', () => {
-  try { download(new Blob([state.lab.denoiser_bytes()]), 'aelab-denoiser.aelab'); } catch (e) { $('model-msg').textContent = errText(e); }
+$('model-download').addEventListener('click', async () => {
+  try { download(new Blob([await state.lab.denoiser_bytes()]), 'aelab-denoiser.aelab'); } catch (e) { $('model-msg').textContent = errText(e); }
 });
 $('model-file').addEventListener('change', async (ev) => {
   const file = ev.target.files[0];
@@ -419,8 +525,8 @@ $('model-file').addEventListener('change', async (ev) => {
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const kind = aelab.weights_kind(bytes);
-    if (kind === 'denoiser') { state.lab.load_denoiser(bytes); state.bytes.denoiser = bytes; }
-    else if (kind === 'classifier') { state.lab.load_classifier(bytes); state.bytes.classifier = bytes; }
+    if (kind === 'denoiser') { state.lab.load_denoiser(bytes); state.bytes.denoiser = bytes; save('denoiser', bytes, 'the loaded denoiser'); }
+    else if (kind === 'classifier') { state.lab.load_classifier(bytes); state.bytes.classifier = bytes; save('classifier', bytes, 'the loaded classifier'); }
     else throw new Error(`it holds a "${kind}" model, which this lab does not use`);
     msg.textContent = `Loaded ${file.name} (${kind}).`;
     state.pretrainedReport = null;
@@ -431,6 +537,7 @@ $('model-file').addEventListener('change', async (ev) => {
 $('model-reset').addEventListener('click', () => {
   state.lab.load_denoiser(state.bytes.pretrained);
   state.bytes.denoiser = state.bytes.pretrained;
+  store.del('denoiser');
   state.pretrainedReport = null;
   $('model-msg').textContent = 'Back to the pre-trained denoiser.';
   showModelInfo();
@@ -474,8 +581,14 @@ const augmentTab = setupAugment({
   banner: (msg) => banner(msg),
   isTraining: () => !!state.training,
   setTraining: (s) => { state.training = s; },
+  save,
+  get: (key) => store.get(key),
+  setAugmenter: (bytes) => { state.bytes.augmenter = bytes; },
 });
-setupAnomaly({
+const anomalyTab = setupAnomaly({
+  save,
+  get: (key) => store.get(key),
+  del: (key) => store.del(key),
   lab: () => state.lab,
   recover: (e, what) => recover(e, what),
   isTraining: () => !!state.training,
@@ -483,6 +596,7 @@ setupAnomaly({
 });
 const tabs = [['tab-denoise', 'lab-denoise'], ['tab-augment', 'lab-augment'], ['tab-anomaly', 'lab-anomaly']];
 function showTab(id) {
+  state.tab = id;
   for (const [tab, panel] of tabs) {
     const on = tab === id;
     $(tab).setAttribute('aria-selected', String(on));
@@ -490,7 +604,7 @@ function showTab(id) {
   }
   if (id === 'tab-augment' && state.lab) augmentTab.onShow();
 }
-for (const [tab] of tabs) $(tab).addEventListener('click', () => showTab(tab));
+for (const [tab] of tabs) $(tab).addEventListener('click', () => { showTab(tab); saveSettingsSoon(); });
 
 // ---------- offline ----------
 // The service worker caches every asset on the first visit; after that the
@@ -512,17 +626,35 @@ async function main() {
     return;
   }
   try {
-    const [den, cls] = await Promise.all([fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab')]);
-    state.bytes = { denoiser: den, classifier: cls, pretrained: den };
-    const saved = new URLSearchParams(location.search).get('backend');
-    await startLab(saved || 'auto');
+    const [den, cls, settings, myDen, myCls] = await Promise.all([
+      fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab'),
+      store.get('settings'), store.get('denoiser'), store.get('classifier')]);
+    state.bytes = { denoiser: den, classifier: cls, pretrained: den, augmenter: null };
+    if (settings) applySettings(settings);
+    const query = new URLSearchParams(location.search);
+    const choice = query.get('backend') || (settings && settings.backend) || 'auto';
+    await startLab(choice);
+    // The work kept from the last visit.
+    const notes = [];
+    for (const [key, bytes, load] of [['denoiser', myDen, (b) => state.lab.load_denoiser(b)], ['classifier', myCls, (b) => state.lab.load_classifier(b)]]) {
+      if (!bytes) continue;
+      try { load(bytes); state.bytes[key] = bytes; notes.push(`your ${key}`); } catch (e) {
+        banner(`Your saved ${key} could not be loaded (${errText(e)}); the pre-trained one is used.`);
+        store.del(key);
+      }
+    }
     showModelInfo();
+    setNoise(Number($('noise').value));
     drawSample();
-    const tab = new URLSearchParams(location.search).get('tab');
+    const tab = query.get('tab') || (settings && settings.tab && settings.tab.replace('tab-', ''));
     if (tab === 'augment' || tab === 'anomaly') showTab(`tab-${tab}`);
     await update();
     testSet().catch((e) => { $('pick-note').textContent = errText(e); });
     registerOffline();
+    const restored = await Promise.all([augmentTab.restore(), anomalyTab.restore()]);
+    for (const r of restored) if (r) notes.push(r);
+    if (notes.length) $('restore-note').textContent = `Restored from your last visit: ${notes.join(', ')}. Reset lab forgets them.`;
+    document.body.dataset.restored = 'true';
   } catch (e) {
     banner(`aelab could not start: ${errText(e)}`);
   }

@@ -78,15 +78,23 @@ export function setupAugment(app) {
       app.setTraining(session);
       await driveSession(session, { bar: $('aug-progress'), status: $('aug-status'), chart: $('aug-chart') });
       $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
-      st.info = JSON.parse(await lab().adopt_augmenter(session));
-      $('aug-status').textContent = `done: a generator of ${st.info.digit}s from ${st.info.examples} example(s), d = ${st.info.latent}.`;
-      enable(true);
-      setupLatent();
-      await sample();
+      await install(await lab().adopt_augmenter(session));
+      await keep();
     } catch (e) {
       const msg = errText(e);
       if (/cancelled/.test(msg)) $('aug-status').textContent = 'cancelled: the previous generator (if any) stays.';
-      else { $('aug-status').textContent = `training failed: ${msg}`; await app.recover(e, 'training the generator'); }
+      else {
+        $('aug-status').textContent = `training failed: ${msg}. The previous generator (if any) stays.`;
+        const checkpoint = session && lab().backend === 'webgpu' ? session.checkpoint() : undefined;
+        const moved = await app.recover(e, 'training the generator');
+        if (moved && checkpoint) {
+          try {
+            await install(await lab().load_augmenter(checkpoint));
+            await keep(checkpoint);
+            $('aug-status').textContent = 'WebGPU failed during training; aelab moved to the CPU and kept the generator as trained up to its last checkpoint.';
+          } catch (e2) { $('aug-status').textContent = `WebGPU failed during training and its checkpoint could not be loaded: ${errText(e2)}`; }
+        }
+      }
     } finally {
       if (session) session.free();
       session = null;
@@ -96,6 +104,22 @@ export function setupAugment(app) {
     }
   });
   $('aug-cancel').addEventListener('click', () => { if (session) session.cancel(); });
+
+  // A generator from adopt_augmenter / load_augmenter (its info JSON).
+  async function install(json) {
+    st.info = JSON.parse(json);
+    $('aug-status').textContent = `done: a generator of ${st.info.digit}s from ${st.info.examples} example(s), d = ${st.info.latent}.`;
+    enable(true);
+    setupLatent();
+    await sample();
+  }
+  // Keeps the current generator's weights for the next visit and for a
+  // backend switch.
+  async function keep(bytes) {
+    const b = bytes || await lab().augmenter_bytes();
+    app.setAugmenter(b);
+    await app.save('augmenter', b, 'the trained generator');
+  }
 
   function enable(on) {
     for (const id of ['aug-resample', 'aug-load-code', 'aug-fool', 'aug-interp', 'aug-perturb', 'aug-model']) $(id).disabled = !on;
@@ -171,8 +195,8 @@ export function setupAugment(app) {
     const csv = toCsv(st.table) + '\n' + toCsv({ head: ['sample', 'class', 'confidence'], rows: verdicts });
     download(new Blob([csv], { type: 'text/csv' }), 'aelab-augment-diversity.csv');
   });
-  $('aug-model').addEventListener('click', () => {
-    try { download(new Blob([lab().augmenter_bytes()]), 'aelab-augmenter.aelab'); } catch (e) { app.banner(errText(e)); }
+  $('aug-model').addEventListener('click', async () => {
+    try { download(new Blob([await lab().augmenter_bytes()]), 'aelab-augmenter.aelab'); } catch (e) { app.banner(errText(e)); }
   });
 
   // ---------- latent space: preview, sliders, plane ----------
@@ -357,5 +381,25 @@ export function setupAugment(app) {
 
   return {
     onShow() { if (!$('aug-examples-grid').childElementCount) showExamples(); },
+    // After a backend switch: the same generator on the new session.
+    async reload(bytes) {
+      try { st.info = JSON.parse(await lab().load_augmenter(bytes)); } catch (e) { $('aug-status').textContent = `The generator could not be moved: ${errText(e)}`; }
+    },
+    // At start: the generator kept from the last visit, if any.
+    async restore() {
+      const bytes = await app.get('augmenter');
+      if (!bytes) return null;
+      $('aug-status').textContent = 'restoring your generator from the last visit…';
+      try {
+        await Promise.all([app.trainSet(), app.testSet()]);
+        await install(await lab().load_augmenter(bytes));
+        app.setAugmenter(bytes);
+        $('aug-status').textContent = `restored: a generator of ${st.info.digit}s from ${st.info.examples} example(s), d = ${st.info.latent}.`;
+        return `your ${st.info.digit} generator`;
+      } catch (e) {
+        $('aug-status').textContent = `Your saved generator could not be restored (${errText(e)}); train a new one.`;
+        return null;
+      }
+    },
   };
 }

@@ -5,7 +5,10 @@
 //! Layout: `AELABW01` · u32 LE length of a JSON header · the JSON header
 //! `{"model": "denoiser", "config": {...}, "meta": {...}}` · burnpack bytes.
 
-use super::{Classifier, ClassifierConfig, Denoiser, DenoiserConfig, LatentAe, LatentAeConfig};
+use super::{
+    Classifier, ClassifierConfig, Denoiser, DenoiserConfig, LatentAe, LatentAeConfig, SeriesAe,
+    SeriesAeConfig, SeriesModelKind,
+};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
@@ -127,6 +130,102 @@ impl Weights for LatentAe {
     }
 }
 
+impl Weights for SeriesAe {
+    type Config = SeriesAeConfig;
+    const NAME: &'static str = "series-autoencoder";
+    fn validate(c: &SeriesAeConfig) -> Result<(), String> {
+        in_range("length", c.length, 4, 100_000)?;
+        in_range("latent", c.latent, 1, 512)?;
+        in_range("depth", c.depth, 1, 6)?;
+        if c.kind == SeriesModelKind::Dense && (c.latent << (c.depth - 1)) > 4096 {
+            return Err("latent × 2^(depth − 1) is over 4096".into());
+        }
+        if c.kind == SeriesModelKind::Dense && c.length * (c.latent << (c.depth - 1)) > 16_000_000 {
+            return Err("the first dense layer would hold over 16 million weights".into());
+        }
+        Ok(())
+    }
+    fn build(config: &SeriesAeConfig, device: &Device) -> Self {
+        config.init(device)
+    }
+}
+
+/// Collects a module's float parameters (their values, flattened, and
+/// shapes) without reading them.
+struct Grab {
+    tensors: Vec<(Tensor<1>, burn::tensor::Shape)>,
+}
+
+impl burn::module::ModuleVisitor for Grab {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let t = param.val();
+        let shape = t.shape();
+        let n = shape.num_elements();
+        self.tensors.push((t.reshape([n]), shape));
+    }
+}
+
+/// Puts read values back, in visiting order, as tensors on `device`.
+struct Put<'a> {
+    values: std::vec::IntoIter<TensorData>,
+    device: &'a Device,
+}
+
+impl burn::module::ModuleMapper for Put<'_> {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        let (id, old, mapper) = param.consume();
+        match self.values.next() {
+            Some(data) => burn::module::Param::from_mapped_value(
+                id,
+                Tensor::from_data(data, self.device),
+                mapper,
+            ),
+            None => burn::module::Param::from_mapped_value(id, old, mapper),
+        }
+    }
+}
+
+/// A copy of `model` on `device`, reading every parameter the async way, so
+/// that it works from WebGPU in the browser (where a synchronous read
+/// panics). A failed read (a lost GPU device, say) is an error, not a
+/// panic.
+pub async fn to_device_async<M: Module>(model: M, device: &Device) -> Result<M, String> {
+    let mut grab = Grab {
+        tensors: Vec::new(),
+    };
+    model.visit(&mut grab);
+    let mut values = Vec::with_capacity(grab.tensors.len());
+    for (t, shape) in grab.tensors {
+        let data = t
+            .into_data_async()
+            .await
+            .map_err(|e| format!("reading the model's weights failed: {e:?}"))?;
+        let (bytes, _, dtype) = data.into_parts();
+        values.push(TensorData::from_bytes(bytes, shape, dtype));
+    }
+    Ok(model.map(&mut Put {
+        values: values.into_iter(),
+        device,
+    }))
+}
+
+/// [`to_bytes`] for a model on any device: the weights are read the async
+/// way and serialised from a CPU copy.
+pub async fn to_bytes_async<M: Weights>(
+    model: &M,
+    config: &M::Config,
+    meta: serde_json::Value,
+) -> Result<Vec<u8>, WeightsError> {
+    let cpu = crate::platform::CpuBackend::Flex.device();
+    let copy = to_device_async(model.clone(), &cpu)
+        .await
+        .map_err(WeightsError::Record)?;
+    to_bytes(&copy, config, meta)
+}
+
 /// Serialises a model with its configuration and free-form metadata.
 pub fn to_bytes<M: Weights>(
     model: &M,
@@ -221,6 +320,40 @@ mod tests {
     use super::*;
     use crate::models::DenoiserKind;
     use crate::platform::test_device;
+
+    #[test]
+    fn async_copy_to_another_backend_keeps_outputs_and_bytes() {
+        use crate::models::{LatentAe, LatentAeConfig};
+        let flex = crate::platform::CpuBackend::Flex.device();
+        let cfg = LatentAeConfig::new().with_latent(3).with_width(4);
+        let m: LatentAe = cfg.init(&flex);
+        let nd = test_device();
+        let copy = crate::platform::block_on(to_device_async(m.clone(), &nd)).unwrap();
+        let x = Tensor::<4>::ones([2, 1, 28, 28], &flex);
+        let a: Vec<f32> = m.forward(x).into_data().try_into_vec_as().unwrap();
+        let y = Tensor::<4>::ones([2, 1, 28, 28], &nd);
+        let b: Vec<f32> = copy.forward(y).into_data().try_into_vec_as().unwrap();
+        // Two backends, two convolution kernels: equal up to rounding.
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert_eq!(a.len(), b.len());
+        assert!(worst < 1e-5, "outputs differ by {worst}");
+        // The file written from the copy is the file written directly.
+        let direct = to_bytes(&m, &cfg, serde_json::json!({"k": 1})).unwrap();
+        let async_ =
+            crate::platform::block_on(to_bytes_async(&m, &cfg, serde_json::json!({"k": 1})))
+                .unwrap();
+        assert_eq!(direct, async_);
+        // And it loads back into a model with the same outputs.
+        let (back, _, meta) = from_bytes::<LatentAe>(&async_, &flex).unwrap();
+        assert_eq!(meta["k"], 1);
+        let x = Tensor::<4>::ones([2, 1, 28, 28], &flex);
+        let c: Vec<f32> = back.forward(x).into_data().try_into_vec_as().unwrap();
+        assert!(a == c, "the reloaded model's outputs differ");
+    }
 
     #[test]
     fn round_trip_keeps_outputs() {

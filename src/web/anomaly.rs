@@ -10,10 +10,9 @@ use crate::labs::anomaly::{self, AnomalySettings, Scaler, Threshold};
 use crate::metrics::detection::roc_curve;
 use crate::models::{SeriesAe, SeriesModelKind};
 use crate::rng::Rng;
-use js_sys::Promise;
+use js_sys::{Promise, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
 use plotters_canvas::CanvasBackend;
-use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -447,17 +446,15 @@ impl Lab {
         .map_err(js_err)?;
         let cancel = trainer.cancel_token();
         let epochs = s.train.epochs;
-        Ok(TrainSession {
-            trainer: Rc::new(RefCell::new(Some(AnyTrainer::Anomaly(trainer)))),
+        Ok(TrainSession::new(
+            AnyTrainer::Anomaly(trainer),
             cancel,
-            kind: SessionKind::Anomaly {
+            SessionKind::Anomaly {
                 settings: s,
                 scaler,
             },
-            train_curve: Rc::new(RefCell::new(Vec::new())),
-            valid_curve: Rc::new(RefCell::new(Vec::new())),
             epochs,
-        })
+        ))
     }
 
     /// After training: the validation and test errors. Resolves to the JSON
@@ -498,6 +495,25 @@ impl Lab {
                 metrics_json(&d, &run, t, &anomaly::DEFAULT_THRESHOLD.describe()).to_string(),
             ))
         }))
+    }
+
+    /// The finished run (its errors and reconstructions, not the model) as
+    /// bytes, for the page's storage: restoring it brings back every plot
+    /// and number without training again.
+    pub fn anomaly_run_bytes(&self) -> Result<Uint8Array, JsValue> {
+        let (d, r) = self.anomaly_run()?;
+        Ok(Uint8Array::from(run_to_bytes(&d, &r).as_slice()))
+    }
+
+    /// Restores a run saved by `anomaly_run_bytes` on the same data.
+    /// Resolves like `anomaly_finish`: the metrics at the automatic
+    /// threshold, with the error range.
+    pub fn anomaly_restore_run(&self, bytes: &[u8]) -> Result<String, JsValue> {
+        let d = self.anomaly_data()?;
+        let run = Rc::new(run_from_bytes(bytes, &d).map_err(js_err)?);
+        self.anomaly.borrow_mut().run = Some(run.clone());
+        let t = anomaly::DEFAULT_THRESHOLD.resolve(&run.valid_errors);
+        Ok(metrics_json(&d, &run, t, &anomaly::DEFAULT_THRESHOLD.describe()).to_string())
     }
 
     /// The threshold a rule gives on the validation errors
@@ -662,5 +678,76 @@ fn metrics_json(d: &Data, r: &Run, threshold: f32, rule: &str) -> serde_json::Va
         "error_min": lo,
         "error_max": hi,
         "data": d.name,
+    })
+}
+
+const RUN_MAGIC: &[u8; 8] = b"AELABRUN";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RunHeader {
+    model: String,
+    data: String,
+    length: usize,
+    valid: usize,
+    test: usize,
+    recon: usize,
+}
+
+/// `AELABRUN`, a little-endian u32 header length, the JSON header, then
+/// the validation errors, test errors and reconstructions as f32 LE.
+fn run_to_bytes(d: &Data, r: &Run) -> Vec<u8> {
+    let header = serde_json::to_vec(&RunHeader {
+        model: r.model.clone(),
+        data: d.name.clone(),
+        length: d.test.len,
+        valid: r.valid_errors.len(),
+        test: r.test_errors.len(),
+        recon: r.recon.len(),
+    })
+    .unwrap_or_default();
+    let mut out = Vec::with_capacity(
+        12 + header.len() + 4 * (r.valid_errors.len() + r.test_errors.len() + r.recon.len()),
+    );
+    out.extend_from_slice(RUN_MAGIC);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    for v in r.valid_errors.iter().chain(&r.test_errors).chain(&r.recon) {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+fn run_from_bytes(bytes: &[u8], d: &Data) -> Result<Run, String> {
+    let bad = || "the saved anomaly run is damaged".to_string();
+    if bytes.len() < 12 || &bytes[..8] != RUN_MAGIC {
+        return Err(bad());
+    }
+    let n = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let header = bytes.get(12..12usize.saturating_add(n)).ok_or_else(bad)?;
+    let h: RunHeader = serde_json::from_slice(header).map_err(|_| bad())?;
+    if h.data != d.name || h.length != d.test.len || h.test != d.test.count() {
+        return Err(format!(
+            "the saved run was made on other data ({}, series of {})",
+            h.data, h.length
+        ));
+    }
+    let floats: Vec<f32> = bytes[12 + n..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let total = h
+        .valid
+        .checked_add(h.test)
+        .and_then(|x| x.checked_add(h.recon));
+    if total != Some(floats.len()) || bytes[12 + n..].len() % 4 != 0 {
+        return Err(bad());
+    }
+    let (valid, rest) = floats.split_at(h.valid);
+    let (test, recon) = rest.split_at(h.test);
+    Ok(Run {
+        model: h.model,
+        valid_errors: valid.to_vec(),
+        test_errors: test.to_vec(),
+        recon: recon.to_vec(),
     })
 }

@@ -6,13 +6,11 @@ use super::{js_err, AnyTrainer, Lab, SessionKind, TrainSession};
 use crate::figure;
 use crate::infer;
 use crate::labs::augment::{self, AugmentSettings, Augmenter, Interpolation, Reference};
-use crate::models::record;
+use crate::models::{record, LatentAe};
 use crate::training::{Schedule, TrainConfig};
-use burn::module::Module;
 use js_sys::{Float32Array, Object, Promise, Reflect, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
 use plotters_canvas::CanvasBackend;
-use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -112,17 +110,15 @@ impl Lab {
         let (trainer, chosen) =
             augment::trainer(&train, &test, &settings, &self.device).map_err(js_err)?;
         let cancel = trainer.cancel_token();
-        Ok(TrainSession {
-            trainer: Rc::new(RefCell::new(Some(AnyTrainer::Augment(trainer)))),
+        Ok(TrainSession::new(
+            AnyTrainer::Augment(trainer),
             cancel,
-            kind: SessionKind::Augment {
+            SessionKind::Augment {
                 settings,
                 examples: train.batch_f32(&chosen),
             },
-            train_curve: Rc::new(RefCell::new(Vec::new())),
-            valid_curve: Rc::new(RefCell::new(Vec::new())),
-            epochs: c.epochs,
-        })
+            c.epochs,
+        ))
     }
 
     /// Makes a (finished or cancelled-but-stepped) session's model the lab's
@@ -138,8 +134,42 @@ impl Lab {
             ));
         };
         let model = trainer.model();
-        let settings = settings.clone();
-        let examples = examples.clone();
+        self.install_augmenter(model, settings.clone(), examples.clone())
+    }
+
+    /// Loads an augmenter weights file (one this page saved or downloaded):
+    /// the model, with the settings in its metadata, which pick the same
+    /// training examples again. Needs the MNIST training and test sets.
+    /// Resolves like `adopt_augmenter`.
+    pub fn load_augmenter(&self, bytes: &[u8]) -> Result<Promise, JsValue> {
+        let (model, _config, meta) =
+            record::from_bytes::<LatentAe>(bytes, &self.device).map_err(js_err)?;
+        let settings: AugmentSettings = serde_json::from_value(meta["settings"].clone())
+            .map_err(|e| js_err(format!("the file's settings are unreadable: {e}")))?;
+        let train = self
+            .train
+            .clone()
+            .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
+        let chosen = augment::choose_examples(
+            &train,
+            settings.digit,
+            settings.examples,
+            settings.train.seed,
+        )
+        .map_err(js_err)?;
+        self.install_augmenter(model, settings, train.batch_f32(&chosen))
+    }
+}
+
+impl Lab {
+    /// Makes `model` the lab's augmenter: encodes the examples, fits the
+    /// Gaussian and finds the reference digits.
+    fn install_augmenter(
+        &self,
+        model: LatentAe,
+        settings: AugmentSettings,
+        examples: Vec<f32>,
+    ) -> Result<Promise, JsValue> {
         let (device, state) = (self.device.clone(), self.augment.clone());
         let (classifier, test) = (self.classifier()?, self.test()?);
         Ok(future_to_promise(async move {
@@ -164,7 +194,10 @@ impl Lab {
             Ok(JsValue::from(info.to_string()))
         }))
     }
+}
 
+#[wasm_bindgen]
+impl Lab {
     fn augmenter(&self) -> Result<Rc<Augmenter>, JsValue> {
         self.augment
             .borrow()
@@ -337,32 +370,37 @@ impl Lab {
         .map_err(js_err)
     }
 
-    /// The current augmenter as a weights file.
-    pub fn augmenter_bytes(&self) -> Result<Uint8Array, JsValue> {
+    /// The current augmenter as a weights file; resolves to a Uint8Array.
+    pub fn augmenter_bytes(&self) -> Result<Promise, JsValue> {
         let aug = self.augmenter()?;
-        let st = self.augment.borrow();
-        let s = st
+        let s = self
+            .augment
+            .borrow()
             .settings
-            .as_ref()
+            .clone()
             .ok_or_else(|| js_err("train an augmenter first"))?;
         let meta = serde_json::json!({"digit": s.digit, "examples": s.examples, "settings": s, "trained_in": "browser"});
-        let bytes = record::to_bytes(&aug.model, &s.model_config(), meta).map_err(js_err)?;
-        Ok(Uint8Array::from(bytes.as_slice()))
+        let model = aug.model.clone();
+        Ok(future_to_promise(async move {
+            let bytes = record::to_bytes_async(&model, &s.model_config(), meta)
+                .await
+                .map_err(js_err)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        }))
+    }
+
+    /// Whether an augmenter is trained or loaded.
+    #[wasm_bindgen(getter)]
+    pub fn has_augmenter(&self) -> bool {
+        self.augment.borrow().aug.is_some()
     }
 }
 
-/// Copies the augmentation state to another lab session, with the model on
-/// that session's device (after a backend switch nothing is lost).
-pub(super) fn move_state(
-    from: &AugmentState,
-    to: &mut AugmentState,
-    device: &burn::tensor::Device,
-) {
-    to.aug = from.aug.as_ref().map(|a| {
-        let mut moved = Augmenter::clone(a);
-        moved.model = moved.model.fork(device);
-        Rc::new(moved)
-    });
+/// Copies the augmentation state to another lab session, but not the model:
+/// its tensors live on the old session's device, which may be a lost GPU.
+/// The page reloads it from its weights file with `load_augmenter`.
+pub(super) fn move_state(from: &AugmentState, to: &mut AugmentState) {
+    to.aug = None;
     to.settings = from.settings.clone();
     to.reference = from.reference.clone();
     to.last = from.last.clone();

@@ -172,14 +172,18 @@ impl Lab {
         Ok(())
     }
 
-    /// The current denoiser as a weights file, for download.
-    pub fn denoiser_bytes(&self) -> Result<Uint8Array, JsValue> {
+    /// The current denoiser as a weights file, for download and for the
+    /// page's storage. Resolves to a Uint8Array (the weights are read the
+    /// async way, so this works on WebGPU too).
+    pub fn denoiser_bytes(&self) -> Result<Promise, JsValue> {
         let (m, c, meta) = self
             .denoiser
-            .as_ref()
+            .clone()
             .ok_or_else(|| js_err("no denoiser is loaded"))?;
-        let bytes = record::to_bytes(m, c, meta.clone()).map_err(js_err)?;
-        Ok(Uint8Array::from(bytes.as_slice()))
+        Ok(future_to_promise(async move {
+            let bytes = record::to_bytes_async(&m, &c, meta).await.map_err(js_err)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        }))
     }
 
     /// A JSON description of the current denoiser: its config and metadata.
@@ -239,16 +243,15 @@ impl Lab {
         Ok(n)
     }
 
-    /// Shares the loaded data with another session (after a backend switch),
-    /// and the trained augmenter, moved onto this session's device.
+    /// Shares the loaded data with another session (after a backend switch
+    /// or a lost GPU): the datasets, the anomaly run and the augmentation
+    /// settings. No tensor of the old session is read, so this works when
+    /// its GPU device is gone; the page reloads the models from their
+    /// weights files (`load_denoiser`, `load_augmenter`).
     pub fn share_data(&mut self, from: &Lab) {
         self.test = from.test.clone();
         self.train = from.train.clone();
-        augment::move_state(
-            &from.augment.borrow(),
-            &mut self.augment.borrow_mut(),
-            &self.device,
-        );
+        augment::move_state(&from.augment.borrow(), &mut self.augment.borrow_mut());
         anomaly::move_state(&from.anomaly.borrow(), &mut self.anomaly.borrow_mut());
     }
 
@@ -383,14 +386,12 @@ impl Lab {
             "noise": [c.noise_min, c.noise_max],
             "fine_tuned_from": meta,
         });
-        Ok(TrainSession {
-            trainer: Rc::new(RefCell::new(Some(AnyTrainer::Denoise(trainer)))),
+        Ok(TrainSession::new(
+            AnyTrainer::Denoise(trainer),
             cancel,
-            kind: SessionKind::Denoise { config: mcfg, meta },
-            train_curve: Rc::new(RefCell::new(Vec::new())),
-            valid_curve: Rc::new(RefCell::new(Vec::new())),
-            epochs: c.epochs,
-        })
+            SessionKind::Denoise { config: mcfg, meta },
+            c.epochs,
+        ))
     }
 
     /// Makes the session's current model the lab's denoiser.
@@ -441,7 +442,7 @@ fn one() -> u64 {
 }
 
 /// The trainers a session can drive.
-enum AnyTrainer {
+pub(super) enum AnyTrainer {
     Denoise(Trainer<DenoiseTask>),
     Augment(Trainer<crate::labs::augment::AugmentTask>),
     Anomaly(Trainer<crate::labs::anomaly::SeriesTask>),
@@ -458,7 +459,7 @@ impl AnyTrainer {
 }
 
 /// What a finished session's model becomes.
-enum SessionKind {
+pub(super) enum SessionKind {
     Denoise {
         config: DenoiserConfig,
         meta: serde_json::Value,
@@ -485,22 +486,137 @@ pub struct TrainSession {
     train_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
     valid_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
     epochs: usize,
+    /// The last checkpoint: a weights file of the model as trained so far,
+    /// read to the CPU at each epoch's end and every
+    /// [`CHECKPOINT_EVERY_MS`], so that a lost GPU does not lose the run.
+    checkpoint: Rc<RefCell<Option<Vec<u8>>>>,
+    checkpoint_at: Rc<std::cell::Cell<f64>>,
+}
+
+/// How often a running session copies its model to the CPU, at most.
+const CHECKPOINT_EVERY_MS: f64 = 15_000.0;
+
+/// What a checkpoint needs besides the weights: the model's configuration
+/// and metadata.
+enum CheckpointSpec {
+    Denoise(DenoiserConfig, serde_json::Value),
+    Augment(crate::models::LatentAeConfig, serde_json::Value),
+    Anomaly(crate::labs::anomaly::AnomalySettings, serde_json::Value),
+}
+
+impl AnyTrainer {
+    /// A weights file of the model as trained so far, with `{epoch, step}`
+    /// in its metadata under "checkpoint".
+    async fn checkpoint(
+        &self,
+        spec: CheckpointSpec,
+        at: serde_json::Value,
+    ) -> Result<Vec<u8>, String> {
+        let with = |mut meta: serde_json::Value| {
+            if let Some(o) = meta.as_object_mut() {
+                o.insert("checkpoint".into(), at.clone());
+                meta
+            } else {
+                serde_json::json!({ "checkpoint": at.clone() })
+            }
+        };
+        let r = match (self, spec) {
+            (AnyTrainer::Denoise(t), CheckpointSpec::Denoise(c, meta)) => {
+                record::to_bytes_async(&t.model(), &c, with(meta)).await
+            }
+            (AnyTrainer::Augment(t), CheckpointSpec::Augment(c, meta)) => {
+                record::to_bytes_async(&t.model(), &c, with(meta)).await
+            }
+            (AnyTrainer::Anomaly(t), CheckpointSpec::Anomaly(settings, meta)) => {
+                let m = t.model();
+                let c = settings.model_config(m.length());
+                record::to_bytes_async(&m, &c, with(meta)).await
+            }
+            _ => return Err("the session's trainer and kind disagree".into()),
+        };
+        r.map_err(|e| e.to_string())
+    }
+}
+
+impl TrainSession {
+    fn checkpoint_spec(&self) -> CheckpointSpec {
+        match &self.kind {
+            SessionKind::Denoise { config, meta } => {
+                CheckpointSpec::Denoise(config.clone(), meta.clone())
+            }
+            SessionKind::Augment { settings, .. } => CheckpointSpec::Augment(
+                settings.model_config(),
+                serde_json::json!({"digit": settings.digit, "examples": settings.examples, "settings": settings, "trained_in": "browser"}),
+            ),
+            SessionKind::Anomaly { settings, .. } => CheckpointSpec::Anomaly(
+                settings.clone(),
+                serde_json::json!({ "model": settings.model.name(), "trained_in": "browser" }),
+            ),
+        }
+    }
+
+    pub(super) fn new(
+        trainer: AnyTrainer,
+        cancel: crate::training::CancelToken,
+        kind: SessionKind,
+        epochs: usize,
+    ) -> Self {
+        TrainSession {
+            trainer: Rc::new(RefCell::new(Some(trainer))),
+            cancel,
+            kind,
+            train_curve: Rc::new(RefCell::new(Vec::new())),
+            valid_curve: Rc::new(RefCell::new(Vec::new())),
+            epochs,
+            checkpoint: Rc::new(RefCell::new(None)),
+            checkpoint_at: Rc::new(std::cell::Cell::new(js_sys::Date::now())),
+        }
+    }
 }
 
 #[wasm_bindgen]
 impl TrainSession {
+    /// The last checkpoint (a weights file of the model as trained so far),
+    /// or `undefined` before the first one. The page adopts it when the
+    /// GPU is lost mid-run.
+    pub fn checkpoint(&self) -> Option<Uint8Array> {
+        self.checkpoint
+            .borrow()
+            .as_ref()
+            .map(|b| Uint8Array::from(b.as_slice()))
+    }
+
     /// Does one step; resolves to JSON: `{"kind": "step", ...progress}`,
     /// `{"kind": "epoch", ...stats}` or `{"kind": "finished"}`. Rejects with
     /// a message when training fails or is cancelled.
     pub fn step(&self) -> Promise {
         let cell = self.trainer.clone();
         let (tc, vc) = (self.train_curve.clone(), self.valid_curve.clone());
+        let spec = self.checkpoint_spec();
+        let (ck, ck_at) = (self.checkpoint.clone(), self.checkpoint_at.clone());
         future_to_promise(async move {
             let mut trainer = cell
                 .borrow_mut()
                 .take()
                 .ok_or_else(|| js_err("a training step is already running"))?;
             let result = trainer.step().await;
+            // A checkpoint at each epoch's end, and now and then within one.
+            let at = match &result {
+                Ok(Event::EpochEnd(s)) => {
+                    Some(serde_json::json!({"epoch": s.epoch + 1, "step": 0}))
+                }
+                Ok(Event::Step(p)) if js_sys::Date::now() - ck_at.get() > CHECKPOINT_EVERY_MS => {
+                    Some(serde_json::json!({"epoch": p.epoch, "step": p.step}))
+                }
+                _ => None,
+            };
+            if let Some(at) = at {
+                ck_at.set(js_sys::Date::now());
+                match trainer.checkpoint(spec, at).await {
+                    Ok(bytes) => *ck.borrow_mut() = Some(bytes),
+                    Err(e) => web_sys::console::warn_1(&format!("checkpoint failed: {e}").into()),
+                }
+            }
             *cell.borrow_mut() = Some(trainer);
             let event = result.map_err(|e| match e {
                 TrainError::Cancelled => js_err("training was cancelled"),

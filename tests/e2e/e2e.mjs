@@ -6,10 +6,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+import { singleFile } from '../../scripts/single-file.mjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const DIST = process.env.AELAB_DIST || 'dist';
 let browser, server, origin;
 const foreign = [];
+const cspViolations = [];
 
 before(async () => {
   ({ server, origin } = await serve(DIST));
@@ -25,12 +30,18 @@ async function open(query = '') {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (/Content Security Policy/.test(m.text())) cspViolations.push(m.text()); });
   page.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url()); });
   await page.goto(`${origin}/index.html${query}`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   const ms = await page.evaluate(() => window.aelabFirstDenoiseMs);
   console.log(`# first denoise ${ms.toFixed(0)} ms after navigation start (${query || 'default backend'})`);
   return { page, errors };
+}
+
+async function ready(page) {
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  await page.waitForSelector('body[data-restored="true"]', { timeout: 300_000 });
 }
 
 async function idle(page) {
@@ -191,6 +202,13 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'ndarray');
   await page.click('#aug-resample');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length === 20, null, { timeout: 300_000 });
+  // A reload brings the generator back from the browser's storage.
+  await page.reload();
+  await ready(page);
+  assert.match(await page.textContent('#aug-status'), /^restored: a generator of 2s from 10 example/);
+  assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'ndarray', 'the backend choice is kept');
+  assert.match(await page.textContent('#restore-note'), /your 2 generator/);
+  assert.equal(await page.locator('#aug-sliders input').count(), 2);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -252,6 +270,125 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   await page.close();
 });
 
+test('models, uploads, the comparison table and settings survive a reload; Reset lab clears them', async () => {
+  const { page, errors } = await open('?backend=flex');
+  await page.getByRole('button', { name: '0.7', exact: true }).click();
+  // A denoiser loaded from a file (the canonical one shipped in dist/).
+  await page.setInputFiles('#model-file', path.join(DIST, 'models/denoiser-canonical.aelab'));
+  await page.waitForFunction(() => /Loaded denoiser-canonical\.aelab/.test(document.getElementById('model-msg').textContent));
+  // An uploaded series, a trained anomaly model, a threshold and a kept run.
+  await page.click('#tab-anomaly');
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
+  await page.waitForFunction(() => /beats\.csv: series of 24 points/.test(document.getElementById('an-preview-text').textContent));
+  await page.fill('#an-epochs', '20');
+  await page.fill('#an-latent', '4');
+  await page.getByTestId('anomaly-train').click();
+  await page.waitForFunction(() => /^\d\.\d{4}$/.test(document.querySelector('[data-testid=anomaly-auroc]').textContent), null, { timeout: 300_000 });
+  await page.selectOption('#an-rule', 'pct:95');
+  await page.click('#an-apply-rule');
+  await page.click('#an-keep');
+  const before = { auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') };
+  await page.waitForTimeout(600); // the threshold and settings are saved after a short pause
+  await page.reload();
+  await ready(page);
+  assert.equal(await page.isVisible('#lab-anomaly'), true, 'the tab is kept');
+  assert.equal(await page.getByTestId('noise-factor').inputValue(), '0.7', 'the noise level is kept');
+  assert.match(await page.textContent('#model-info'), /canonical/i);
+  assert.match(await page.textContent('#model-info'), /loaded from a file/);
+  assert.match(await page.textContent('#an-preview-text'), /beats\.csv: series of 24 points/);
+  assert.match(await page.textContent('#an-status'), /^restored: dense autoencoder \(latent 4, depth 3, 20 epochs\)/);
+  const after = { auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') };
+  assert.deepEqual(after, before, 'the run and its threshold are back, unchanged');
+  assert.equal(await page.locator('#an-compare tbody tr').count(), 1);
+  assert.match(await page.textContent('#restore-note'), /your denoiser.*beats\.csv.*anomaly run/);
+  // Reset lab, confirmed: everything is forgotten.
+  page.once('dialog', (d) => d.accept());
+  await Promise.all([page.waitForEvent('load'), page.click('#reset-lab')]);
+  await ready(page);
+  assert.equal(await page.isVisible('#lab-denoise'), true);
+  assert.equal(await page.getByTestId('noise-factor').inputValue(), '0.5');
+  assert.match(await page.textContent('#model-info'), /pre-trained/);
+  assert.equal(await page.textContent('#restore-note'), '');
+  assert.equal(await page.locator('#an-compare tbody tr').count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a full storage quota gives a message, and the work can still be downloaded', async () => {
+  const { page, errors } = await open('?backend=flex');
+  await page.evaluate(() => { window.aelabTest.storageFails = 'quota'; });
+  await page.setInputFiles('#model-file', path.join(DIST, 'models/denoiser-canonical.aelab'));
+  await page.waitForFunction(() => /storage is full, so the loaded denoiser was not saved/.test(document.getElementById('banner').textContent));
+  assert.equal(await page.evaluate(() => document.body.dataset.storage), 'full');
+  assert.match(await page.textContent('#model-info'), /canonical/i, 'the model is loaded all the same');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#model-download')]);
+  const file = await dl.path();
+  assert.equal(fs.readFileSync(file).subarray(0, 8).toString(), 'AELABW01', 'a weights file');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a lost WebGPU device moves the page to the CPU and keeps what was trained', async () => {
+  // Lost while idle: the page notices at once.
+  {
+    const { page, errors } = await open('');
+    assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'webgpu');
+    assert.ok(await page.evaluate(() => window.aelabTest.loseGpu()) >= 1);
+    await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'flex', null, { timeout: 60_000 });
+    assert.match(await page.textContent('#banner'), /GPU device was lost.*moved to the CPU/);
+    await page.getByTestId('clear').click();
+    await drawStroke(page, DIGITS[7][0]);
+    assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'), 'denoising goes on, on the CPU');
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  // Lost during training: the run's last checkpoint is kept.
+  const { page, errors } = await open('?tab=augment');
+  assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'webgpu');
+  await page.selectOption('#aug-digit', '3');
+  await page.fill('#aug-examples', '40');
+  await page.selectOption('#aug-latent', '2');
+  await page.fill('#aug-epochs', '30');
+  await page.getByTestId('augment-train').click();
+  await page.waitForFunction(() => /^epoch 3\//.test(document.getElementById('aug-status').textContent), null, { timeout: 600_000 });
+  await page.evaluate(() => window.aelabTest.loseGpu());
+  await page.waitForFunction(() => /kept the generator as trained up to its last checkpoint|could not be loaded/.test(document.getElementById('aug-status').textContent), null, { timeout: 300_000 });
+  assert.match(await page.textContent('#aug-status'), /kept the generator/);
+  assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'flex');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length > 0, null, { timeout: 300_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a 200 MB CSV is refused at once, with the limit stated, and the tab stays responsive', async () => {
+  const big = path.join(os.tmpdir(), `aelab-200mb-${process.pid}.csv`);
+  const line = Buffer.from('2024-01-01 00:00:00,0.123456789,0\n');
+  const block = Buffer.concat(Array(32768).fill(line));
+  const fd = fs.openSync(big, 'w');
+  for (let written = 0; written < 200e6; written += block.length) fs.writeSync(fd, block);
+  fs.closeSync(fd);
+  try {
+    const { page, errors } = await open('?backend=flex&tab=anomaly');
+    // Every click's delay: from the input event to its handler.
+    await page.evaluate(() => {
+      window.clickDelays = [];
+      document.getElementById('tab-anomaly').addEventListener('click', (ev) => window.clickDelays.push(performance.now() - ev.timeStamp));
+    });
+    const upload = page.getByTestId('anomaly-upload').setInputFiles(big);
+    for (let i = 0; i < 5; i++) await page.click('#tab-anomaly');
+    await upload;
+    await page.waitForFunction(() => /over the limit of 50 MB/.test(document.querySelector('[data-testid=anomaly-error]').textContent), null, { timeout: 10_000 });
+    assert.match(await page.getByTestId('anomaly-error').textContent(), /is 2\d\d\.\d MB, over the limit of 50 MB/);
+    for (let i = 0; i < 5; i++) await page.click('#tab-anomaly');
+    const delays = await page.evaluate(() => window.clickDelays);
+    console.log(`# 200 MB upload: refused; click delays ${delays.map((d) => d.toFixed(0)).join(', ')} ms`);
+    assert.equal(delays.length, 10);
+    assert.ok(Math.max(...delays) < 200, `a click waited ${Math.max(...delays).toFixed(0)} ms`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally { fs.rmSync(big, { force: true }); }
+});
+
 test('after the first visit the page and its data work offline', async () => {
   const { page, errors } = await open('?backend=flex');
   await page.waitForSelector('body[data-offline="ready"]', { timeout: 120_000 });
@@ -270,6 +407,40 @@ test('after the first visit the page and its data work offline', async () => {
   await page.close();
 });
 
-test('the page made no request outside its own origin', () => {
+test('the single-file build opens from file:// and works with no server', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aelab-single-'));
+  const file = path.join(dir, 'aelab.html');
+  fs.writeFileSync(file, singleFile(DIST));
+  console.log(`# aelab.html: ${(fs.statSync(file).size / 1e6).toFixed(1)} MB`);
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors = [];
+  const network = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (/Content Security Policy/.test(m.text())) cspViolations.push(m.text()); });
+  page.on('request', (r) => { if (!/^(file|blob|data):/.test(r.url())) network.push(r.url()); });
+  try {
+    await page.goto(`file://${file}`);
+    await ready(page);
+    const backend = await page.getByTestId('backend').getAttribute('data-backend');
+    console.log(`# file:// backend: ${backend}`);
+    if (backend !== 'webgpu') assert.match(await page.textContent('#banner'), /WebGPU is not available/, 'a CPU fallback says why');
+    await page.getByTestId('clear').click();
+    await drawStroke(page, DIGITS[7][0]);
+    assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'), 'a drawn 7 is denoised and recognised');
+    // The labs' data are inside the file too.
+    await page.waitForFunction(() => /10000 test digits/.test(document.getElementById('pick-note').textContent), null, { timeout: 120_000 });
+    await page.click('#tab-anomaly');
+    await page.click('#an-ecg');
+    await page.waitForFunction(() => /ECG5000: series of 140 points/.test(document.getElementById('an-preview-text').textContent), null, { timeout: 120_000 });
+    assert.deepEqual(network, [], 'no request leaves the file');
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the page made no request outside its own origin, and broke no rule of its CSP', () => {
   assert.deepEqual(foreign, []);
+  assert.deepEqual(cspViolations, []);
 });

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The long fuzz runs: each cargo-fuzz target (fuzz/fuzz_targets) for RUNS
+# executions (default 10 million), starting from the committed corpus.
+# Needs the nightly toolchain (libFuzzer's instrumentation); cargo-fuzz is
+# installed when missing. New corpus entries go to a scratch folder, not
+# into the repository; crashes are written to fuzz/artifacts/<target>/.
+#   scripts/fuzz.sh [RUNS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+RUNS=${1:-10000000}
+shift || true
+TARGETS=${*:-idx csv_wide csv_long record}
+rustup toolchain list | grep -q '^nightly' || {
+  echo "the nightly toolchain is missing: rustup toolchain install nightly" >&2
+  exit 1
+}
+command -v cargo-fuzz >/dev/null ||
+  CARGO_TARGET_DIR=$HOME/.cache/aelab-tools-target cargo install --locked cargo-fuzz
+export CARGO_TARGET_DIR=$HOME/.cache/aelab-fuzz-target
+cargo +nightly fuzz build -O
+for t in $TARGETS; do
+  scratch=$(mktemp -d)
+  echo "== $t: $RUNS executions"
+  start=$(date +%s)
+  log=$scratch.log
+  rc=0
+  cargo +nightly fuzz run -O "$t" "$scratch" fuzz/corpus/"$t" -- \
+    -runs="$RUNS" -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    >"$log" 2>&1 || rc=$?
+  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs|ERROR|panicked' "$log" || true
+  echo "   $t: exit $rc after $(( $(date +%s) - start )) s"
+  rm -rf "$scratch"
+  if [ "$rc" != 0 ]; then
+    tail -40 "$log" >&2
+    failed=1
+  fi
+done
+exit "${failed:-0}"

@@ -1,0 +1,114 @@
+//! The fuzz targets' bodies, shared by the cargo-fuzz crate (`fuzz/`) and
+//! by the corpus replay in `tests/fuzz_smoke.rs`, which CI runs on stable.
+//!
+//! Each takes untrusted bytes, as a file a student drops on the page, and
+//! must return (with an error or a value), never panic, hang or run out of
+//! memory. Errors are the expected outcome for most inputs; they are
+//! rendered to text so that their `Display` code is exercised too.
+
+use crate::data::idx::{maybe_gunzip, parse_idx};
+use crate::data::series::{self, Column, Separator};
+use crate::data::Mnist;
+
+/// The IDX reader: gzip or raw, any rank the first byte asks for, and the
+/// image + label pair that the MNIST loader builds from two files.
+pub fn idx(data: &[u8]) {
+    let rank = data.first().map_or(1, |b| (*b as usize % 4) + 1);
+    let body = data.get(1..).unwrap_or_default();
+    match maybe_gunzip(body) {
+        Ok(raw) => {
+            let _ = parse_idx(&raw, rank).map_err(|e| e.to_string());
+            // Split the bytes in two and read them as images and labels.
+            let cut = raw.len() / 2;
+            let _ = Mnist::from_idx(&raw[..cut], &raw[cut..]).map_err(|e| e.to_string());
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+fn separator(b: u8) -> Option<Separator> {
+    match b % 4 {
+        0 => None,
+        1 => Some(Separator::Comma),
+        2 => Some(Separator::Tab),
+        _ => Some(Separator::Semicolon),
+    }
+}
+
+/// The CSV parser, wide (UCR) shape: one series per row, with or without a
+/// label column.
+pub fn csv_wide(data: &[u8]) {
+    let (sep, labelled) = match data.first() {
+        Some(b) => (separator(*b), b & 4 != 0),
+        None => (None, false),
+    };
+    let body = data.get(1..).unwrap_or_default();
+    let Ok(raw) = series::maybe_gunzip(body) else {
+        return;
+    };
+    let text = match series::text_of(&raw) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    match series::parse_table(text, sep) {
+        Ok(table) => {
+            let label = labelled.then_some(Column::Index(0));
+            let _ = series::guess_shape(&table);
+            let _ = series::ucr(&table, label.as_ref(), Some("1")).map_err(|e| e.to_string());
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// The CSV parser, long shape: a value column (the page's default choice),
+/// an optional label column, cut into windows.
+pub fn csv_long(data: &[u8]) {
+    let (sep, window, labelled) = match data.first() {
+        Some(b) => (separator(*b), 2 + (*b as usize >> 3), b & 4 != 0),
+        None => (None, 2, false),
+    };
+    let body = data.get(1..).unwrap_or_default();
+    let text = match series::text_of(body) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let table = match series::parse_table(text, sep) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let value = table.default_value_column();
+    let label = labelled.then(|| Column::Index(table.columns().saturating_sub(1)));
+    match series::long(&table, &value, None, label.as_ref()) {
+        Ok(s) => {
+            let _ = s.windows(window, 1 + window / 2).map_err(|e| e.to_string());
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// Weight files: the header, then the burn record, for every model kind
+/// the page can load, on the CPU backend.
+pub fn record(data: &[u8]) {
+    use crate::models::{record, Classifier, Denoiser, LatentAe, SeriesAe};
+    let device = crate::platform::CpuBackend::Flex.device();
+    let _ = record::peek(data).map_err(|e| e.to_string());
+    let _ = record::from_bytes::<Denoiser>(data, &device).map_err(|e| e.to_string());
+    let _ = record::from_bytes::<Classifier>(data, &device).map_err(|e| e.to_string());
+    let _ = record::from_bytes::<LatentAe>(data, &device).map_err(|e| e.to_string());
+    let _ = record::from_bytes::<SeriesAe>(data, &device).map_err(|e| e.to_string());
+}
