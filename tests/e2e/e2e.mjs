@@ -202,11 +202,13 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'ndarray');
   await page.click('#aug-resample');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length === 20, null, { timeout: 300_000 });
-  // A reload brings the generator back from the browser's storage.
-  await page.reload();
+  // Opening the page again (without the query) brings the generator back
+  // from the browser's storage, on the backend and tab chosen last.
+  await page.goto(`${origin}/index.html`);
   await ready(page);
   assert.match(await page.textContent('#aug-status'), /^restored: a generator of 2s from 10 example/);
   assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'ndarray', 'the backend choice is kept');
+  assert.equal(await page.isVisible('#lab-augment'), true, 'the tab is kept');
   assert.match(await page.textContent('#restore-note'), /your 2 generator/);
   assert.equal(await page.locator('#aug-sliders input').count(), 2);
   assert.deepEqual(errors, []);
