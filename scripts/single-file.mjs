@@ -9,8 +9,11 @@
 // octet-stream"> block (never executed); a small loader answers the page's
 // fetch() of those paths from them, and loads the ES modules from blob:
 // URLs with their relative imports rewritten. No file of the page changes.
+// Files that are not compressed already (the wasm, the weights) are stored
+// gzipped and unpacked with the browser's DecompressionStream.
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 
 // The modules, each after those it imports.
 const MODULES = ['ui.js', 'store.js', 'augment.js', 'anomaly.js', 'aelab.js', 'app.js'];
@@ -40,7 +43,12 @@ export function singleFile(dist) {
     .replace(/<link[^>]*rel="(?:modulepreload|preload)"[^>]*>\s*/g, '')
     .replace(/<link[^>]*rel="stylesheet"[^>]*>/, () => `<style>${esc(css)}</style>`)
     .replace(/<script type="module" src="app\.js"><\/script>/, '');
-  const blocks = DATA.map((f) => `<script type="application/octet-stream" data-path="${f}">${read(f).toString('base64')}</script>`).join('\n');
+  const blocks = DATA.map((f) => {
+    const raw = read(f);
+    const gz = !f.endsWith('.gz');
+    const body = gz ? zlib.gzipSync(raw, { level: 9 }) : raw;
+    return `<script type="application/octet-stream" data-path="${f}"${gz ? ' data-gzip' : ''}>${body.toString('base64')}</script>`;
+  }).join('\n');
   const loader = `<script type="module">
 // aelab, single file: the data blocks above answer fetch(); the modules load
 // from blob: URLs.
@@ -50,10 +58,13 @@ const blocks = new Map([...document.querySelectorAll('script[data-path]')].map((
 const cache = new Map();
 function bytesOf(p) {
   if (!cache.has(p)) {
-    const bin = atob(blocks.get(p).textContent);
+    const block = blocks.get(p);
+    const bin = atob(block.textContent);
     const out = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    cache.set(p, out);
+    cache.set(p, block.hasAttribute('data-gzip')
+      ? new Response(new Blob([out]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer()
+      : Promise.resolve(out.buffer));
   }
   return cache.get(p);
 }
@@ -64,7 +75,7 @@ window.fetch = async (input, init) => {
   const p = url.href.startsWith(base) ? decodeURIComponent(url.href.slice(base.length).split(/[?#]/)[0]) : null;
   if (p !== null && blocks.has(p)) {
     const ext = p.split('.').pop();
-    return new Response(bytesOf(p), { status: 200, headers: { 'Content-Type': types[ext] || 'application/octet-stream' } });
+    return new Response(await bytesOf(p), { status: 200, headers: { 'Content-Type': types[ext] || 'application/octet-stream' } });
   }
   return netFetch(input, init);
 };
