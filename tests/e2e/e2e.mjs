@@ -244,6 +244,13 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   await page.getByTestId('anomaly-upload').setInputFiles({ name: '<img src=x onerror=alert(1)>.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
   await page.waitForFunction(() => /<img src=x onerror=alert\(1\)>\.csv: series/.test(document.getElementById('an-preview-text').textContent));
   assert.equal(await page.locator('#lab-anomaly img').count(), 0, 'no markup from a file name');
+  // A CSV header with markup, echoed in the message about a missing column, is text too.
+  await page.$eval('#an-value', (el) => { el.value = 'value'; });
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'hostile.csv', mimeType: 'text/csv', buffer: Buffer.from('time,<img src=x onerror="window.pwned=1">,label\n1,2,0\n2,3,0\n') });
+  await page.waitForFunction(() => /the header has: time, <img src=x onerror="window\.pwned=1">, label/.test(document.querySelector('[data-testid=anomaly-error]').textContent));
+  assert.equal(await page.locator('#lab-anomaly img').count(), 0, 'no markup from a CSV header');
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  await page.$eval('#an-value', (el) => { el.value = ''; });
   // A good file.
   await page.getByTestId('anomaly-upload').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
   await page.waitForFunction(() => /beats\.csv: series of 24 points/.test(document.getElementById('an-preview-text').textContent));
