@@ -39,11 +39,14 @@ export function setupAnomaly(app) {
     if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
     return new Uint8Array(await r.arrayBuffer());
   }
+  async function useEcg() {
+    const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
+    return lab().anomaly_use_ecg(tr, te);
+  }
   $('an-ecg').addEventListener('click', async () => {
     $('an-preview-text').textContent = 'loading ECG5000 (3.4 MB)…';
     try {
-      const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
-      loaded(lab().anomaly_use_ecg(tr, te), { kind: 'ecg' });
+      loaded(await useEcg(), { kind: 'ecg' });
     } catch (e) { showError(errText(e)); $('an-preview-text').textContent = ''; }
   });
   $('an-machine').addEventListener('click', () => {
@@ -233,8 +236,7 @@ export function setupAnomaly(app) {
     try {
       let json;
       if (source.kind === 'ecg') {
-        const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
-        json = lab().anomaly_use_ecg(tr, te);
+        json = await useEcg();
       } else if (source.kind === 'machine') {
         json = lab().anomaly_use_machine(source.seed);
       } else {

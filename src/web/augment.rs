@@ -379,7 +379,7 @@ impl Lab {
             .settings
             .clone()
             .ok_or_else(|| js_err("train an augmenter first"))?;
-        let meta = serde_json::json!({"digit": s.digit, "examples": s.examples, "settings": s, "trained_in": "browser"});
+        let meta = augmenter_meta(&s);
         let model = aug.model.clone();
         Ok(future_to_promise(async move {
             let bytes = record::to_bytes_async(&model, &s.model_config(), meta)
@@ -394,6 +394,12 @@ impl Lab {
     pub fn has_augmenter(&self) -> bool {
         self.augment.borrow().aug.is_some()
     }
+}
+
+/// The metadata of an augmenter weights file: `load_augmenter` reads the
+/// settings back to pick the same training examples.
+pub(super) fn augmenter_meta(s: &AugmentSettings) -> serde_json::Value {
+    serde_json::json!({"digit": s.digit, "examples": s.examples, "settings": s, "trained_in": "browser"})
 }
 
 /// Copies the augmentation state to another lab session, but not the model:

@@ -491,6 +491,9 @@ pub struct TrainSession {
     /// [`CHECKPOINT_EVERY_MS`], so that a lost GPU does not lose the run.
     checkpoint: Rc<RefCell<Option<Vec<u8>>>>,
     checkpoint_at: Rc<std::cell::Cell<f64>>,
+    /// The configuration and metadata a checkpoint is written with, fixed
+    /// for the session.
+    checkpoint_spec: Rc<CheckpointSpec>,
 }
 
 /// How often a running session copies its model to the CPU, at most.
@@ -509,10 +512,11 @@ impl AnyTrainer {
     /// in its metadata under "checkpoint".
     async fn checkpoint(
         &self,
-        spec: CheckpointSpec,
+        spec: &CheckpointSpec,
         at: serde_json::Value,
     ) -> Result<Vec<u8>, String> {
-        let with = |mut meta: serde_json::Value| {
+        let with = |meta: &serde_json::Value| {
+            let mut meta = meta.clone();
             if let Some(o) = meta.as_object_mut() {
                 o.insert("checkpoint".into(), at.clone());
                 meta
@@ -522,10 +526,10 @@ impl AnyTrainer {
         };
         let r = match (self, spec) {
             (AnyTrainer::Denoise(t), CheckpointSpec::Denoise(c, meta)) => {
-                record::to_bytes_async(&t.model(), &c, with(meta)).await
+                record::to_bytes_async(&t.model(), c, with(meta)).await
             }
             (AnyTrainer::Augment(t), CheckpointSpec::Augment(c, meta)) => {
-                record::to_bytes_async(&t.model(), &c, with(meta)).await
+                record::to_bytes_async(&t.model(), c, with(meta)).await
             }
             (AnyTrainer::Anomaly(t), CheckpointSpec::Anomaly(settings, meta)) => {
                 let m = t.model();
@@ -538,23 +542,24 @@ impl AnyTrainer {
     }
 }
 
-impl TrainSession {
-    fn checkpoint_spec(&self) -> CheckpointSpec {
-        match &self.kind {
+impl CheckpointSpec {
+    fn of(kind: &SessionKind) -> Self {
+        match kind {
             SessionKind::Denoise { config, meta } => {
                 CheckpointSpec::Denoise(config.clone(), meta.clone())
             }
-            SessionKind::Augment { settings, .. } => CheckpointSpec::Augment(
-                settings.model_config(),
-                serde_json::json!({"digit": settings.digit, "examples": settings.examples, "settings": settings, "trained_in": "browser"}),
-            ),
+            SessionKind::Augment { settings, .. } => {
+                CheckpointSpec::Augment(settings.model_config(), augment::augmenter_meta(settings))
+            }
             SessionKind::Anomaly { settings, .. } => CheckpointSpec::Anomaly(
                 settings.clone(),
                 serde_json::json!({ "model": settings.model.name(), "trained_in": "browser" }),
             ),
         }
     }
+}
 
+impl TrainSession {
     pub(super) fn new(
         trainer: AnyTrainer,
         cancel: crate::training::CancelToken,
@@ -564,6 +569,7 @@ impl TrainSession {
         TrainSession {
             trainer: Rc::new(RefCell::new(Some(trainer))),
             cancel,
+            checkpoint_spec: Rc::new(CheckpointSpec::of(&kind)),
             kind,
             train_curve: Rc::new(RefCell::new(Vec::new())),
             valid_curve: Rc::new(RefCell::new(Vec::new())),
@@ -592,7 +598,7 @@ impl TrainSession {
     pub fn step(&self) -> Promise {
         let cell = self.trainer.clone();
         let (tc, vc) = (self.train_curve.clone(), self.valid_curve.clone());
-        let spec = self.checkpoint_spec();
+        let spec = self.checkpoint_spec.clone();
         let (ck, ck_at) = (self.checkpoint.clone(), self.checkpoint_at.clone());
         future_to_promise(async move {
             let mut trainer = cell
@@ -612,7 +618,7 @@ impl TrainSession {
             };
             if let Some(at) = at {
                 ck_at.set(js_sys::Date::now());
-                match trainer.checkpoint(spec, at).await {
+                match trainer.checkpoint(&spec, at).await {
                     Ok(bytes) => *ck.borrow_mut() = Some(bytes),
                     Err(e) => web_sys::console::warn_1(&format!("checkpoint failed: {e}").into()),
                 }
