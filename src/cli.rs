@@ -44,12 +44,27 @@ enum Command {
     Augment(AugmentCmd),
     /// Exercise 3: anomaly detection in time series by reconstruction error.
     Anomaly(AnomalyCmd),
+    /// Weights files: rewrite one with its parameters in half precision.
+    #[command(subcommand)]
+    Weights(WeightsCmd),
     /// Training throughput and denoising latency on the CPU backends (the
     /// same code as `cargo bench --bench denoise`).
     Bench {
         /// A short smoke run.
         #[arg(long)]
         quick: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WeightsCmd {
+    /// Store every parameter as f16: half the file, for the weights the page
+    /// loads at start. The model still computes in f32.
+    Half {
+        /// An aelab weights file (any model).
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -384,6 +399,21 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Denoise(c) => denoise_cmd(&ctx, c),
         Command::Augment(c) => augment_cmd(&ctx, c),
         Command::Anomaly(c) => anomaly_cmd(&ctx, c),
+        Command::Weights(WeightsCmd::Half { input, out }) => {
+            let bytes = std::fs::read(&input)
+                .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+            let (half, name) =
+                record::halve(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+            std::fs::write(&out, &half)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            eprintln!(
+                "{name}: {} -> {} bytes, saved {}",
+                bytes.len(),
+                half.len(),
+                out.display()
+            );
+            Ok(())
+        }
         Command::Bench { quick } => {
             crate::bench::run(quick, &[CpuBackend::Flex, CpuBackend::NdArray]);
             Ok(())
