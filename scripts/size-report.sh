@@ -11,7 +11,10 @@ if [ ! -f "$dist/aelab_bg.wasm" ]; then
   source scripts/env.sh
   trunk build --release --dist "$dist"
 fi
-initial=(index.html style.css app.js aelab.js aelab_bg.wasm models/denoiser-skip.aelab models/classifier.aelab)
+# app.js imports ui.js, store.js, augment.js and anomaly.js statically, so
+# they load at start too.
+initial=(index.html style.css app.js ui.js store.js augment.js anomaly.js aelab.js aelab_bg.wasm
+  models/denoiser-skip.aelab models/classifier.aelab)
 lazy=(mnist/t10k-images-idx3-ubyte.gz mnist/t10k-labels-idx1-ubyte.gz mnist/train-images-idx3-ubyte.gz mnist/train-labels-idx1-ubyte.gz)
 total=0
 printf '%-36s %12s %12s\n' file bytes gzipped

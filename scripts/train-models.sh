@@ -4,7 +4,7 @@
 #   classifier            4 epochs   ~15 min   99.37 % clean test accuracy
 #   denoiser-skip         5 epochs   ~39 min, then a 2-epoch fine-tune ~16 min
 #   denoiser-canonical    3 epochs   ~13 min
-# The files are then rewritten with f16 parameters (half the download; the
+# The files are then rewritten 8-bit (a quarter of the download; the
 # metrics in README are measured on these files).
 # Then evaluate with: cargo run -- denoise eval
 set -euo pipefail
@@ -20,5 +20,5 @@ aelab="$CARGO_TARGET_DIR/debug/aelab"
 "$aelab" denoise train --kind canonical --epochs 3 --lr 2e-3 --noise-min 0.3 --noise-max 0.9 --seed 1 \
   --out assets/models/denoiser-canonical.aelab
 for m in classifier denoiser-skip denoiser-canonical; do
-  "$aelab" weights half "assets/models/$m.aelab" --out "assets/models/$m.aelab"
+  "$aelab" weights convert "assets/models/$m.aelab" --to q8 --out "assets/models/$m.aelab"
 done

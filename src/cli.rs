@@ -44,7 +44,7 @@ enum Command {
     Augment(AugmentCmd),
     /// Exercise 3: anomaly detection in time series by reconstruction error.
     Anomaly(AnomalyCmd),
-    /// Weights files: rewrite one with its parameters in half precision.
+    /// Weights files: store the parameters as f32, f16 or 8-bit.
     #[command(subcommand)]
     Weights(WeightsCmd),
     /// Training throughput and denoising latency on the CPU backends (the
@@ -58,13 +58,17 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum WeightsCmd {
-    /// Store every parameter as f16: half the file, for the weights the page
-    /// loads at start. The model still computes in f32.
-    Half {
+    /// Rewrite a weights file with another storage for its parameters:
+    /// f32 (exact), f16 (half the size) or q8 (8-bit, a quarter of the
+    /// size; what the page loads at start). The model computes in f32.
+    Convert {
         /// An aelab weights file (any model).
         input: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// f32, f16 or q8.
+        #[arg(long, default_value = "q8")]
+        to: String,
     },
 }
 
@@ -399,17 +403,18 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Denoise(c) => denoise_cmd(&ctx, c),
         Command::Augment(c) => augment_cmd(&ctx, c),
         Command::Anomaly(c) => anomaly_cmd(&ctx, c),
-        Command::Weights(WeightsCmd::Half { input, out }) => {
+        Command::Weights(WeightsCmd::Convert { input, out, to }) => {
+            let storage = record::Storage::parse(&to)?;
             let bytes = std::fs::read(&input)
                 .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-            let (half, name) =
-                record::halve(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
-            std::fs::write(&out, &half)
+            let (converted, name) = record::convert(&bytes, storage)
+                .map_err(|e| format!("{}: {e}", input.display()))?;
+            std::fs::write(&out, &converted)
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             eprintln!(
-                "{name}: {} -> {} bytes, saved {}",
+                "{name}: {} -> {} bytes ({to}), saved {}",
                 bytes.len(),
-                half.len(),
+                converted.len(),
                 out.display()
             );
             Ok(())

@@ -196,6 +196,47 @@ fn bad_weights_give_a_clear_error_not_a_panic() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("width is 0"));
+
+    // `weights convert`: a junk file and an unknown storage are errors; a
+    // real file converts to each storage and still evaluates.
+    let out = aelab()
+        .args(["weights", "convert"])
+        .arg(&junk)
+        .arg("--out")
+        .arg(dir.join("j8.aelab"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an aelab weights file"));
+    let shipped = aelab::data::assets_dir().join("models/denoiser-canonical.aelab");
+    let out = aelab()
+        .args(["weights", "convert", "--to", "f8"])
+        .arg(&shipped)
+        .arg("--out")
+        .arg(dir.join("x.aelab"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use f32, f16 or q8"));
+    let mut sizes = Vec::new();
+    for to in ["f32", "f16", "q8"] {
+        let path = dir.join(format!("canonical-{to}.aelab"));
+        run_ok(
+            aelab()
+                .args(["weights", "convert", "--to", to])
+                .arg(&shipped)
+                .arg("--out")
+                .arg(&path),
+        );
+        sizes.push(std::fs::metadata(&path).unwrap().len());
+        let json = run_ok(
+            aelab()
+                .args(["denoise", "eval", "--json", "--limit", "20", "--weights"])
+                .arg(&path),
+        );
+        assert!(json.contains("\"psnr_denoised\""), "{json}");
+    }
+    assert!(sizes[0] > sizes[1] && sizes[1] > sizes[2], "{sizes:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

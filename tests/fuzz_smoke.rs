@@ -9,7 +9,7 @@
 
 use aelab::data::idx::write_idx;
 use aelab::fuzzing;
-use aelab::models::record::to_bytes;
+use aelab::models::record::{to_bytes, to_bytes_as, Storage};
 use aelab::models::{
     ClassifierConfig, DenoiserConfig, LatentAeConfig, SeriesAeConfig, SeriesModelKind,
 };
@@ -90,6 +90,14 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             out.push(to_bytes(&c.init(&dev), &c, serde_json::json!(null)).unwrap());
             let c = DenoiserConfig::canonical().with_width(1);
             out.push(to_bytes(&c.init(&dev), &c, serde_json::json!({})).unwrap());
+            // The same models stored as f16 and as 8-bit.
+            let c = DenoiserConfig::canonical().with_width(1);
+            for storage in [Storage::F16, Storage::Q8] {
+                let m = c.init(&dev);
+                out.push(to_bytes_as(&m, &c, serde_json::json!({}), storage).unwrap());
+            }
+            let c = LatentAeConfig::new().with_latent(2).with_width(2);
+            out.push(to_bytes_as(&c.init(&dev), &c, serde_json::json!({}), Storage::Q8).unwrap());
             out
         }
         _ => unreachable!(),

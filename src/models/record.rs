@@ -63,7 +63,13 @@ struct Header<C> {
     config: C,
     #[serde(default)]
     meta: serde_json::Value,
+    /// How the body holds the parameters: absent for burn's record bytes
+    /// (f32 or f16), `"q8"` for aelab's 8-bit encoding ([`Storage::Q8`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encoding: Option<String>,
 }
+
+const Q8: &str = "q8";
 
 #[derive(Deserialize)]
 struct ModelOnly {
@@ -226,8 +232,33 @@ pub async fn to_bytes_async<M: Weights>(
     to_bytes(&copy, config, meta)
 }
 
-/// Casts every float parameter to another dtype (used to store weights in
-/// half precision; loading casts them back to the model's f32).
+/// How a weights file stores the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// burn's record with f32 parameters: exact (training, downloads).
+    F32,
+    /// burn's record with f16 parameters: half the size.
+    F16,
+    /// aelab's 8-bit encoding: every weight matrix or kernel as signed
+    /// bytes with one f32 scale per output slice (its first dimension);
+    /// biases and normalisation statistics stay f32. A quarter of the size,
+    /// for the weights the page loads at start.
+    Q8,
+}
+
+impl Storage {
+    pub fn parse(s: &str) -> Result<Storage, String> {
+        match s {
+            "f32" => Ok(Storage::F32),
+            "f16" => Ok(Storage::F16),
+            "q8" => Ok(Storage::Q8),
+            _ => Err(format!("unknown storage {s:?}: use f32, f16 or q8")),
+        }
+    }
+}
+
+/// Casts every float parameter to another dtype (f16 storage; loading
+/// casts them back to the model's f32).
 struct CastFloats(DType);
 
 impl burn::module::ModuleMapper for CastFloats {
@@ -240,33 +271,168 @@ impl burn::module::ModuleMapper for CastFloats {
     }
 }
 
-/// [`to_bytes`] with every float parameter stored as f16: half the size,
-/// for the weights the page loads at start. [`from_bytes`] reads both
-/// kinds and computes in f32; f16 keeps about 3 significant digits, so the
-/// outputs move by far less than the metrics resolve (measured in README).
-pub fn to_bytes_half<M: Weights>(
+/// [`to_bytes`] with the parameters stored as `storage` says. The model
+/// must be on a CPU device (its weights are read synchronously).
+/// [`from_bytes`] reads every kind and computes in f32.
+pub fn to_bytes_as<M: Weights>(
     model: &M,
     config: &M::Config,
     meta: serde_json::Value,
+    storage: Storage,
 ) -> Result<Vec<u8>, WeightsError> {
-    let half = model.clone().map(&mut CastFloats(DType::F16));
-    to_bytes(&half, config, meta)
+    match storage {
+        Storage::F32 => to_bytes(model, config, meta),
+        Storage::F16 => to_bytes(
+            &model.clone().map(&mut CastFloats(DType::F16)),
+            config,
+            meta,
+        ),
+        Storage::Q8 => {
+            let mut grab = Grab {
+                tensors: Vec::new(),
+            };
+            model.visit(&mut grab);
+            let mut body = Vec::new();
+            for (t, shape) in grab.tensors {
+                let values: Vec<f32> = t
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
+                q8_encode(&values, &shape.to_vec(), &mut body);
+            }
+            let header = serde_json::to_vec(&Header {
+                model: M::NAME.to_string(),
+                config,
+                meta,
+                encoding: Some(Q8.into()),
+            })
+            .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+            Ok(assemble(&header, &body))
+        }
+    }
 }
 
-/// Rewrites a weights file of any aelab model with f16 parameters. Returns
-/// the new file and the model's name.
-pub fn halve(bytes: &[u8]) -> Result<(Vec<u8>, String), WeightsError> {
-    fn go<M: Weights>(bytes: &[u8]) -> Result<Vec<u8>, WeightsError> {
+/// One tensor of the q8 body: its rank and dimensions (u32 LE), a kind
+/// byte, then either f32 values (kind 0) or, for kind 1, one f32 scale per
+/// slice of the first dimension followed by one i8 per value.
+fn q8_encode(values: &[f32], dims: &[usize], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(dims.len() as u32).to_le_bytes());
+    for &d in dims {
+        out.extend_from_slice(&(d as u32).to_le_bytes());
+    }
+    if dims.len() < 2 || values.is_empty() {
+        out.push(0);
+        for v in values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        return;
+    }
+    out.push(1);
+    let slices = dims[0];
+    let per = values.len() / slices;
+    let scales: Vec<f32> = values
+        .chunks(per)
+        .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0)
+        .collect();
+    for s in &scales {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    for (c, &s) in values.chunks(per).zip(&scales) {
+        for &v in c {
+            let q = if s > 0.0 {
+                (v / s).round().clamp(-127.0, 127.0) as i8
+            } else {
+                0
+            };
+            out.push(q as u8);
+        }
+    }
+}
+
+/// Reads a q8 body against the model's parameter shapes, in visiting order.
+fn q8_decode(body: &[u8], shapes: &[Vec<usize>]) -> Result<Vec<TensorData>, WeightsError> {
+    let mut pos = 0usize;
+    let mut take = |n: usize| -> Result<&[u8], WeightsError> {
+        let end = pos.checked_add(n).ok_or(WeightsError::Truncated)?;
+        let b = body.get(pos..end).ok_or(WeightsError::Truncated)?;
+        pos = end;
+        Ok(b)
+    };
+    let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let mut out = Vec::with_capacity(shapes.len());
+    for (i, want) in shapes.iter().enumerate() {
+        let rank = u32_at(take(4)?);
+        if rank != want.len() {
+            return Err(WeightsError::Record(format!(
+                "parameter {i} has rank {rank} in the file, {} in the model",
+                want.len()
+            )));
+        }
+        let mut dims = Vec::with_capacity(rank);
+        for _ in 0..rank {
+            dims.push(u32_at(take(4)?));
+        }
+        if &dims != want {
+            return Err(WeightsError::Record(format!(
+                "parameter {i} has shape {dims:?} in the file, {want:?} in the model"
+            )));
+        }
+        let n: usize = dims.iter().product();
+        let values: Vec<f32> = match take(1)?[0] {
+            0 => take(n.checked_mul(4).ok_or(WeightsError::Truncated)?)?
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            1 if rank >= 2 && dims[0] > 0 => {
+                let slices = dims[0];
+                let scales: Vec<f32> = take(slices * 4)?
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                if scales.iter().any(|s| !s.is_finite()) {
+                    return Err(WeightsError::Record(format!(
+                        "parameter {i} has a scale that is not a finite number"
+                    )));
+                }
+                let per = n / slices;
+                take(n)?
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &q)| (q as i8) as f32 * scales[k / per.max(1)])
+                    .collect()
+            }
+            k => {
+                return Err(WeightsError::Record(format!(
+                    "parameter {i} has an unknown encoding {k}"
+                )))
+            }
+        };
+        out.push(TensorData::new(values, dims));
+    }
+    if pos != body.len() {
+        return Err(WeightsError::Record(format!(
+            "{} bytes after the last parameter",
+            body.len() - pos
+        )));
+    }
+    Ok(out)
+}
+
+/// Rewrites a weights file of any aelab model with another storage.
+/// Returns the new file and the model's name.
+pub fn convert(bytes: &[u8], storage: Storage) -> Result<(Vec<u8>, String), WeightsError> {
+    fn go<M: Weights>(bytes: &[u8], storage: Storage) -> Result<Vec<u8>, WeightsError> {
         let device = crate::platform::CpuBackend::Flex.device();
         let (m, c, meta) = from_bytes::<M>(bytes, &device)?;
-        to_bytes_half(&m, &c, meta)
+        to_bytes_as(&m, &c, meta, storage)
     }
     let (name, _) = peek(bytes)?;
     let out = match name.as_str() {
-        n if n == Denoiser::NAME => go::<Denoiser>(bytes)?,
-        n if n == Classifier::NAME => go::<Classifier>(bytes)?,
-        n if n == LatentAe::NAME => go::<LatentAe>(bytes)?,
-        n if n == SeriesAe::NAME => go::<SeriesAe>(bytes)?,
+        n if n == Denoiser::NAME => go::<Denoiser>(bytes, storage)?,
+        n if n == Classifier::NAME => go::<Classifier>(bytes, storage)?,
+        n if n == LatentAe::NAME => go::<LatentAe>(bytes, storage)?,
+        n if n == SeriesAe::NAME => go::<SeriesAe>(bytes, storage)?,
         _ => {
             return Err(WeightsError::WrongModel {
                 expected: "an aelab model".into(),
@@ -275,6 +441,15 @@ pub fn halve(bytes: &[u8]) -> Result<(Vec<u8>, String), WeightsError> {
         }
     };
     Ok((out, name))
+}
+
+fn assemble(header: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + header.len() + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(header);
+    out.extend_from_slice(body);
+    out
 }
 
 /// Serialises a model with its configuration and free-form metadata.
@@ -287,6 +462,7 @@ pub fn to_bytes<M: Weights>(
         model: M::NAME.to_string(),
         config,
         meta,
+        encoding: None,
     })
     .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
     let record = model
@@ -294,12 +470,7 @@ pub fn to_bytes<M: Weights>(
         .into_record()
         .into_bytes()
         .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
-    let mut out = Vec::with_capacity(12 + header.len() + record.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&record);
-    Ok(out)
+    Ok(assemble(&header, &record))
 }
 
 fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), WeightsError> {
@@ -357,6 +528,29 @@ pub fn from_bytes<M: Weights>(
     if body.is_empty() {
         return Err(WeightsError::Truncated);
     }
+    match header.encoding.as_deref() {
+        None => {}
+        Some(Q8) => {
+            let model = M::build(&header.config, device);
+            let mut grab = Grab {
+                tensors: Vec::new(),
+            };
+            model.visit(&mut grab);
+            let shapes: Vec<Vec<usize>> = grab.tensors.iter().map(|(_, s)| s.to_vec()).collect();
+            drop(grab);
+            let values = q8_decode(body, &shapes)?;
+            let model = model.map(&mut Put {
+                values: values.into_iter(),
+                device,
+            });
+            return Ok((model, header.config, header.meta));
+        }
+        Some(other) => {
+            return Err(WeightsError::BadHeader(format!(
+                "unknown parameter encoding {other:?}"
+            )))
+        }
+    }
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(body.to_vec()))
         .map_err(|e| WeightsError::Record(format!("{e:?}")))?
         .cast_to_module_dtype();
@@ -412,7 +606,7 @@ mod tests {
         let cfg = ClassifierConfig::new();
         let m: Classifier = cfg.init(&flex);
         let full = to_bytes(&m, &cfg, serde_json::json!({"k": 2})).unwrap();
-        let (half, name) = halve(&full).unwrap();
+        let (half, name) = convert(&full, Storage::F16).unwrap();
         assert_eq!(name, "classifier");
         // Every parameter goes from 4 bytes to 2 (the header is the same;
         // the container aligns each tensor, which moves a few bytes either way).
@@ -426,7 +620,7 @@ mod tests {
             half.len()
         );
         // Halving a half file again keeps its size.
-        assert_eq!(halve(&half).unwrap().0.len(), half.len());
+        assert_eq!(convert(&half, Storage::F16).unwrap().0.len(), half.len());
         let dev = test_device();
         let (back, _, meta) = from_bytes::<Classifier>(&half, &dev).unwrap();
         assert_eq!(meta["k"], 2);
@@ -448,7 +642,88 @@ mod tests {
         assert!(worst < 5e-3, "probabilities differ by {worst}");
         assert!(worst > 0.0, "f16 storage should round something");
         // Not an aelab file: a clear error, not a panic.
-        assert_eq!(halve(b"nope").unwrap_err(), WeightsError::NotAelab);
+        assert_eq!(
+            convert(b"nope", Storage::F16).unwrap_err(),
+            WeightsError::NotAelab
+        );
+    }
+
+    #[test]
+    fn eight_bit_files_are_a_quarter_and_close() {
+        let flex = crate::platform::CpuBackend::Flex.device();
+        let cfg = ClassifierConfig::new();
+        let m: Classifier = cfg.init(&flex);
+        let full = to_bytes(&m, &cfg, serde_json::json!({"k": 3})).unwrap();
+        let (q8, name) = convert(&full, Storage::Q8).unwrap();
+        assert_eq!(name, "classifier");
+        let n = m.num_params();
+        assert!(
+            q8.len() < n + n / 8,
+            "{} bytes for {n} parameters",
+            q8.len()
+        );
+        let dev = test_device();
+        let (back, _, meta) = from_bytes::<Classifier>(&q8, &dev).unwrap();
+        assert_eq!(meta["k"], 3);
+        assert_eq!(peek(&q8).unwrap().0, "classifier");
+        let x = Tensor::<4>::random(
+            [3, 1, 28, 28],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &flex,
+        );
+        let a: Vec<f32> = m.forward(x.clone()).into_data().try_into_vec_as().unwrap();
+        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
+        let b: Vec<f32> = back.forward(xd).into_data().try_into_vec_as().unwrap();
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            worst > 0.0 && worst < 0.05 * scale,
+            "logits differ by {worst} (scale {scale})"
+        );
+        // Converting back to f32 keeps the 8-bit values exactly.
+        let (f32_again, _) = convert(&q8, Storage::F32).unwrap();
+        let (again, _, _) = from_bytes::<Classifier>(&f32_again, &dev).unwrap();
+        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
+        let c: Vec<f32> = again.forward(xd).into_data().try_into_vec_as().unwrap();
+        assert_eq!(b, c);
+        // Damaged 8-bit files: clear errors, never a panic.
+        let (h, body) = split(&q8).unwrap();
+        let start = 12 + h.len();
+        for cut in [1, 5, body.len() / 2, body.len() - 1] {
+            let e = from_bytes::<Classifier>(&q8[..start + cut], &dev).unwrap_err();
+            assert!(
+                matches!(e, WeightsError::Truncated | WeightsError::Record(_)),
+                "{e:?}"
+            );
+        }
+        let mut extra = q8.clone();
+        extra.push(0);
+        assert!(matches!(
+            from_bytes::<Classifier>(&extra, &dev).unwrap_err(),
+            WeightsError::Record(_)
+        ));
+        let mut bad_kind = q8.clone();
+        bad_kind[start + 20] = 7; // conv1's weight: rank 4, four dims, then its kind
+        let e = from_bytes::<Classifier>(&bad_kind, &dev).unwrap_err();
+        assert!(e.to_string().contains("unknown encoding"), "{e}");
+        // Another model's 8-bit body under this configuration.
+        let other = ClassifierConfig::new().with_hidden(64);
+        let small = to_bytes_as(
+            &other.init(&flex),
+            &other,
+            serde_json::Value::Null,
+            Storage::Q8,
+        )
+        .unwrap();
+        let (_, small_body) = split(&small).unwrap();
+        let mut forged = q8[..start].to_vec();
+        forged.extend_from_slice(small_body);
+        let e = from_bytes::<Classifier>(&forged, &dev).unwrap_err();
+        assert!(e.to_string().contains("shape"), "{e}");
     }
 
     #[test]
@@ -499,6 +774,7 @@ mod tests {
             model: "denoiser".into(),
             config: &cfg,
             meta: serde_json::Value::Null,
+            encoding: None,
         })
         .unwrap();
         let (_, body) = split(&forged).unwrap();
