@@ -1,6 +1,6 @@
 // The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
 // plots are computed by the Rust core through the Lab.
-import { $, errText, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, fetchBytes, renderTable, toCsv, download, driveSession } from './ui.js';
 
 const MAX_UPLOAD = 50 * 1024 * 1024;
 
@@ -33,11 +33,6 @@ export function setupAnomaly(app) {
     // Sensible sizes for the series length.
     const dense = $('an-model').value === 'dense';
     $('an-epochs').value = p.name === 'ECG5000' ? (dense ? '300' : '100') : (dense ? '40' : '20');
-  }
-  async function fetchBytes(url) {
-    const r = await fetch(url);
-    if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
-    return new Uint8Array(await r.arrayBuffer());
   }
   async function useEcg() {
     const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);

@@ -1,7 +1,7 @@
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
 // (aelab.js / aelab_bg.wasm, built by trunk from src/web.rs).
 import init, * as aelab from './aelab.js';
-import { $, errText, paint, bestDigit, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, fetchBytes, paint, bestDigit, renderTable, toCsv, download, driveSession } from './ui.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
@@ -107,12 +107,6 @@ $('reset-lab').addEventListener('click', async () => {
 window.aelabPanic = (msg) => banner(`aelab hit an internal error: ${msg}\nThe page may be unstable; reload it to start again. Your downloaded models and figures are not affected.`);
 window.addEventListener('unhandledrejection', (ev) => banner(`Unexpected error: ${errText(ev.reason)}`));
 window.addEventListener('error', (ev) => banner(`Unexpected error: ${ev.message}`));
-
-async function fetchBytes(url) {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
-  return new Uint8Array(await r.arrayBuffer());
-}
 
 // ---------- backend ----------
 function showBackend() {

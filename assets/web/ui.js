@@ -3,6 +3,13 @@
 export const $ = (id) => document.getElementById(id);
 export const errText = (e) => (e && e.message) ? e.message : String(e);
 
+// A same-origin file as bytes; an HTTP error is an Error with the file's name.
+export async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
 // Paints a 28×28 image (784 floats in [0, 1]) on a 28×28 canvas.
 export function paint(canvas, img, offset = 0) {
   const ctx = canvas.getContext('2d');
