@@ -296,19 +296,11 @@ pub fn to_bytes_as<M: Weights>(
             for (t, shape) in grab.tensors {
                 let values: Vec<f32> = t
                     .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
+                    .try_into_vec_as::<f32>()
                     .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
                 q8_encode(&values, &shape.to_vec(), &mut body);
             }
-            let header = serde_json::to_vec(&Header {
-                model: M::NAME.to_string(),
-                config,
-                meta,
-                encoding: Some(Q8.into()),
-            })
-            .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
-            Ok(assemble(&header, &body))
+            Ok(assemble(&header::<M>(config, meta, Some(Q8))?, &body))
         }
     }
 }
@@ -350,6 +342,14 @@ fn q8_encode(values: &[f32], dims: &[usize], out: &mut Vec<u8>) {
     }
 }
 
+/// Little-endian f32 values.
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 /// Reads a q8 body against the model's parameter shapes, in visiting order.
 fn q8_decode(body: &[u8], shapes: &[Vec<usize>]) -> Result<Vec<TensorData>, WeightsError> {
     let mut pos = 0usize;
@@ -380,16 +380,10 @@ fn q8_decode(body: &[u8], shapes: &[Vec<usize>]) -> Result<Vec<TensorData>, Weig
         }
         let n: usize = dims.iter().product();
         let values: Vec<f32> = match take(1)?[0] {
-            0 => take(n.checked_mul(4).ok_or(WeightsError::Truncated)?)?
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
+            0 => f32s(take(n.checked_mul(4).ok_or(WeightsError::Truncated)?)?),
             1 if rank >= 2 && dims[0] > 0 => {
                 let slices = dims[0];
-                let scales: Vec<f32> = take(slices * 4)?
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
+                let scales = f32s(take(slices * 4)?);
                 if scales.iter().any(|s| !s.is_finite()) {
                     return Err(WeightsError::Record(format!(
                         "parameter {i} has a scale that is not a finite number"
@@ -443,6 +437,21 @@ pub fn convert(bytes: &[u8], storage: Storage) -> Result<(Vec<u8>, String), Weig
     Ok((out, name))
 }
 
+/// The JSON header of a weights file for a model of type `M`.
+fn header<M: Weights>(
+    config: &M::Config,
+    meta: serde_json::Value,
+    encoding: Option<&str>,
+) -> Result<Vec<u8>, WeightsError> {
+    serde_json::to_vec(&Header {
+        model: M::NAME.to_string(),
+        config,
+        meta,
+        encoding: encoding.map(String::from),
+    })
+    .map_err(|e| WeightsError::BadHeader(e.to_string()))
+}
+
 fn assemble(header: &[u8], body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(12 + header.len() + body.len());
     out.extend_from_slice(MAGIC);
@@ -458,13 +467,7 @@ pub fn to_bytes<M: Weights>(
     config: &M::Config,
     meta: serde_json::Value,
 ) -> Result<Vec<u8>, WeightsError> {
-    let header = serde_json::to_vec(&Header {
-        model: M::NAME.to_string(),
-        config,
-        meta,
-        encoding: None,
-    })
-    .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    let header = header::<M>(config, meta, None)?;
     let record = model
         .clone()
         .into_record()
@@ -566,6 +569,14 @@ mod tests {
     use crate::models::DenoiserKind;
     use crate::platform::test_device;
 
+    /// The largest absolute difference between two outputs.
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
     #[test]
     fn async_copy_to_another_backend_keeps_outputs_and_bytes() {
         use crate::models::{LatentAe, LatentAeConfig};
@@ -579,11 +590,7 @@ mod tests {
         let y = Tensor::<4>::ones([2, 1, 28, 28], &nd);
         let b: Vec<f32> = copy.forward(y).into_data().try_into_vec_as().unwrap();
         // Two backends, two convolution kernels: equal up to rounding.
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let worst = max_diff(&a, &b);
         assert_eq!(a.len(), b.len());
         assert!(worst < 1e-5, "outputs differ by {worst}");
         // The file written from the copy is the file written directly.
@@ -634,11 +641,7 @@ mod tests {
         assert_eq!(out.dtype(), DType::F32);
         let a: Vec<f32> = m.probabilities(x).into_data().try_into_vec_as().unwrap();
         let b: Vec<f32> = out.into_data().try_into_vec_as().unwrap();
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let worst = max_diff(&a, &b);
         assert!(worst < 5e-3, "probabilities differ by {worst}");
         assert!(worst > 0.0, "f16 storage should round something");
         // Not an aelab file: a clear error, not a panic.
@@ -675,11 +678,7 @@ mod tests {
         let xd = Tensor::<4>::from_data(x.to_data(), &dev);
         let b: Vec<f32> = back.forward(xd).into_data().try_into_vec_as().unwrap();
         let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let worst = max_diff(&a, &b);
         assert!(
             worst > 0.0 && worst < 0.05 * scale,
             "logits differ by {worst} (scale {scale})"
