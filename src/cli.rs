@@ -59,14 +59,15 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum WeightsCmd {
     /// Rewrite a weights file with another storage for its parameters:
-    /// f32 (exact), f16 (half the size) or q8 (8-bit, a quarter of the
-    /// size; what the page loads at start). The model computes in f32.
+    /// f32 (exact), f16 (half the size), q8 (8-bit, a quarter of the
+    /// size) or q4 (q8 with the large dense layers 4-bit). The model
+    /// computes in f32.
     Convert {
         /// An aelab weights file (any model).
         input: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        /// f32, f16 or q8.
+        /// f32, f16, q8 or q4.
         #[arg(long, default_value = "q8")]
         to: String,
     },
@@ -135,6 +136,12 @@ enum DenoiseCmd {
         /// Width of the first layers (default 32; not with --init).
         #[arg(long)]
         width: Option<usize>,
+        /// Channels of the skip model's 7×7 bottleneck (default 64; not with --init).
+        #[arg(long)]
+        bottleneck: Option<usize>,
+        /// 3×3 convolutions at 7×7 in the skip model (default 3; not with --init).
+        #[arg(long)]
+        depth: Option<usize>,
         /// Start from these weights (fine-tuning) instead of from scratch.
         #[arg(long)]
         init: Option<PathBuf>,
@@ -607,6 +614,8 @@ fn denoise_cmd(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             noise_min,
             noise_max,
             width,
+            bottleneck,
+            depth,
             init,
             out,
         } => {
@@ -626,14 +635,24 @@ fn denoise_cmd(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             let (tr, va) = split_train(ctx, &train)?;
             ctx.device.seed(train.seed);
             let (model, config) = match init {
-                Some(_) if kind.is_some() || width.is_some() => {
-                    return Err("--kind and --width describe a new model; with --init the file's model is fine-tuned as it is".into())
+                Some(_)
+                    if kind.is_some()
+                        || width.is_some()
+                        || bottleneck.is_some()
+                        || depth.is_some() =>
+                {
+                    return Err("--kind, --width, --bottleneck and --depth describe a new model; with --init the file's model is fine-tuned as it is".into())
                 }
                 Some(p) => ctx.load_with_config::<Denoiser>(&p)?,
                 None => {
                     let config = DenoiserConfig::new()
                         .with_kind(DenoiserKind::parse(kind.as_deref().unwrap_or("canonical"))?)
                         .with_width(width.unwrap_or(32));
+                    let config = DenoiserConfig {
+                        bottleneck: bottleneck.unwrap_or(config.bottleneck),
+                        depth: depth.unwrap_or(config.depth),
+                        ..config
+                    };
                     Denoiser::validate(&config)?;
                     (config.init(&ctx.device), config)
                 }

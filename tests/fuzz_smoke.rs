@@ -98,6 +98,13 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             }
             let c = LatentAeConfig::new().with_latent(2).with_width(2);
             out.push(to_bytes_as(&c.init(&dev), &c, serde_json::json!({}), Storage::Q8).unwrap());
+            // A classifier whose dense layer (32·49 × 42 = 65 856 values)
+            // is just large enough to be stored 4-bit.
+            let c = ClassifierConfig::new()
+                .with_channels1(1)
+                .with_channels2(32)
+                .with_hidden(42);
+            out.push(to_bytes_as(&c.init(&dev), &c, serde_json::json!({}), Storage::Q4).unwrap());
             out
         }
         _ => unreachable!(),

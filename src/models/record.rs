@@ -64,12 +64,17 @@ struct Header<C> {
     #[serde(default)]
     meta: serde_json::Value,
     /// How the body holds the parameters: absent for burn's record bytes
-    /// (f32 or f16), `"q8"` for aelab's 8-bit encoding ([`Storage::Q8`]).
+    /// (f32 or f16), `"q8"` or `"q4"` for aelab's quantised encodings
+    /// ([`Storage::Q8`], [`Storage::Q4`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     encoding: Option<String>,
 }
 
 const Q8: &str = "q8";
+const Q4: &str = "q4";
+/// In q4 files, weight tensors with at least this many values (the large
+/// dense layers) are stored 4-bit; smaller kernels stay 8-bit.
+const Q4_MIN_VALUES: usize = 65_536;
 
 #[derive(Deserialize)]
 struct ModelOnly {
@@ -244,6 +249,11 @@ pub enum Storage {
     /// biases and normalisation statistics stay f32. A quarter of the size,
     /// for the weights the page loads at start.
     Q8,
+    /// As [`Storage::Q8`], but the large dense matrices (65 536 values or
+    /// more) are stored 4-bit, two values per byte, each slice with the
+    /// scale that minimises its squared error. About an eighth of f32 for
+    /// the classifier, whose first dense layer holds most of its weights.
+    Q4,
 }
 
 impl Storage {
@@ -252,7 +262,8 @@ impl Storage {
             "f32" => Ok(Storage::F32),
             "f16" => Ok(Storage::F16),
             "q8" => Ok(Storage::Q8),
-            _ => Err(format!("unknown storage {s:?}: use f32, f16 or q8")),
+            "q4" => Ok(Storage::Q4),
+            _ => Err(format!("unknown storage {s:?}: use f32, f16, q8 or q4")),
         }
     }
 }
@@ -287,7 +298,7 @@ pub fn to_bytes_as<M: Weights>(
             config,
             meta,
         ),
-        Storage::Q8 => {
+        Storage::Q8 | Storage::Q4 => {
             let mut grab = Grab {
                 tensors: Vec::new(),
             };
@@ -298,17 +309,20 @@ pub fn to_bytes_as<M: Weights>(
                     .into_data()
                     .try_into_vec_as::<f32>()
                     .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
-                q8_encode(&values, &shape.to_vec(), &mut body);
+                let four = storage == Storage::Q4 && values.len() >= Q4_MIN_VALUES;
+                q8_encode(&values, &shape.to_vec(), four, &mut body);
             }
-            Ok(assemble(&header::<M>(config, meta, Some(Q8))?, &body))
+            let tag = if storage == Storage::Q4 { Q4 } else { Q8 };
+            Ok(assemble(&header::<M>(config, meta, Some(tag))?, &body))
         }
     }
 }
 
-/// One tensor of the q8 body: its rank and dimensions (u32 LE), a kind
-/// byte, then either f32 values (kind 0) or, for kind 1, one f32 scale per
-/// slice of the first dimension followed by one i8 per value.
-fn q8_encode(values: &[f32], dims: &[usize], out: &mut Vec<u8>) {
+/// One tensor of a q8/q4 body: its rank and dimensions (u32 LE), a kind
+/// byte, then f32 values (kind 0); or one f32 scale per slice of the first
+/// dimension followed by one i8 per value (kind 1), or by two signed 4-bit
+/// values per byte, low nibble first (kind 2, only when `four`).
+fn q8_encode(values: &[f32], dims: &[usize], four: bool, out: &mut Vec<u8>) {
     out.extend_from_slice(&(dims.len() as u32).to_le_bytes());
     for &d in dims {
         out.extend_from_slice(&(d as u32).to_le_bytes());
@@ -320,25 +334,49 @@ fn q8_encode(values: &[f32], dims: &[usize], out: &mut Vec<u8>) {
         }
         return;
     }
-    out.push(1);
+    let (top, kind) = if four { (7.0f32, 2u8) } else { (127.0, 1) };
+    out.push(kind);
     let slices = dims[0];
     let per = values.len() / slices;
+    let quant = |v: f32, s: f32| {
+        if s > 0.0 {
+            (v / s).round().clamp(-top, top)
+        } else {
+            0.0
+        }
+    };
     let scales: Vec<f32> = values
         .chunks(per)
-        .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0)
+        .map(|c| {
+            let max = c.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if !four {
+                return max / top;
+            }
+            // With 15 levels, clipping the largest values lowers the error
+            // of all the others: pick the clip that minimises it.
+            let err = |s: f32| -> f32 { c.iter().map(|&v| (v - quant(v, s) * s).powi(2)).sum() };
+            (10..=20)
+                .map(|k| max * k as f32 / 20.0 / top)
+                .min_by(|a, b| err(*a).total_cmp(&err(*b)))
+                .unwrap_or(0.0)
+        })
         .collect();
     for s in &scales {
         out.extend_from_slice(&s.to_le_bytes());
     }
-    for (c, &s) in values.chunks(per).zip(&scales) {
-        for &v in c {
-            let q = if s > 0.0 {
-                (v / s).round().clamp(-127.0, 127.0) as i8
-            } else {
-                0
-            };
-            out.push(q as u8);
+    let q: Vec<i8> = values
+        .chunks(per)
+        .zip(&scales)
+        .flat_map(|(c, &s)| c.iter().map(move |&v| quant(v, s) as i8))
+        .collect();
+    if four {
+        for pair in q.chunks(2) {
+            let lo = pair[0] as u8 & 0x0f;
+            let hi = pair.get(1).map_or(0, |&h| h as u8 & 0x0f);
+            out.push(lo | (hi << 4));
         }
+    } else {
+        out.extend(q.iter().map(|&v| v as u8));
     }
 }
 
@@ -381,7 +419,7 @@ fn q8_decode(body: &[u8], shapes: &[Vec<usize>]) -> Result<Vec<TensorData>, Weig
         let n: usize = dims.iter().product();
         let values: Vec<f32> = match take(1)?[0] {
             0 => f32s(take(n.checked_mul(4).ok_or(WeightsError::Truncated)?)?),
-            1 if rank >= 2 && dims[0] > 0 => {
+            kind @ (1 | 2) if rank >= 2 && dims[0] > 0 => {
                 let slices = dims[0];
                 let scales = f32s(take(slices * 4)?);
                 if scales.iter().any(|s| !s.is_finite()) {
@@ -389,11 +427,20 @@ fn q8_decode(body: &[u8], shapes: &[Vec<usize>]) -> Result<Vec<TensorData>, Weig
                         "parameter {i} has a scale that is not a finite number"
                     )));
                 }
-                let per = n / slices;
-                take(n)?
-                    .iter()
+                let per = (n / slices).max(1);
+                let q: Vec<i8> = if kind == 1 {
+                    take(n)?.iter().map(|&b| b as i8).collect()
+                } else {
+                    // Two signed nibbles per byte, low first; sign-extend.
+                    take(n.div_ceil(2))?
+                        .iter()
+                        .flat_map(|&b| [((b << 4) as i8) >> 4, (b as i8) >> 4])
+                        .take(n)
+                        .collect()
+                };
+                q.iter()
                     .enumerate()
-                    .map(|(k, &q)| (q as i8) as f32 * scales[k / per.max(1)])
+                    .map(|(k, &q)| q as f32 * scales[k / per])
                     .collect()
             }
             k => {
@@ -533,7 +580,7 @@ pub fn from_bytes<M: Weights>(
     }
     match header.encoding.as_deref() {
         None => {}
-        Some(Q8) => {
+        Some(Q8 | Q4) => {
             let model = M::build(&header.config, device);
             let mut grab = Grab {
                 tensors: Vec::new(),
@@ -723,6 +770,69 @@ mod tests {
         forged.extend_from_slice(small_body);
         let e = from_bytes::<Classifier>(&forged, &dev).unwrap_err();
         assert!(e.to_string().contains("shape"), "{e}");
+    }
+
+    #[test]
+    fn four_bit_dense_layers_are_smaller_and_close() {
+        let flex = crate::platform::CpuBackend::Flex.device();
+        let cfg = ClassifierConfig::new();
+        let m: Classifier = cfg.init(&flex);
+        let full = to_bytes(&m, &cfg, serde_json::Value::Null).unwrap();
+        let (q8, _) = convert(&full, Storage::Q8).unwrap();
+        let (q4, name) = convert(&full, Storage::Q4).unwrap();
+        assert_eq!(name, "classifier");
+        // fc1 (3136 × 128 values) goes from one byte per value to half.
+        let fc1 = 3136 * 128;
+        assert!(
+            q4.len() + fc1 / 2 - 64 <= q8.len() && q8.len() <= q4.len() + fc1 / 2 + 64,
+            "q8 {} bytes, q4 {} bytes",
+            q8.len(),
+            q4.len()
+        );
+        let dev = test_device();
+        let (back, _, _) = from_bytes::<Classifier>(&q4, &dev).unwrap();
+        let x = Tensor::<4>::random(
+            [4, 1, 28, 28],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &flex,
+        );
+        let a: Vec<f32> = m.forward(x.clone()).into_data().try_into_vec_as().unwrap();
+        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
+        let b: Vec<f32> = back.forward(xd).into_data().try_into_vec_as().unwrap();
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = max_diff(&a, &b);
+        assert!(
+            worst > 0.0 && worst < 0.15 * scale,
+            "logits differ by {worst} (scale {scale})"
+        );
+        // Re-encoding the decoded values is lossless: every nibble survives,
+        // including the sign of -7 … -1.
+        let (f32_again, _) = convert(&q4, Storage::F32).unwrap();
+        let (again, _, _) = from_bytes::<Classifier>(&f32_again, &dev).unwrap();
+        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
+        let c: Vec<f32> = again.forward(xd).into_data().try_into_vec_as().unwrap();
+        assert_eq!(b, c);
+        // A 4-bit tensor cut short is an error, not a panic.
+        let e = from_bytes::<Classifier>(&q4[..q4.len() - 300], &dev).unwrap_err();
+        assert!(
+            matches!(e, WeightsError::Truncated | WeightsError::Record(_)),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn nibbles_round_trip() {
+        // An odd count, every level from -7 to 7, one all-zero slice.
+        let mut values: Vec<f32> = (-7..=7).map(|v| v as f32 * 0.5).collect();
+        values.extend([0.0; 15]);
+        let dims = [2usize, 15];
+        let mut body = Vec::new();
+        q8_encode(&values, &dims, true, &mut body);
+        assert_eq!(body[12], 2, "kind byte");
+        assert_eq!(body.len(), 4 + 8 + 1 + 2 * 4 + 15);
+        let back = q8_decode(&body, &[dims.to_vec()]).unwrap();
+        let got: Vec<f32> = back[0].try_to_vec().unwrap();
+        assert_eq!(got, values);
     }
 
     #[test]
