@@ -416,8 +416,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
             let (converted, name) = record::convert(&bytes, storage)
                 .map_err(|e| format!("{}: {e}", input.display()))?;
-            std::fs::write(&out, &converted)
-                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            write_file(&out, &converted)?;
             eprintln!(
                 "{name}: {} -> {} bytes ({to}), saved {}",
                 bytes.len(),
@@ -539,15 +538,20 @@ fn save<M: Weights>(
     out: &Path,
 ) -> Result<(), String> {
     let bytes = record::to_bytes(model, config, meta).map_err(|e| e.to_string())?;
+    write_file(out, &bytes)?;
+    eprintln!("saved {}", out.display());
+    Ok(())
+}
+
+/// Writes `bytes` to `out`, creating its folder if needed.
+fn write_file(out: &Path, bytes: &[u8]) -> Result<(), String> {
     if let Some(dir) = out.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
     }
-    std::fs::write(out, bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    eprintln!("saved {}", out.display());
-    Ok(())
+    std::fs::write(out, bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
 
 fn classifier_cmd(ctx: &Ctx, cmd: ClassifierCmd) -> Result<(), String> {

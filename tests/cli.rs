@@ -220,7 +220,8 @@ fn bad_weights_give_a_clear_error_not_a_panic() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("use f32, f16, q8 or q4"));
     let mut sizes = Vec::new();
     for to in ["f32", "f16", "q8", "q4"] {
-        let path = dir.join(format!("canonical-{to}.aelab"));
+        // Into a folder that does not exist yet: it is created.
+        let path = dir.join(to).join(format!("canonical-{to}.aelab"));
         run_ok(
             aelab()
                 .args(["weights", "convert", "--to", to])
