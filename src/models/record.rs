@@ -698,6 +698,36 @@ mod tests {
         );
     }
 
+    /// The classifier loaded from a quantised `file` gives logits within
+    /// `tol` × their largest magnitude of `m`'s (and not identical: the
+    /// weights were rounded), and converting the file to f32 keeps the
+    /// quantised values exactly.
+    fn quantised_is_close_and_exact_in_f32(m: &Classifier, file: &[u8], tol: f32) {
+        let flex = crate::platform::CpuBackend::Flex.device();
+        let dev = test_device();
+        let x = Tensor::<4>::random(
+            [3, 1, 28, 28],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &flex,
+        );
+        let logits = |c: &Classifier| -> Vec<f32> {
+            let xd = Tensor::<4>::from_data(x.to_data(), &dev);
+            c.forward(xd).into_data().try_into_vec_as().unwrap()
+        };
+        let a: Vec<f32> = m.forward(x.clone()).into_data().try_into_vec_as().unwrap();
+        let (back, _, _) = from_bytes::<Classifier>(file, &dev).unwrap();
+        let b = logits(&back);
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = max_diff(&a, &b);
+        assert!(
+            worst > 0.0 && worst < tol * scale,
+            "logits differ by {worst} (scale {scale})"
+        );
+        let (f32_again, _) = convert(file, Storage::F32).unwrap();
+        let (again, _, _) = from_bytes::<Classifier>(&f32_again, &dev).unwrap();
+        assert_eq!(b, logits(&again));
+    }
+
     #[test]
     fn eight_bit_files_are_a_quarter_and_close() {
         let flex = crate::platform::CpuBackend::Flex.device();
@@ -713,29 +743,10 @@ mod tests {
             q8.len()
         );
         let dev = test_device();
-        let (back, _, meta) = from_bytes::<Classifier>(&q8, &dev).unwrap();
+        let (_, _, meta) = from_bytes::<Classifier>(&q8, &dev).unwrap();
         assert_eq!(meta["k"], 3);
         assert_eq!(peek(&q8).unwrap().0, "classifier");
-        let x = Tensor::<4>::random(
-            [3, 1, 28, 28],
-            burn::tensor::Distribution::Uniform(0.0, 1.0),
-            &flex,
-        );
-        let a: Vec<f32> = m.forward(x.clone()).into_data().try_into_vec_as().unwrap();
-        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
-        let b: Vec<f32> = back.forward(xd).into_data().try_into_vec_as().unwrap();
-        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let worst = max_diff(&a, &b);
-        assert!(
-            worst > 0.0 && worst < 0.05 * scale,
-            "logits differ by {worst} (scale {scale})"
-        );
-        // Converting back to f32 keeps the 8-bit values exactly.
-        let (f32_again, _) = convert(&q8, Storage::F32).unwrap();
-        let (again, _, _) = from_bytes::<Classifier>(&f32_again, &dev).unwrap();
-        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
-        let c: Vec<f32> = again.forward(xd).into_data().try_into_vec_as().unwrap();
-        assert_eq!(b, c);
+        quantised_is_close_and_exact_in_f32(&m, &q8, 0.05);
         // Damaged 8-bit files: clear errors, never a panic.
         let (h, body) = split(&q8).unwrap();
         let start = 12 + h.len();
@@ -789,29 +800,9 @@ mod tests {
             q8.len(),
             q4.len()
         );
+        // Every nibble survives re-encoding, the signs of -7 … -1 included.
+        quantised_is_close_and_exact_in_f32(&m, &q4, 0.15);
         let dev = test_device();
-        let (back, _, _) = from_bytes::<Classifier>(&q4, &dev).unwrap();
-        let x = Tensor::<4>::random(
-            [4, 1, 28, 28],
-            burn::tensor::Distribution::Uniform(0.0, 1.0),
-            &flex,
-        );
-        let a: Vec<f32> = m.forward(x.clone()).into_data().try_into_vec_as().unwrap();
-        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
-        let b: Vec<f32> = back.forward(xd).into_data().try_into_vec_as().unwrap();
-        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let worst = max_diff(&a, &b);
-        assert!(
-            worst > 0.0 && worst < 0.15 * scale,
-            "logits differ by {worst} (scale {scale})"
-        );
-        // Re-encoding the decoded values is lossless: every nibble survives,
-        // including the sign of -7 … -1.
-        let (f32_again, _) = convert(&q4, Storage::F32).unwrap();
-        let (again, _, _) = from_bytes::<Classifier>(&f32_again, &dev).unwrap();
-        let xd = Tensor::<4>::from_data(x.to_data(), &dev);
-        let c: Vec<f32> = again.forward(xd).into_data().try_into_vec_as().unwrap();
-        assert_eq!(b, c);
         // A 4-bit tensor cut short is an error, not a panic.
         let e = from_bytes::<Classifier>(&q4[..q4.len() - 300], &dev).unwrap_err();
         assert!(
