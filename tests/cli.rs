@@ -437,3 +437,74 @@ fn anomaly_json_and_bad_csv() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn skip_denoiser_shape_flags() {
+    let dir = tmpdir("shape-flags");
+    let out = dir.join("skip.aelab");
+    run_ok(
+        aelab()
+            .args([
+                "denoise",
+                "train",
+                "--kind",
+                "skip",
+                "--bottleneck",
+                "8",
+                "--depth",
+                "1",
+            ])
+            .args([
+                "--limit",
+                "100",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "50",
+                "--out",
+            ])
+            .arg(&out),
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, cfg, _) = aelab::models::record::from_bytes::<aelab::models::Denoiser>(
+        &bytes,
+        &aelab::platform::CpuBackend::Flex.device(),
+    )
+    .unwrap();
+    assert_eq!((cfg.bottleneck, cfg.depth, cfg.width), (8, 1, 32));
+    // With --init the file's model is fine-tuned as it is: shape flags are refused.
+    let o = aelab()
+        .args([
+            "denoise", "train", "--depth", "2", "--limit", "100", "--init",
+        ])
+        .arg(&out)
+        .arg("--out")
+        .arg(dir.join("x.aelab"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--depth"));
+    // Out of range: the model's own limits, stated.
+    let o = aelab()
+        .args([
+            "denoise",
+            "train",
+            "--kind",
+            "skip",
+            "--bottleneck",
+            "0",
+            "--limit",
+            "100",
+            "--out",
+        ])
+        .arg(dir.join("y.aelab"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bottleneck is 0, outside 1..=512"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
