@@ -26,6 +26,15 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs a command that must fail with exit status 1 (a reported error, not
+/// a panic or a usage error); returns its stderr.
+fn run_err(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("aelab runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
+}
+
 fn train_tiny(dir: &Path) -> (PathBuf, PathBuf) {
     let cls = dir.join("cls.aelab");
     let den = dir.join("den.aelab");
@@ -144,24 +153,13 @@ fn bad_weights_give_a_clear_error_not_a_panic() {
     let dir = tmpdir("bad");
     let junk = dir.join("junk.aelab");
     std::fs::write(&junk, b"this is not a model").unwrap();
-    let out = aelab()
-        .args(["denoise", "eval", "--weights"])
-        .arg(&junk)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(aelab().args(["denoise", "eval", "--weights"]).arg(&junk));
     assert!(err.contains("not an aelab weights file"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 
     let missing = dir.join("nope.aelab");
-    let out = aelab()
-        .args(["denoise", "eval", "--weights"])
-        .arg(&missing)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    let err = run_err(aelab().args(["denoise", "eval", "--weights"]).arg(&missing));
+    assert!(err.contains("cannot read"));
 
     // A corrupt MNIST directory.
     let assets = dir.join("assets");
@@ -172,13 +170,11 @@ fn bad_weights_give_a_clear_error_not_a_panic() {
     )
     .unwrap();
     std::fs::write(assets.join("mnist/t10k-labels-idx1-ubyte.gz"), b"").unwrap();
-    let out = aelab()
-        .args(["classifier", "eval", "--assets"])
-        .arg(&assets)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(
+        aelab()
+            .args(["classifier", "eval", "--assets"])
+            .arg(&assets),
+    );
     assert!(err.contains("t10k-images-idx3-ubyte.gz"), "{err}");
     assert!(err.contains("the header alone needs 16"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -189,35 +185,32 @@ fn bad_weights_give_a_clear_error_not_a_panic() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = aelab()
-        .args(["denoise", "train", "--width", "0", "--limit", "10", "--out"])
-        .arg(dir.join("w0.aelab"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("width is 0"));
+    let err = run_err(
+        aelab()
+            .args(["denoise", "train", "--width", "0", "--limit", "10", "--out"])
+            .arg(dir.join("w0.aelab")),
+    );
+    assert!(err.contains("width is 0"));
 
     // `weights convert`: a junk file and an unknown storage are errors; a
     // real file converts to each storage and still evaluates.
-    let out = aelab()
-        .args(["weights", "convert"])
-        .arg(&junk)
-        .arg("--out")
-        .arg(dir.join("j8.aelab"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not an aelab weights file"));
+    let err = run_err(
+        aelab()
+            .args(["weights", "convert"])
+            .arg(&junk)
+            .arg("--out")
+            .arg(dir.join("j8.aelab")),
+    );
+    assert!(err.contains("not an aelab weights file"));
     let shipped = aelab::data::assets_dir().join("models/denoiser-canonical.aelab");
-    let out = aelab()
-        .args(["weights", "convert", "--to", "f8"])
-        .arg(&shipped)
-        .arg("--out")
-        .arg(dir.join("x.aelab"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("use f32, f16, q8 or q4"));
+    let err = run_err(
+        aelab()
+            .args(["weights", "convert", "--to", "f8"])
+            .arg(&shipped)
+            .arg("--out")
+            .arg(dir.join("x.aelab")),
+    );
+    assert!(err.contains("use f32, f16, q8 or q4"));
     let mut sizes = Vec::new();
     for to in ["f32", "f16", "q8", "q4"] {
         // Into a folder that does not exist yet: it is created.
@@ -473,38 +466,32 @@ fn skip_denoiser_shape_flags() {
     .unwrap();
     assert_eq!((cfg.bottleneck, cfg.depth, cfg.width), (8, 1, 32));
     // With --init the file's model is fine-tuned as it is: shape flags are refused.
-    let o = aelab()
-        .args([
-            "denoise", "train", "--depth", "2", "--limit", "100", "--init",
-        ])
-        .arg(&out)
-        .arg("--out")
-        .arg(dir.join("x.aelab"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--depth"));
-    // Out of range: the model's own limits, stated.
-    let o = aelab()
-        .args([
-            "denoise",
-            "train",
-            "--kind",
-            "skip",
-            "--bottleneck",
-            "0",
-            "--limit",
-            "100",
-            "--out",
-        ])
-        .arg(dir.join("y.aelab"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("bottleneck is 0, outside 1..=512"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let err = run_err(
+        aelab()
+            .args([
+                "denoise", "train", "--depth", "2", "--limit", "100", "--init",
+            ])
+            .arg(&out)
+            .arg("--out")
+            .arg(dir.join("x.aelab")),
     );
+    assert!(err.contains("--depth"));
+    // Out of range: the model's own limits, stated.
+    let err = run_err(
+        aelab()
+            .args([
+                "denoise",
+                "train",
+                "--kind",
+                "skip",
+                "--bottleneck",
+                "0",
+                "--limit",
+                "100",
+                "--out",
+            ])
+            .arg(dir.join("y.aelab")),
+    );
+    assert!(err.contains("bottleneck is 0, outside 1..=512"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
