@@ -356,9 +356,12 @@ fn q8_encode(values: &[f32], dims: &[usize], four: bool, out: &mut Vec<u8>) {
             // of all the others: pick the clip that minimises it.
             let err = |s: f32| -> f32 { c.iter().map(|&v| (v - quant(v, s) * s).powi(2)).sum() };
             (10..=20)
-                .map(|k| max * k as f32 / 20.0 / top)
-                .min_by(|a, b| err(*a).total_cmp(&err(*b)))
-                .unwrap_or(0.0)
+                .map(|k| {
+                    let s = max * k as f32 / 20.0 / top;
+                    (err(s), s)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .map_or(0.0, |(_, s)| s)
         })
         .collect();
     for s in &scales {
