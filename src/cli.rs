@@ -8,7 +8,7 @@ use crate::labs::denoise::{self, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVEL
 use crate::models::record::{self, Weights};
 use crate::models::{Classifier, ClassifierConfig, Denoiser, DenoiserConfig, DenoiserKind};
 use crate::platform::{block_on, CpuBackend};
-use crate::training::classify::ClassifyTask;
+use crate::training::classify::{Affine, ClassifyTask};
 use crate::training::{Event, Schedule, Task, TrainConfig, Trainer};
 use burn::prelude::*;
 use clap::{Args, Parser, Subcommand};
@@ -96,10 +96,14 @@ struct TrainArgs {
 
 #[derive(Subcommand, Debug)]
 enum ClassifierCmd {
-    /// Train the classifier on clean MNIST (random shifts of ±2 px).
+    /// Train the classifier on clean MNIST (geometric augmentation only).
     Train {
         #[command(flatten)]
         train: TrainArgs,
+        /// Augmentation: "shift" (±2 px) or "affine" (±2 px, ±12°, ±10 %
+        /// scale, ±0.2 shear).
+        #[arg(long, default_value = "shift", value_parser = ["shift", "affine"])]
+        augment: String,
         /// Where to write the weights; default: models/classifier.aelab in the assets.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -556,7 +560,11 @@ fn write_file(out: &Path, bytes: &[u8]) -> Result<(), String> {
 
 fn classifier_cmd(ctx: &Ctx, cmd: ClassifierCmd) -> Result<(), String> {
     match cmd {
-        ClassifierCmd::Train { train, out } => {
+        ClassifierCmd::Train {
+            train,
+            augment,
+            out,
+        } => {
             let (tr, va) = split_train(ctx, &train)?;
             eprintln!(
                 "training the classifier on {} images ({} held out)",
@@ -570,6 +578,7 @@ fn classifier_cmd(ctx: &Ctx, cmd: ClassifierCmd) -> Result<(), String> {
                 train: tr,
                 valid: va,
                 max_shift: 2,
+                affine: (augment == "affine").then_some(Affine::DEFAULT),
             };
             let mut trainer = Trainer::new(task, model, train_config(&train), &ctx.device)
                 .map_err(|e| e.to_string())?;

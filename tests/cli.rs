@@ -149,6 +149,54 @@ fn denoise_eval_json_has_the_report_shape() {
 }
 
 #[test]
+fn affine_augmented_classifier_trains_and_learns() {
+    let dir = tmpdir("affine");
+    let cls = dir.join("affine.aelab");
+    run_ok(
+        aelab()
+            .args([
+                "classifier",
+                "train",
+                "--augment",
+                "affine",
+                "--limit",
+                "600",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "32",
+                "--out",
+            ])
+            .arg(&cls),
+    );
+    let out = run_ok(
+        aelab()
+            .args([
+                "classifier",
+                "eval",
+                "--json",
+                "--limit",
+                "200",
+                "--weights",
+            ])
+            .arg(&cls),
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    // Chance is 10 %; 570 distorted digits for two epochs already do far better.
+    let acc = v["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.5, "accuracy {acc}");
+    // An unknown augmentation is refused by the argument parser.
+    let bad = aelab()
+        .args(["classifier", "train", "--augment", "elastic", "--out"])
+        .arg(dir.join("x.aelab"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("elastic"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bad_weights_give_a_clear_error_not_a_panic() {
     let dir = tmpdir("bad");
     let junk = dir.join("junk.aelab");

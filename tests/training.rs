@@ -106,6 +106,7 @@ fn classifier_loss_falls() {
         train: digits(64),
         valid: Mnist::default(),
         max_shift: 0,
+        affine: None,
     };
     let mut t = Trainer::new(
         task,
@@ -216,6 +217,7 @@ fn an_infinite_loss_from_huge_weights_is_caught() {
         train: digits(64),
         valid: Mnist::default(),
         max_shift: 0,
+        affine: None,
     };
     // An absurd learning rate blows the weights up within a few steps.
     let mut t = Trainer::new(
