@@ -35,6 +35,18 @@ fn run_err(cmd: &mut Command) -> String {
     err
 }
 
+/// Runs a command that must be refused (any failing status, a usage error
+/// included) with a message containing `want`, and no panic; returns stderr.
+fn refused(cmd: &mut Command, want: &str) -> String {
+    let what = format!("{cmd:?}");
+    let out = cmd.output().expect("aelab runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{what} should fail");
+    assert!(err.contains(want), "{what}: {err}");
+    assert!(!err.contains("panicked"), "{what}: {err}");
+    err
+}
+
 fn train_tiny(dir: &Path) -> (PathBuf, PathBuf) {
     let cls = dir.join("cls.aelab");
     let den = dir.join("den.aelab");
@@ -186,13 +198,12 @@ fn affine_augmented_classifier_trains_and_learns() {
     let acc = v["accuracy"].as_f64().unwrap();
     assert!(acc > 0.5, "accuracy {acc}");
     // An unknown augmentation is refused by the argument parser.
-    let bad = aelab()
-        .args(["classifier", "train", "--augment", "elastic", "--out"])
-        .arg(dir.join("x.aelab"))
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("elastic"));
+    refused(
+        aelab()
+            .args(["classifier", "train", "--augment", "elastic", "--out"])
+            .arg(dir.join("x.aelab")),
+        "elastic",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -361,11 +372,7 @@ fn augment_json_figure_and_errors() {
         (vec!["augment", "--latent", "0", "--epochs", "1"], "latent"),
         (vec!["augment", "table", "--digits", "2,x"], "--digits"),
     ] {
-        let o = aelab().args(&args).output().unwrap();
-        assert!(!o.status.success(), "{args:?} should fail");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        refused(aelab().args(&args), want);
     }
 }
 
@@ -448,17 +455,14 @@ fn anomaly_json_and_bad_csv() {
         (&nan, "line 2, column 3: the value is NaN"),
         (&empty, "empty"),
     ] {
-        let o = aelab()
-            .args(["anomaly", "--train"])
-            .arg(file)
-            .arg("--test")
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(!o.status.success());
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(want), "{err}");
-        assert!(!err.contains("panicked"), "{err}");
+        refused(
+            aelab()
+                .args(["anomaly", "--train"])
+                .arg(file)
+                .arg("--test")
+                .arg(file),
+            want,
+        );
     }
     for (args, want) in [
         (vec!["anomaly"], "--dataset"),
@@ -472,10 +476,7 @@ fn anomaly_json_and_bad_csv() {
             "unknown model",
         ),
     ] {
-        let o = aelab().args(&args).output().unwrap();
-        assert!(!o.status.success(), "{args:?}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(want), "{args:?}: {err}");
+        refused(aelab().args(&args), want);
     }
 }
 
