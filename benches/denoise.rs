@@ -3,11 +3,5 @@
 
 fn main() {
     let quick = std::env::var_os("AELAB_BENCH_QUICK").is_some();
-    aelab::bench::run(
-        quick,
-        &[
-            aelab::platform::CpuBackend::Flex,
-            aelab::platform::CpuBackend::NdArray,
-        ],
-    );
+    aelab::bench::run(quick, aelab::platform::CpuBackend::ALL);
 }

@@ -116,6 +116,7 @@ pub fn run(quick: bool, backends: &[CpuBackend]) {
         let steps = match (quick, backend) {
             (true, _) => 2,
             (false, CpuBackend::Flex) => 20,
+            #[cfg(feature = "ndarray")]
             (false, CpuBackend::NdArray) => 3,
         };
         let reps = if quick { 20 } else { 200 };

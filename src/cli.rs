@@ -430,7 +430,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench { quick } => {
-            crate::bench::run(quick, &[CpuBackend::Flex, CpuBackend::NdArray]);
+            crate::bench::run(quick, CpuBackend::ALL);
             Ok(())
         }
     }

@@ -22,17 +22,43 @@ pub fn now_ms() -> f64 {
 pub enum CpuBackend {
     /// burn's pure-Rust Flex backend (gemm-based; the default).
     Flex,
-    /// burn's NdArray backend (deprecated upstream, kept for comparison).
+    /// burn's NdArray backend (deprecated upstream, kept for comparison
+    /// natively; the page is built without it: the `ndarray` feature).
+    #[cfg(feature = "ndarray")]
     NdArray,
 }
 
 impl CpuBackend {
+    /// Every CPU backend in this build, the default first.
+    pub const ALL: &'static [CpuBackend] = &[
+        CpuBackend::Flex,
+        #[cfg(feature = "ndarray")]
+        CpuBackend::NdArray,
+    ];
+
+    /// The names `parse` accepts, for error messages: "'flex' or 'ndarray'".
+    fn expected() -> String {
+        let names: Vec<String> = Self::ALL
+            .iter()
+            .map(|b| format!("'{}'", b.name()))
+            .collect();
+        names.join(" or ")
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "flex" => Ok(Self::Flex),
+            #[cfg(feature = "ndarray")]
             "ndarray" => Ok(Self::NdArray),
+            #[cfg(not(feature = "ndarray"))]
+            "ndarray" => Err(
+                "the NdArray backend is not part of this build (it is about 16x slower \
+                 than Flex in wasm, so the page leaves it out to load faster); use 'flex'"
+                    .to_string(),
+            ),
             _ => Err(format!(
-                "unknown backend '{s}': expected 'flex' or 'ndarray'"
+                "unknown backend '{s}': expected {}",
+                Self::expected()
             )),
         }
     }
@@ -40,6 +66,7 @@ impl CpuBackend {
     pub fn name(self) -> &'static str {
         match self {
             CpuBackend::Flex => "flex",
+            #[cfg(feature = "ndarray")]
             CpuBackend::NdArray => "ndarray",
         }
     }
@@ -47,16 +74,21 @@ impl CpuBackend {
     pub fn device(self) -> Device {
         match self {
             CpuBackend::Flex => Device::flex(),
+            #[cfg(feature = "ndarray")]
             #[allow(deprecated)]
             CpuBackend::NdArray => Device::ndarray(),
         }
     }
 }
 
-/// The device the unit tests run on: NdArray, as the project's tests use.
+/// The device the unit tests run on: NdArray, as the project's tests use
+/// (Flex in a build without it).
 #[cfg(test)]
 pub fn test_device() -> Device {
-    CpuBackend::NdArray.device()
+    #[cfg(feature = "ndarray")]
+    return CpuBackend::NdArray.device();
+    #[cfg(not(feature = "ndarray"))]
+    return CpuBackend::Flex.device();
 }
 
 /// Runs a future to completion on the current thread. On the CPU backends

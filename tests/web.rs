@@ -1,6 +1,8 @@
 //! In-browser tests, run in headless Chromium by wasm-bindgen-test-runner
 //! (`scripts/test-web.sh`): the models give the native results, and one
-//! training step lowers the loss on every backend, WebGPU included.
+//! training step lowers the loss on every backend the page has: WebGPU and
+//! Flex (the page is built without NdArray; natively, tests/parity.rs and
+//! tests/training.rs cover it).
 #![cfg(target_arch = "wasm32")]
 
 #[path = "common/parity.rs"]
@@ -42,9 +44,29 @@ async fn flex_in_the_browser_matches_native() {
     check_parity(&CpuBackend::Flex.device(), TOLERANCE_CPU, "flex").await;
 }
 
+/// The message of an error the page API returned (a JS `Error`).
+fn message(e: wasm_bindgen::JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    e.dyn_into::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|e| format!("{e:?}"))
+}
+
+/// The page is built without NdArray (16x slower than Flex in wasm): it
+/// offers Flex, and asking for NdArray is an error that says so.
 #[wasm_bindgen_test]
-async fn ndarray_in_the_browser_matches_native() {
-    check_parity(&CpuBackend::NdArray.device(), TOLERANCE_CPU, "ndarray").await;
+async fn the_page_build_offers_flex_and_explains_that_ndarray_is_left_out() {
+    assert_eq!(aelab::web::cpu_backends(), vec!["flex".to_string()]);
+    let err = match aelab::web::Lab::create("ndarray".into()).await {
+        Ok(_) => panic!("the page build has no NdArray backend"),
+        Err(e) => message(e),
+    };
+    assert!(err.contains("not part of this build"), "{err}");
+    let err = match aelab::web::Lab::create("tpu".into()).await {
+        Ok(_) => panic!("there is no 'tpu' backend"),
+        Err(e) => message(e),
+    };
+    assert!(err.contains("expected 'flex'"), "{err}");
 }
 
 #[wasm_bindgen_test]
@@ -111,11 +133,6 @@ async fn check_step(device: Device, name: &str) {
 #[wasm_bindgen_test]
 async fn one_training_step_lowers_the_loss_on_webgpu() {
     check_step(webgpu().await, "webgpu").await;
-}
-
-#[wasm_bindgen_test]
-async fn one_training_step_lowers_the_loss_on_ndarray() {
-    check_step(CpuBackend::NdArray.device(), "ndarray").await;
 }
 
 #[wasm_bindgen_test]

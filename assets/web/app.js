@@ -134,8 +134,8 @@ async function startLab(choice, why) {
     if (state.bytes.augmenter) await augmentTab.reload(state.bytes.augmenter);
   }
   showBackend();
-  if (why) banner(why, 'info');
-  else if (lab.note) banner(lab.note, 'info');
+  const msg = [why, lab.note].filter(Boolean).join(' ');
+  if (msg) banner(msg, 'info');
   else clearBanner();
 }
 
@@ -540,7 +540,7 @@ $('model-reset').addEventListener('click', () => {
 
 // ---------- benchmark ----------
 async function runBench(report) {
-  const plan = [['auto', 3], ['flex', 5], ['ndarray', 2]];
+  const plan = [['auto', 3], ...aelab.cpu_backends().map((c) => [c, c === 'flex' ? 5 : 2])];
   const rows = [];
   for (const [choice, steps] of plan) {
     const lab = await aelab.Lab.create(choice);
@@ -613,21 +613,38 @@ function registerOffline() {
 
 // ---------- start ----------
 async function main() {
+  // The weights and the saved work are fetched while the wasm compiles.
+  const early = Promise.all([
+    fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab'),
+    store.get('settings'), store.get('denoiser'), store.get('classifier')]);
+  early.catch(() => {}); // reported below, once the module runs
   try {
     await init({ module_or_path: 'aelab_bg.wasm' });
+    performance.mark('aelab:wasm-ready'); // start-up timings, for tests/e2e/startup.mjs
   } catch (e) {
     banner(`The WebAssembly module could not start: ${errText(e)}. aelab needs a browser with WebAssembly (any current Chrome, Edge, Firefox or Safari).`);
     return;
   }
   try {
-    const [den, cls, settings, myDen, myCls] = await Promise.all([
-      fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab'),
-      store.get('settings'), store.get('denoiser'), store.get('classifier')]);
+    const cpus = aelab.cpu_backends();
+    const select = $('backend-select');
+    const labels = { flex: 'CPU (Flex)', ndarray: 'CPU (NdArray)' };
+    for (const name of cpus) {
+      if (![...select.options].some((o) => o.value === name)) select.add(new Option(labels[name] || `CPU (${name})`, name));
+    }
+    const [den, cls, settings, myDen, myCls] = await early;
     state.bytes = { denoiser: den, classifier: cls, pretrained: den, augmenter: null };
     if (settings) applySettings(settings);
     const query = new URLSearchParams(location.search);
-    const choice = query.get('backend') || (settings && settings.backend) || 'auto';
-    await startLab(choice);
+    let choice = query.get('backend') || (settings && settings.backend) || 'auto';
+    let why = '';
+    if (choice !== 'auto' && choice !== 'webgpu' && !cpus.includes(choice)) {
+      why = `The backend "${choice}" is not in this version of aelab; it runs on ${cpus.map((c) => labels[c] || c).join(' or ')} and WebGPU.`;
+      choice = 'auto';
+    }
+    performance.mark('aelab:weights-fetched');
+    await startLab(choice, why);
+    performance.mark('aelab:models-loaded');
     // The work kept from the last visit.
     const notes = [];
     for (const [key, bytes, load] of [['denoiser', myDen, (b) => state.lab.load_denoiser(b)], ['classifier', myCls, (b) => state.lab.load_classifier(b)]]) {

@@ -20,7 +20,9 @@ async function run() {
   $('bench-status').textContent = `running (batch ${batch})…`;
   const rows = [];
   const only = params.get('backends');
-  const plan = [['auto', Number(params.get('gpu_steps')) || 3], ['flex', Number(params.get('steps')) || 5], ['ndarray', 2]]
+  // Every CPU backend of this build (Flex; NdArray where it is built in).
+  const steps = Number(params.get('steps')) || 5;
+  const plan = [['auto', Number(params.get('gpu_steps')) || 3], ...aelab.cpu_backends().map((c) => [c, c === 'flex' ? steps : 2])]
     .filter(([c]) => !only || only.split(',').includes(c === 'auto' ? 'webgpu' : c));
   for (const [choice, steps] of plan) {
     let lab = null;

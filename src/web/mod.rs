@@ -93,6 +93,16 @@ pub fn weights_kind(bytes: &[u8]) -> Result<String, JsValue> {
     record::peek(bytes).map(|(model, _)| model).map_err(js_err)
 }
 
+/// The CPU backends this build has, the default first: `["flex"]` for the
+/// page (built without the `ndarray` feature). The page offers these.
+#[wasm_bindgen]
+pub fn cpu_backends() -> Vec<String> {
+    CpuBackend::ALL
+        .iter()
+        .map(|b| b.name().to_string())
+        .collect()
+}
+
 /// Which backend to start on.
 fn choose(choice: &str) -> Result<Option<CpuBackend>, String> {
     match choice {
@@ -118,8 +128,8 @@ pub struct Lab {
 #[wasm_bindgen]
 impl Lab {
     /// Starts a session. `choice` is `"auto"` or `"webgpu"` (WebGPU when an
-    /// adapter is found, else the CPU), `"flex"` or `"ndarray"` (a CPU
-    /// backend). `backend` says what runs and `note` why, after a fallback.
+    /// adapter is found, else the CPU) or a CPU backend from
+    /// `cpu_backends()` (`"flex"`; `"ndarray"` where the build has it). `backend` says what runs and `note` why, after a fallback.
     pub async fn create(choice: String) -> Result<Lab, JsValue> {
         let cpu = choose(&choice).map_err(js_err)?;
         let (device, backend, note) = match cpu {
@@ -146,7 +156,7 @@ impl Lab {
         })
     }
 
-    /// `"webgpu"`, `"flex"` or `"ndarray"`.
+    /// `"webgpu"` or the CPU backend's name (`"flex"`, `"ndarray"`).
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.backend.clone()
