@@ -311,12 +311,12 @@ async function update() {
 }
 
 // ---------- noise ----------
-function setNoise(f) {
+function setNoise(f, refresh = true) {
   state.noise = Math.min(1, Math.max(0, Number(f) || 0));
   $('noise').value = String(state.noise);
   $('noise-value').textContent = state.noise.toFixed(2);
   saveSettingsSoon();
-  update();
+  if (refresh) update();
 }
 $('noise').addEventListener('input', (ev) => setNoise(ev.target.value));
 for (const b of document.querySelectorAll('.preset')) b.addEventListener('click', () => setNoise(b.dataset.f));
@@ -655,7 +655,7 @@ async function main() {
       }
     }
     showModelInfo();
-    setNoise(Number($('noise').value));
+    setNoise(Number($('noise').value), false);
     drawSample();
     const tab = query.get('tab') || (settings && settings.tab && settings.tab.replace('tab-', ''));
     if (tab === 'augment' || tab === 'anomaly') showTab(`tab-${tab}`);

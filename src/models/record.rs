@@ -199,6 +199,39 @@ impl burn::module::ModuleMapper for Put<'_> {
     }
 }
 
+/// The shapes of a freshly built module's float parameters, in visiting
+/// order, without initialising them (burn's parameters are lazy: the random
+/// init would be thrown away when the stored values are put in).
+struct Shapes(Vec<Vec<usize>>);
+
+impl burn::module::ModuleVisitor for Shapes {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        self.0.push(param.lazy_shape().to_vec());
+    }
+}
+
+/// Loads decoded values into a freshly built module, in visiting order, as
+/// burn's record loading does: the lazy parameters are never initialised.
+struct Load<'a> {
+    values: std::vec::IntoIter<TensorData>,
+    device: &'a Device,
+}
+
+impl burn::module::ModuleMapper for Load<'_> {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        match self.values.next() {
+            Some(data) => {
+                let id = param.id;
+                param.transform_for_load(Tensor::from_data(data, self.device), id)
+            }
+            None => param,
+        }
+    }
+}
+
 /// A copy of `model` on `device`, reading every parameter the async way, so
 /// that it works from WebGPU in the browser (where a synchronous read
 /// panics). A failed read (a lost GPU device, say) is an error, not a
@@ -585,14 +618,10 @@ pub fn from_bytes<M: Weights>(
         None => {}
         Some(Q8 | Q4) => {
             let model = M::build(&header.config, device);
-            let mut grab = Grab {
-                tensors: Vec::new(),
-            };
-            model.visit(&mut grab);
-            let shapes: Vec<Vec<usize>> = grab.tensors.iter().map(|(_, s)| s.to_vec()).collect();
-            drop(grab);
-            let values = q8_decode(body, &shapes)?;
-            let model = model.map(&mut Put {
+            let mut shapes = Shapes(Vec::new());
+            model.visit(&mut shapes);
+            let values = q8_decode(body, &shapes.0)?;
+            let model = model.map(&mut Load {
                 values: values.into_iter(),
                 device,
             });
