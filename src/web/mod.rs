@@ -129,7 +129,8 @@ pub struct Lab {
 impl Lab {
     /// Starts a session. `choice` is `"auto"` or `"webgpu"` (WebGPU when an
     /// adapter is found, else the CPU) or a CPU backend from
-    /// `cpu_backends()` (`"flex"`; `"ndarray"` where the build has it). `backend` says what runs and `note` why, after a fallback.
+    /// `cpu_backends()` (`"flex"`; `"ndarray"` where the build has it).
+    /// `backend` says what runs and `note` why, after a fallback.
     pub async fn create(choice: String) -> Result<Lab, JsValue> {
         let cpu = choose(&choice).map_err(js_err)?;
         let (device, backend, note) = match cpu {
