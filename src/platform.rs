@@ -45,22 +45,23 @@ impl CpuBackend {
         names.join(" or ")
     }
 
+    /// The backend named `s`, from the names in `ALL`.
     pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "flex" => Ok(Self::Flex),
-            #[cfg(feature = "ndarray")]
-            "ndarray" => Ok(Self::NdArray),
-            #[cfg(not(feature = "ndarray"))]
-            "ndarray" => Err(
+        if let Some(&b) = Self::ALL.iter().find(|b| b.name() == s) {
+            return Ok(b);
+        }
+        if s == "ndarray" {
+            // Only reached in a build without the `ndarray` feature.
+            return Err(
                 "the NdArray backend is not part of this build (it is about 16x slower \
                  than Flex in wasm, so the page leaves it out to load faster); use 'flex'"
                     .to_string(),
-            ),
-            _ => Err(format!(
-                "unknown backend '{s}': expected {}",
-                Self::expected()
-            )),
+            );
         }
+        Err(format!(
+            "unknown backend '{s}': expected {}",
+            Self::expected()
+        ))
     }
 
     pub fn name(self) -> &'static str {
@@ -158,3 +159,23 @@ pub async fn yield_now() {
 
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn yield_now() {}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuBackend;
+
+    #[test]
+    fn every_backend_parses_from_its_name_and_unknown_names_are_refused() {
+        for &b in CpuBackend::ALL {
+            assert_eq!(CpuBackend::parse(b.name()), Ok(b));
+        }
+        let err = CpuBackend::parse("tpu").unwrap_err();
+        assert!(err.contains("unknown backend 'tpu'"), "{err}");
+        #[cfg(feature = "ndarray")]
+        assert!(err.contains("expected 'flex' or 'ndarray'"), "{err}");
+        #[cfg(not(feature = "ndarray"))]
+        assert!(CpuBackend::parse("ndarray")
+            .unwrap_err()
+            .contains("not part of this build"));
+    }
+}
