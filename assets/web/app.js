@@ -109,11 +109,13 @@ window.addEventListener('unhandledrejection', (ev) => banner(`Unexpected error: 
 window.addEventListener('error', (ev) => banner(`Unexpected error: ${ev.message}`));
 
 // ---------- backend ----------
+// The CPU backends' display names (the build says which it has: cpu_backends()).
+const CPU_NAMES = { flex: 'Flex', ndarray: 'NdArray' };
+const cpuName = (b) => CPU_NAMES[b] || b;
 function showBackend() {
   const lab = state.lab;
   const el = $('backend');
-  const names = { webgpu: 'WebGPU', flex: 'CPU · Flex', ndarray: 'CPU · NdArray' };
-  el.textContent = names[lab.backend] || lab.backend;
+  el.textContent = lab.backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(lab.backend)}`;
   el.className = 'pill ' + (lab.backend === 'webgpu' ? 'gpu' : 'cpu');
   el.dataset.backend = lab.backend;
   $('backend-select').value = lab.backend === 'webgpu' ? 'auto' : lab.backend;
@@ -628,9 +630,8 @@ async function main() {
   try {
     const cpus = aelab.cpu_backends();
     const select = $('backend-select');
-    const labels = { flex: 'CPU (Flex)', ndarray: 'CPU (NdArray)' };
     for (const name of cpus) {
-      if (![...select.options].some((o) => o.value === name)) select.add(new Option(labels[name] || `CPU (${name})`, name));
+      if (![...select.options].some((o) => o.value === name)) select.add(new Option(`CPU (${cpuName(name)})`, name));
     }
     const [den, cls, settings, myDen, myCls] = await early;
     state.bytes = { denoiser: den, classifier: cls, pretrained: den, augmenter: null };
@@ -639,7 +640,7 @@ async function main() {
     let choice = query.get('backend') || (settings && settings.backend) || 'auto';
     let why = '';
     if (choice !== 'auto' && choice !== 'webgpu' && !cpus.includes(choice)) {
-      why = `The backend "${choice}" is not in this version of aelab; it runs on ${cpus.map((c) => labels[c] || c).join(' or ')} and WebGPU.`;
+      why = `The backend "${choice}" is not in this version of aelab; it runs on ${cpus.map((c) => `CPU (${cpuName(c)})`).join(' or ')} and WebGPU.`;
       choice = 'auto';
     }
     performance.mark('aelab:weights-fetched');

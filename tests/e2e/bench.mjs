@@ -1,17 +1,13 @@
 // Runs dist/bench.html in headless Chromium and prints its results: the
 // in-browser training throughput and one-digit latency per backend.
 // Usage: node tests/e2e/bench.mjs [dist] [query, e.g. "steps=10&backends=flex"]
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
 
 const dist = process.argv[2] || 'dist';
 const query = process.argv[3] || '';
 const { server, origin } = await serve(dist);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error('page error:', String(e)));

@@ -4,7 +4,7 @@
 // Run by scripts/test-web.sh after `trunk build`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
 import { singleFile } from '../../scripts/single-file.mjs';
 import fs from 'node:fs';
@@ -18,11 +18,7 @@ const cspViolations = [];
 
 before(async () => {
   ({ server, origin } = await serve(DIST));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 after(async () => { await browser?.close(); server?.close(); });
 

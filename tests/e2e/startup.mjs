@@ -4,18 +4,14 @@
 // fetched, the models loaded and the first digit denoised, in ms after
 // navigation start.
 // Usage: node tests/e2e/startup.mjs [dist] [runs] [query, default "backend=flex"]
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
 
 const dist = process.argv[2] || 'dist';
 const runs = Number(process.argv[3] || 5);
 const query = process.argv[4] ?? 'backend=flex';
 const { server, origin } = await serve(dist);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const browser = await launchChromium();
 const cols = ['wasm fetched', 'wasm ready', 'weights fetched', 'models loaded', 'first denoise'];
 console.log(`| run | ${cols.join(' | ')} |`);
 console.log(`|---|${cols.map(() => '---:').join('|')}|`);
