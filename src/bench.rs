@@ -1,15 +1,19 @@
-//! Benchmarks shared by `cargo bench --bench denoise` and `aelab bench`:
-//! training throughput of the denoisers at batch 128 (images/s) and the
-//! latency of denoising one digit, on each CPU backend. Synthetic digits,
-//! so no assets are needed.
+//! Benchmarks shared by `cargo bench --bench denoise`, `aelab bench` and
+//! the page's bench: training throughput (images/s) of the denoisers and
+//! the classifier at a chosen batch size, and the latency of denoising (or
+//! classifying) one digit, on each CPU backend, with the engine's kernels
+//! or burn's. Synthetic digits, so no assets are needed.
 
 use crate::data::{Mnist, PIXELS};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::engine::Kernels;
 use crate::infer;
 use crate::labs::denoise::{DenoiseTask, NoiseSpec};
-use crate::models::{DenoiserConfig, DenoiserKind};
+use crate::models::{ClassifierConfig, DenoiserConfig, DenoiserKind};
 use crate::platform::now_ms;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::platform::CpuBackend;
+use crate::training::classify::ClassifyTask;
 use crate::training::{Event, Schedule, TrainConfig, Trainer};
 use burn::prelude::*;
 
@@ -37,12 +41,47 @@ pub fn synthetic(n: usize) -> Mnist {
     }
 }
 
+/// The models the benchmark trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum BenchModel {
+    /// The Keras-blog denoiser (28 353 parameters), as in the PyTorch peer.
+    Canonical,
+    /// The shipped skip denoiser.
+    Skip,
+    /// The digit classifier (with batch norm and dropout).
+    Classifier,
+}
+
+impl BenchModel {
+    pub const ALL: [BenchModel; 3] = [
+        BenchModel::Canonical,
+        BenchModel::Skip,
+        BenchModel::Classifier,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchModel::Canonical => "canonical",
+            BenchModel::Skip => "skip",
+            BenchModel::Classifier => "classifier",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown model '{s}': expected canonical, skip or classifier"))
+    }
+}
+
 /// What one benchmark run measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Measurement {
     pub batch: usize,
     pub steps: usize,
     pub train_images_per_sec: f64,
+    /// Denoising (or, for the classifier, classifying) one digit.
     pub denoise_one_ms: f64,
     pub denoise_one_runs: usize,
 }
@@ -66,16 +105,101 @@ pub async fn measure(
         noise: NoiseSpec::Range(0.3, 0.9),
         valid_seed: 1,
     };
-    let cfg = TrainConfig {
+    let config = DenoiserConfig::new().with_kind(kind);
+    let mut trainer = Trainer::new(task, config.init(device), bench_config(batch), device)
+        .map_err(|e| e.to_string())?;
+    let ips = time_steps(&mut trainer, batch, warmup, steps).await?;
+    let model = trainer.into_model();
+    let one = vec![0.5f32; PIXELS];
+    let ms = time_calls(reps, || infer::denoise(&model, &one, device)).await?;
+    Ok(Measurement {
+        batch,
+        steps,
+        train_images_per_sec: ips,
+        denoise_one_ms: ms,
+        denoise_one_runs: reps,
+    })
+}
+
+/// The classifier's counterpart of [`measure`]: training throughput with
+/// its shifts, then the time to classify one digit.
+pub async fn measure_classifier(
+    device: &Device,
+    set: Mnist,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+    reps: usize,
+) -> Result<Measurement, String> {
+    let task = ClassifyTask {
+        train: set,
+        valid: Mnist::default(),
+        max_shift: 2,
+        affine: None,
+    };
+    let model = ClassifierConfig::new().init(device);
+    let mut trainer =
+        Trainer::new(task, model, bench_config(batch), device).map_err(|e| e.to_string())?;
+    let ips = time_steps(&mut trainer, batch, warmup, steps).await?;
+    let model = trainer.into_model();
+    let one = vec![0.5f32; PIXELS];
+    let ms = time_calls(reps, || infer::classify(&model, &one, device)).await?;
+    Ok(Measurement {
+        batch,
+        steps,
+        train_images_per_sec: ips,
+        denoise_one_ms: ms,
+        denoise_one_runs: reps,
+    })
+}
+
+/// Either model's measurement.
+pub async fn measure_model(
+    device: &Device,
+    model: BenchModel,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+    reps: usize,
+) -> Result<Measurement, String> {
+    let set = synthetic(batch * (warmup + steps + 1));
+    match model {
+        BenchModel::Canonical => {
+            measure(
+                device,
+                DenoiserKind::Canonical,
+                set,
+                batch,
+                warmup,
+                steps,
+                reps,
+            )
+            .await
+        }
+        BenchModel::Skip => {
+            measure(device, DenoiserKind::Skip, set, batch, warmup, steps, reps).await
+        }
+        BenchModel::Classifier => measure_classifier(device, set, batch, warmup, steps, reps).await,
+    }
+}
+
+fn bench_config(batch: usize) -> TrainConfig {
+    TrainConfig {
         epochs: 1,
         batch_size: batch,
         learning_rate: 1e-3,
         schedule: Schedule::Constant,
         seed: 1,
-    };
-    let config = DenoiserConfig::new().with_kind(kind);
-    let mut trainer =
-        Trainer::new(task, config.init(device), cfg, device).map_err(|e| e.to_string())?;
+    }
+}
+
+/// Images per second over `steps` timed training steps, after `warmup`.
+async fn time_steps<T: crate::training::Task>(
+    trainer: &mut Trainer<T>,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+) -> Result<f64, String> {
     for _ in 0..warmup {
         trainer.step().await.map_err(|e| e.to_string())?;
     }
@@ -86,59 +210,121 @@ pub async fn measure(
             n += batch;
         }
     }
-    let ips = n as f64 / ((now_ms() - t0) / 1000.0).max(1e-9);
-    let model = trainer.into_model();
-    let one = vec![0.5f32; PIXELS];
+    Ok(n as f64 / ((now_ms() - t0) / 1000.0).max(1e-9))
+}
+
+/// Milliseconds per call of `f`, over `reps` calls after 5 untimed ones.
+async fn time_calls<R, F: std::future::Future<Output = Result<R, String>>>(
+    reps: usize,
+    f: impl Fn() -> F,
+) -> Result<f64, String> {
     for _ in 0..5 {
-        infer::denoise(&model, &one, device).await?;
+        f().await?;
     }
     let t0 = now_ms();
     for _ in 0..reps {
-        infer::denoise(&model, &one, device).await?;
+        f().await?;
     }
-    Ok(Measurement {
-        batch,
-        steps,
-        train_images_per_sec: ips,
-        denoise_one_ms: (now_ms() - t0) / reps.max(1) as f64,
-        denoise_one_runs: reps,
-    })
+    Ok((now_ms() - t0) / reps.max(1) as f64)
 }
 
-/// Prints a Markdown table of the measurements; `quick` for a smoke run.
+/// What `aelab bench` and `cargo bench` run.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn run(quick: bool, backends: &[CpuBackend]) {
-    let batch = 128;
-    println!("| backend | model | train images/s (batch {batch}) | denoise one digit (ms) |");
-    println!("|---|---|---|---|");
-    for &backend in backends {
-        // NdArray trains about 20x slower than Flex: time fewer steps there.
-        let steps = match (quick, backend) {
-            (true, _) => 2,
-            (false, CpuBackend::Flex) => 20,
-            #[cfg(feature = "ndarray")]
-            (false, CpuBackend::NdArray) => 3,
-        };
-        let reps = if quick { 20 } else { 200 };
-        for kind in [DenoiserKind::Canonical, DenoiserKind::Skip] {
-            let set = synthetic(batch * (steps + 2));
-            let m = crate::platform::block_on(measure(
-                &backend.device(),
-                kind,
-                set,
-                batch,
-                2,
-                steps,
-                reps,
-            ))
-            .unwrap();
-            println!(
-                "| {} | {} | {:.0} | {:.3} |",
-                backend.name(),
-                kind.name(),
-                m.train_images_per_sec,
-                m.denoise_one_ms
-            );
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    pub backends: Vec<CpuBackend>,
+    pub kernels: Vec<Kernels>,
+    pub models: Vec<BenchModel>,
+    pub batches: Vec<usize>,
+    /// Timed steps per run; `None`: a default per backend and batch.
+    pub steps: Option<usize>,
+    pub reps: usize,
+    /// Also print one JSON line per run.
+    pub json: bool,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl BenchPlan {
+    /// Every CPU backend, the engine's kernels, every model at batch 128
+    /// and 16.
+    pub fn full() -> Self {
+        BenchPlan {
+            backends: CpuBackend::ALL.to_vec(),
+            kernels: vec![Kernels::Engine],
+            models: BenchModel::ALL.to_vec(),
+            batches: vec![128, 16],
+            steps: None,
+            reps: 200,
+            json: false,
         }
     }
+
+    /// A smoke run: two steps of each.
+    pub fn quick() -> Self {
+        BenchPlan {
+            steps: Some(2),
+            reps: 20,
+            ..Self::full()
+        }
+    }
+
+    fn steps_for(&self, backend: CpuBackend, batch: usize) -> usize {
+        if let Some(s) = self.steps {
+            return s;
+        }
+        // About 2 500 images per run on Flex; NdArray is ~20x slower.
+        let images = match backend {
+            CpuBackend::Flex => 2560,
+            #[cfg(feature = "ndarray")]
+            CpuBackend::NdArray => 384,
+        };
+        (images / batch.max(1)).max(3)
+    }
+}
+
+/// Prints a Markdown table of the measurements (and JSON lines if asked).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run(plan: &BenchPlan) -> Result<(), String> {
+    println!("| backend | kernels | model | batch | train images/s | one digit (ms) |");
+    println!("|---|---|---|---:|---:|---:|");
+    for &backend in &plan.backends {
+        for &kernels in &plan.kernels {
+            for &model in &plan.models {
+                for &batch in &plan.batches {
+                    let steps = plan.steps_for(backend, batch);
+                    let m = crate::engine::with_kernels(kernels, || {
+                        crate::platform::block_on(measure_model(
+                            &backend.device(),
+                            model,
+                            batch,
+                            2,
+                            steps,
+                            plan.reps,
+                        ))
+                    })?;
+                    println!(
+                        "| {} | {} | {} | {batch} | {:.0} | {:.3} |",
+                        backend.name(),
+                        kernels.name(),
+                        model.name(),
+                        m.train_images_per_sec,
+                        m.denoise_one_ms
+                    );
+                    if plan.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({
+                                "backend": backend.name(),
+                                "kernels": kernels.name(),
+                                "model": model.name(),
+                                "threads": rayon::current_num_threads(),
+                                "measurement": m,
+                            })
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -53,6 +53,25 @@ enum Command {
         /// A short smoke run.
         #[arg(long)]
         quick: bool,
+        /// Only these CPU backends (comma-separated): flex, ndarray.
+        #[arg(long = "backends", value_delimiter = ',')]
+        backends: Vec<String>,
+        /// Which CPU kernels: engine (aelab's own, the default), burn
+        /// (burn's ops, for comparison), or both.
+        #[arg(long, default_value = "engine")]
+        kernels: String,
+        /// Only these models (comma-separated): canonical, skip, classifier.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// Batch sizes (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [128, 16])]
+        batch: Vec<usize>,
+        /// Timed training steps per run (default: about 2 560 images).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Also print one JSON line per run.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -393,6 +412,7 @@ impl Ctx {
 
 /// Entry point; returns the process exit code.
 pub fn main() -> i32 {
+    crate::platform::tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => 0,
@@ -429,9 +449,48 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Bench { quick } => {
-            crate::bench::run(quick, CpuBackend::ALL);
-            Ok(())
+        Command::Bench {
+            quick,
+            backends,
+            kernels,
+            models,
+            batch,
+            steps,
+            json,
+        } => {
+            use crate::bench::{BenchModel, BenchPlan};
+            use crate::engine::Kernels;
+            let mut plan = if quick {
+                BenchPlan::quick()
+            } else {
+                BenchPlan::full()
+            };
+            if !backends.is_empty() {
+                plan.backends = backends
+                    .iter()
+                    .map(|b| CpuBackend::parse(b))
+                    .collect::<Result<_, _>>()?;
+            }
+            plan.kernels = match kernels.as_str() {
+                "both" => vec![Kernels::Engine, Kernels::Burn],
+                k => vec![Kernels::parse(k).map_err(|e| format!("{e} (or 'both')"))?],
+            };
+            if !models.is_empty() {
+                plan.models = models
+                    .iter()
+                    .map(|m| BenchModel::parse(m))
+                    .collect::<Result<_, _>>()?;
+            }
+            if batch.contains(&0) {
+                return Err("the batch size must be at least 1".into());
+            }
+            plan.batches = batch;
+            if steps == Some(0) {
+                return Err("--steps must be at least 1".into());
+            }
+            plan.steps = steps.or(plan.steps);
+            plan.json = json;
+            crate::bench::run(&plan)
         }
     }
 }

@@ -5,6 +5,7 @@
 //! layers on top of it.
 
 pub mod data;
+pub mod engine;
 pub mod fuzzing;
 pub mod infer;
 pub mod labs;

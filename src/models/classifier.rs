@@ -1,6 +1,7 @@
 //! The digit classifier that judges clean, noisy, denoised and generated
 //! digits. It is trained on clean MNIST only (with small random shifts).
 
+use crate::engine::{self, Act};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
@@ -63,13 +64,12 @@ impl ClassifierConfig {
 impl Classifier {
     /// Penultimate-layer features, `[n, hidden]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let h = self
-            .pool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x)))); // 14×14
-        let h = self
-            .pool
-            .forward(relu(self.bn2.forward(self.conv2.forward(h)))); // 7×7
-        let h = relu(self.bn3.forward(self.conv3.forward(h)));
+        let conv = |layer, x| engine::conv2d(layer, x, Act::Linear);
+        let h = engine::batch_norm(&self.bn1, conv(&self.conv1, x), Act::Relu);
+        let h = engine::max_pool2d(&self.pool, h); // 14×14
+        let h = engine::batch_norm(&self.bn2, conv(&self.conv2, h), Act::Relu);
+        let h = engine::max_pool2d(&self.pool, h); // 7×7
+        let h = engine::batch_norm(&self.bn3, conv(&self.conv3, h), Act::Relu);
         let [n, c, hh, ww] = h.dims();
         relu(self.fc1.forward(h.reshape([n, c * hh * ww])))
     }

@@ -1,11 +1,11 @@
 //! Convolutional denoising autoencoders for 28×28 digits.
 
-use super::upsample2;
+use crate::engine::{self, upsample2, Act};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 
 /// Which architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -119,21 +119,27 @@ impl DenoiserConfig {
 impl Denoiser {
     /// Pre-sigmoid output, `[n, 1, 28, 28]`, for a loss on logits.
     pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
-        let e1 = relu(self.enc1.forward(x)); // 28×28
-        let e2 = relu(self.enc2.forward(self.pool.forward(e1.clone()))); // 14×14
-        let mut h = self.pool.forward(e2.clone()); // 7×7
+        if !self.skip {
+            // Nothing but the pool reads the encoder's maps, and nothing but
+            // the next conv the upsampled ones: fused on the engine.
+            let h = engine::conv2d_pool(&self.enc1, &self.pool, x, Act::Relu); // 14×14
+            let mut h = engine::conv2d_pool(&self.enc2, &self.pool, h, Act::Relu); // 7×7
+            for c in &self.mid {
+                h = engine::conv2d(c, h, Act::Relu);
+            }
+            let h = engine::upsample_conv2d(&self.dec2, h, Act::Relu); // 14×14
+            return engine::upsample_conv2d(&self.out, h, Act::Linear); // 28×28
+        }
+        let e1 = engine::conv2d(&self.enc1, x, Act::Relu); // 28×28
+        let p1 = engine::max_pool2d(&self.pool, e1.clone()); // 14×14
+        let e2 = engine::conv2d(&self.enc2, p1, Act::Relu);
+        let mut h = engine::max_pool2d(&self.pool, e2.clone()); // 7×7
         for c in &self.mid {
-            h = relu(c.forward(h));
+            h = engine::conv2d(c, h, Act::Relu);
         }
-        let mut h = upsample2(h); // 14×14
-        if self.skip {
-            h = h + e2;
-        }
-        let mut h = upsample2(relu(self.dec2.forward(h))); // 28×28
-        if self.skip {
-            h = h + e1;
-        }
-        self.out.forward(h)
+        let h = upsample2(h) + e2; // 14×14
+        let h = upsample2(engine::conv2d(&self.dec2, h, Act::Relu)) + e1; // 28×28
+        engine::conv2d(&self.out, h, Act::Linear)
     }
 
     /// Denoised images in [0, 1], `[n, 1, 28, 28]`.

@@ -2,7 +2,7 @@
 //! lab: conv encoder → dense bottleneck of `latent` dimensions → dense →
 //! conv decoder. New digits are made by decoding chosen latent codes.
 
-use super::upsample2;
+use crate::engine::{self, Act};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -62,8 +62,8 @@ impl LatentAe {
 
     /// Codes, `[n, latent]`.
     pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
-        let h = self.pool.forward(relu(self.enc1.forward(x))); // 14×14
-        let h = self.pool.forward(relu(self.enc2.forward(h))); // 7×7
+        let h = engine::conv2d_pool(&self.enc1, &self.pool, x, Act::Relu); // 14×14
+        let h = engine::conv2d_pool(&self.enc2, &self.pool, h, Act::Relu); // 7×7
         let [n, c, hh, ww] = h.dims();
         self.to_code.forward(h.reshape([n, c * hh * ww]))
     }
@@ -72,8 +72,8 @@ impl LatentAe {
     pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<4> {
         let [n, _] = z.dims();
         let h = relu(self.from_code.forward(z)).reshape([n, self.deep, 7, 7]);
-        let h = relu(self.dec1.forward(upsample2(h))); // 14×14
-        self.out.forward(upsample2(h)) // 28×28
+        let h = engine::upsample_conv2d(&self.dec1, h, Act::Relu); // 14×14
+        engine::upsample_conv2d(&self.out, h, Act::Linear) // 28×28
     }
 
     /// Images in [0, 1], `[n, 1, 28, 28]`.

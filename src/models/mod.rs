@@ -16,15 +16,6 @@ pub use series::{SeriesAe, SeriesAeConfig, SeriesModelKind};
 
 use burn::prelude::*;
 
-/// Nearest-neighbour upsampling by 2 in both spatial dimensions, written with
-/// reshape and expand so that it differentiates on every backend.
-pub fn upsample2(x: Tensor<4>) -> Tensor<4> {
-    let [n, c, h, w] = x.dims();
-    x.reshape([n, c, h, 1, w, 1])
-        .expand([n, c, h, 2, w, 2])
-        .reshape([n, c, h * 2, w * 2])
-}
-
 /// Binary cross-entropy between `sigmoid(logits)` and `target` in [0, 1],
 /// computed from the logits for numerical stability:
 /// `max(z, 0) - z·y + log(1 + exp(-|z|))`, averaged over all elements.
@@ -47,7 +38,10 @@ mod tests {
             TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
             &dev,
         );
-        let y: Vec<f32> = upsample2(x).into_data().try_into_vec_as().unwrap();
+        let y: Vec<f32> = crate::engine::upsample2(x)
+            .into_data()
+            .try_into_vec_as()
+            .unwrap();
         assert_eq!(
             y,
             vec![1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.]

@@ -4,6 +4,7 @@
 //! convolutional one (like the Keras NAB example: strided convolutions
 //! down, upsampling convolutions back).
 
+use crate::engine::{self, upsample1, Act};
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig1d};
 use burn::prelude::*;
@@ -134,13 +135,6 @@ impl SeriesAeConfig {
     }
 }
 
-fn upsample1(x: Tensor<3>) -> Tensor<3> {
-    let [n, c, l] = x.dims();
-    x.reshape([n, c, l, 1])
-        .expand([n, c, l, 2])
-        .reshape([n, c, l * 2])
-}
-
 impl SeriesAe {
     pub fn length(&self) -> usize {
         self.length
@@ -158,12 +152,12 @@ impl SeriesAe {
                 h = Tensor::cat(vec![h, pad], 2);
             }
             for c in &self.conv_enc {
-                h = relu(c.forward(h));
+                h = engine::conv1d(c, h, Act::Relu);
             }
             for c in &self.conv_dec {
-                h = relu(c.forward(upsample1(h)));
+                h = engine::conv1d(c, upsample1(h), Act::Relu);
             }
-            let y = out.forward(h); // [n, 1, padded]
+            let y = engine::conv1d(out, h, Act::Linear); // [n, 1, padded]
             y.slice([0..n, 0..1, 0..l]).reshape([n, l])
         } else {
             let mut h = x;
