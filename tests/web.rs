@@ -163,3 +163,137 @@ async fn the_page_api_reports_bad_weights_and_preprocesses_drawings() {
     assert_eq!(img.len(), PIXELS);
     assert!(img.iter().any(|&v| v > 0.9));
 }
+
+/// Output and gradients of `f` on `x` with one kernel set: the output, the
+/// input gradient and the gradients of `params`, all as plain values.
+async fn engine_run<const D: usize>(
+    kernels: aelab::engine::Kernels,
+    x: &burn::tensor::Tensor<4>,
+    f: &dyn Fn(burn::tensor::Tensor<4>) -> burn::tensor::Tensor<D>,
+    params: &dyn Fn(&burn::tensor::Gradients) -> Vec<burn::tensor::Tensor<1>>,
+) -> Vec<Vec<f32>> {
+    use aelab::infer::read_f32;
+    let (y, gx, gp) = aelab::engine::with_kernels(kernels, || {
+        let x = x.clone().detach().require_grad();
+        let y = f(x.clone());
+        let n: usize = y.dims().iter().product();
+        let r: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let r = burn::tensor::Tensor::<1>::from_floats(r.as_slice(), &y.device()).reshape(y.dims());
+        let grads = (y.clone() * r).sum().backward();
+        (y.detach(), x.grad(&grads).unwrap(), params(&grads))
+    });
+    let mut out = vec![read_f32(y).await.unwrap(), read_f32(gx).await.unwrap()];
+    for p in gp {
+        out.push(read_f32(p).await.unwrap());
+    }
+    out
+}
+
+/// The engine's kernels (wasm, simd128, one thread) against burn's own ops
+/// on Flex in the browser: convolutions plain and fused with the pool or
+/// the upsampling, a strided 1-D convolution and a training batch norm.
+#[wasm_bindgen_test]
+async fn the_engine_matches_burns_ops_in_the_browser() {
+    use aelab::engine::{self, Act, Kernels};
+    use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
+    use burn::nn::pool::MaxPool2dConfig;
+    use burn::nn::{BatchNormConfig, PaddingConfig1d, PaddingConfig2d};
+    use burn::tensor::{Distribution, Tensor};
+    let dev = CpuBackend::Flex.device().autodiff();
+    let pool = MaxPool2dConfig::new([2, 2]).init();
+    let conv = |cin, cout, k| {
+        Conv2dConfig::new([cin, cout], [k, k])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&dev)
+    };
+    let (c1, c2, c3) = (conv(1, 8, 3), conv(8, 16, 3), conv(16, 1, 5));
+    let c1d = Conv1dConfig::new(4, 6, 7)
+        .with_stride(2)
+        .with_padding(PaddingConfig1d::Explicit(3, 3))
+        .init(&dev);
+    let bn = [
+        BatchNormConfig::new(8).init(&dev),
+        BatchNormConfig::new(8).init(&dev),
+    ];
+    let x1 = Tensor::<4>::random([3, 1, 14, 14], Distribution::Default, &dev);
+    let x8 = Tensor::<4>::random([5, 8, 7, 7], Distribution::Default, &dev);
+    let x16 = Tensor::<4>::random([2, 16, 6, 6], Distribution::Default, &dev);
+    let xs = Tensor::<4>::random([3, 4, 1, 37], Distribution::Default, &dev);
+    let wb = |c: &burn::nn::conv::Conv2d| {
+        let (w, b) = (c.weight.clone(), c.bias.clone().unwrap());
+        move |g: &burn::tensor::Gradients| {
+            vec![w.grad(g).unwrap().flatten(0, 3), b.grad(g).unwrap()]
+        }
+    };
+    let mut cases: Vec<(&str, [Vec<Vec<f32>>; 2])> = Vec::new();
+    for (name, k) in [("engine", Kernels::Engine), ("burn", Kernels::Burn)] {
+        let _ = name;
+        let i = usize::from(k == Kernels::Burn);
+        let runs = [
+            engine_run(
+                k,
+                &x1,
+                &|x| engine::conv2d_pool(&c1, &pool, x, Act::Relu),
+                &wb(&c1),
+            )
+            .await,
+            engine_run(
+                k,
+                &x8,
+                &|x| engine::upsample_conv2d(&c2, x, Act::Relu),
+                &wb(&c2),
+            )
+            .await,
+            engine_run(k, &x16, &|x| engine::conv2d(&c3, x, Act::Linear), &wb(&c3)).await,
+            engine_run(
+                k,
+                &xs,
+                &|x| {
+                    let [n, c, _, l] = x.dims();
+                    engine::conv1d(&c1d, x.reshape([n, c, l]), Act::Relu)
+                },
+                &|g| vec![c1d.weight.grad(g).unwrap().flatten(0, 2)],
+            )
+            .await,
+            engine_run(
+                k,
+                &x8,
+                &|x| engine::batch_norm(&bn[i], x, Act::Relu),
+                &|g| vec![bn[i].gamma.grad(g).unwrap(), bn[i].beta.grad(g).unwrap()],
+            )
+            .await,
+        ];
+        for (j, r) in runs.into_iter().enumerate() {
+            if i == 0 {
+                cases.push((
+                    [
+                        "conv+pool",
+                        "upsample+conv",
+                        "conv 16->1 k5",
+                        "conv1d stride 2",
+                        "batch norm",
+                    ][j],
+                    [r, Vec::new()],
+                ));
+            } else {
+                cases[j].1[1] = r;
+            }
+        }
+    }
+    for (name, [e, b]) in &cases {
+        for (part, (ev, bv)) in e.iter().zip(b).enumerate() {
+            assert_eq!(ev.len(), bv.len(), "{name}, part {part}: sizes");
+            let scale = bv.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            let d = max_diff(ev, bv);
+            web_sys::console::log_1(
+                &format!("engine {name}, part {part}: {d:e} of {scale}").into(),
+            );
+            assert!(
+                d <= 2e-4 * scale,
+                "{name}, part {part}: engine and burn differ by {d} (scale {scale})"
+            );
+        }
+    }
+}

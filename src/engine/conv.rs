@@ -504,20 +504,21 @@ fn forward_images(
     while i0 < n {
         let gn = group.min(n - i0);
         let cols = gn * p;
-        let rhs: &[f32] = if gn == 1 && g.pointwise() && !f.upsamples() {
-            &x[i0 * xl..(i0 + 1) * xl]
+        let ld = cols;
+        let (rhs, rhs_ld): (&[f32], usize) = if gn == 1 && g.pointwise() && !f.upsamples() {
+            (&x[i0 * xl..(i0 + 1) * xl], cols)
         } else {
-            let col = sized(&mut s.col, k * cols);
+            let col = sized(&mut s.col, k * ld);
             for j in 0..gn {
                 let xj = &x[(i0 + j) * xl..(i0 + j + 1) * xl];
                 let xi = input_image(xj, g, f, &mut s.up);
-                im2col(xi, g.in_plane(), g, col, cols, j * p);
+                im2col(xi, g.in_plane(), g, col, ld, j * p);
             }
-            col
+            (col, ld)
         };
-        let bias_rows = |dst: &mut [f32]| {
+        let bias_rows = |dst: &mut [f32], ld: usize| {
             if let Some(b) = bias {
-                for (row, &bv) in dst.chunks_mut(cols).zip(b) {
+                for (row, &bv) in dst.chunks_mut(ld).zip(b) {
                     row.fill(bv);
                 }
             }
@@ -525,27 +526,27 @@ fn forward_images(
         let product = |dst: &mut [f32]| {
             matmul(
                 g.cout,
-                cols,
+                rhs_ld,
                 k,
                 dst,
-                cols,
+                rhs_ld,
                 bias.is_some(),
                 View::rows(w, k),
-                View::rows(rhs, cols),
+                View::rows(rhs, rhs_ld),
                 inner,
             )
         };
-        if gn == 1 && !f.pools() {
+        if gn == 1 && !f.pools() && rhs_ld == cols {
             // Straight into the output.
             let dst = &mut y[i0 * yl..(i0 + 1) * yl];
-            bias_rows(dst);
+            bias_rows(dst, cols);
             product(dst);
             if f.relu {
                 dst.iter_mut().for_each(|v| *v = v.max(0.0));
             }
         } else {
-            let z = sized(&mut s.tmp, g.cout * cols);
-            bias_rows(z);
+            let z = sized(&mut s.tmp, g.cout * rhs_ld);
+            bias_rows(z, rhs_ld);
             product(z);
             // One block per image, pooled when fused.
             for j in 0..gn {
@@ -553,7 +554,7 @@ fn forward_images(
                 let ami = &mut argmax[(i0 + j) * g.cout * am_p..(i0 + j + 1) * g.cout * am_p];
                 for co in 0..g.cout {
                     finish_plane(
-                        &z[co * cols + j * p..co * cols + (j + 1) * p],
+                        &z[co * rhs_ld + j * p..co * rhs_ld + (j + 1) * p],
                         g,
                         f,
                         &mut yi[co * yp..(co + 1) * yp],
@@ -826,30 +827,31 @@ impl BackCtx<'_> {
         while i0 < r.end {
             let gn = group.min(r.end - i0);
             let cols = gn * p;
-            // dZ for the group: [cout][gn·p], image j at column j·p. Taken
+            let ld = cols;
+            // dZ for the group: [cout][ld], image j at column j·p. Taken
             // out of the scratch so that the GEMMs below can use the rest.
             let mut dz_buf = std::mem::take(&mut s.dz);
-            let dz = sized(&mut dz_buf, g.cout * cols);
+            let dz = sized(&mut dz_buf, g.cout * ld);
             for j in 0..gn {
-                self.conv_grad(i0 + j, dz, cols, j * p);
+                self.conv_grad(i0 + j, dz, ld, j * p);
             }
             let dz: &[f32] = dz;
             if self.wanted.bias {
                 for (co, b) in db.iter_mut().enumerate() {
-                    *b += dz[co * cols..(co + 1) * cols].iter().sum::<f32>();
+                    *b += dz[co * ld..co * ld + cols].iter().sum::<f32>();
                 }
             }
             if self.wanted.w {
-                let rhs: &[f32] = if gn == 1 && g.pointwise() && !f.upsamples() {
-                    &self.saved.x[i0 * xl..(i0 + 1) * xl]
+                let (rhs, rhs_ld): (&[f32], usize) = if gn == 1 && g.pointwise() && !f.upsamples() {
+                    (&self.saved.x[i0 * xl..(i0 + 1) * xl], cols)
                 } else {
-                    let col = sized(&mut s.col, k * cols);
+                    let col = sized(&mut s.col, k * ld);
                     for j in 0..gn {
                         let xj = &self.saved.x[(i0 + j) * xl..(i0 + j + 1) * xl];
                         let xi = input_image(xj, g, f, &mut s.up);
-                        im2col(xi, g.in_plane(), g, col, cols, j * p);
+                        im2col(xi, g.in_plane(), g, col, ld, j * p);
                     }
-                    col
+                    (col, ld)
                 };
                 // dW[cout×k] += dZ[cout×cols] · colᵀ[cols×k], accumulated
                 // column-major (dwt = dWᵀ), so that gemm reads col as it
@@ -861,8 +863,12 @@ impl BackCtx<'_> {
                     dwt,
                     (1, g.cout),
                     true,
-                    View::rows(dz, cols),
-                    View::rows_t(rhs, cols),
+                    View {
+                        data: dz,
+                        rs: ld,
+                        cs: 1,
+                    },
+                    View::rows_t(rhs, rhs_ld),
                     self.inner,
                 );
             }
@@ -872,7 +878,7 @@ impl BackCtx<'_> {
                 if f.upsamples() {
                     let mut full_buf = std::mem::take(&mut s.full);
                     let full = sized(&mut full_buf, gn * g.in_len());
-                    self.input_grad(dz, cols, gn, full, s);
+                    self.input_grad(dz, ld, gn, full, s);
                     for j in 0..gn {
                         down_sum(
                             &full[j * g.in_len()..(j + 1) * g.in_len()],
@@ -883,7 +889,7 @@ impl BackCtx<'_> {
                     }
                     s.full = full_buf;
                 } else {
-                    self.input_grad(dz, cols, gn, dxg, s);
+                    self.input_grad(dz, ld, gn, dxg, s);
                 }
             }
             s.dz = dz_buf;
@@ -999,8 +1005,8 @@ impl BackCtx<'_> {
     }
 
     /// The full-resolution input gradient of `gn` images from their grouped
-    /// `dz`, into `dx` (`gn × cin × h × w`).
-    fn input_grad(&self, dz: &[f32], cols: usize, gn: usize, dx: &mut [f32], s: &mut Scratch) {
+    /// `dz` (channel rows `ld` apart), into `dx` (`gn × cin × h × w`).
+    fn input_grad(&self, dz: &[f32], ld: usize, gn: usize, dx: &mut [f32], s: &mut Scratch) {
         let g = self.g;
         let p = g.out_plane();
         match self.as_conv {
@@ -1008,43 +1014,35 @@ impl BackCtx<'_> {
                 // dX = conv(dZ, flipped Wᵀ): a forward conv cout → cin.
                 let (pin, kt) = (g.in_plane(), t.taps());
                 let tcols = gn * pin;
-                let col = sized(&mut s.col2, kt * tcols);
+                let tld = tcols;
+                let col = sized(&mut s.col2, kt * tld);
                 for j in 0..gn {
-                    // Image j's dZ: channel planes `cols` apart.
-                    im2col(&dz[j * p..], cols, t, col, tcols, j * pin);
+                    // Image j's dZ: channel planes `ld` apart.
+                    im2col(&dz[j * p..], ld, t, col, tld, j * pin);
                 }
                 let col: &[f32] = col;
-                if gn == 1 {
+                let product = |dst: &mut [f32]| {
                     matmul(
                         g.cin,
-                        tcols,
+                        tld,
                         kt,
-                        dx,
-                        tcols,
+                        dst,
+                        tld,
                         false,
                         View::rows(self.wt, kt),
-                        View::rows(col, tcols),
+                        View::rows(col, tld),
                         self.inner,
-                    );
+                    )
+                };
+                if gn == 1 && tld == tcols {
+                    product(dx);
                 } else {
-                    let tmp = sized(&mut s.tmp, g.cin * tcols);
-                    matmul(
-                        g.cin,
-                        tcols,
-                        kt,
-                        tmp,
-                        tcols,
-                        false,
-                        View::rows(self.wt, kt),
-                        View::rows(col, tcols),
-                        self.inner,
-                    );
+                    let tmp = sized(&mut s.tmp, g.cin * tld);
+                    product(tmp);
                     for j in 0..gn {
                         let xi = &mut dx[j * g.in_len()..(j + 1) * g.in_len()];
                         for (ci, out) in xi.chunks_mut(pin).enumerate() {
-                            out.copy_from_slice(
-                                &tmp[ci * tcols + j * pin..ci * tcols + (j + 1) * pin],
-                            );
+                            out.copy_from_slice(&tmp[ci * tld + j * pin..ci * tld + (j + 1) * pin]);
                         }
                     }
                 }
@@ -1052,23 +1050,23 @@ impl BackCtx<'_> {
             None => {
                 // dcol = Wᵀ · dZ, then scatter back onto the input.
                 let k = g.taps();
-                let dcol = sized(&mut s.col2, k * cols);
+                let dcol = sized(&mut s.col2, k * ld);
                 matmul(
                     k,
-                    cols,
+                    ld,
                     g.cout,
                     dcol,
-                    cols,
+                    ld,
                     false,
                     View::rows_t(self.saved.w, k),
-                    View::rows(dz, cols),
+                    View::rows(dz, ld),
                     self.inner,
                 );
                 let dcol: &[f32] = dcol;
                 dx[..gn * g.in_len()].fill(0.0);
                 for j in 0..gn {
                     let xi = &mut dx[j * g.in_len()..(j + 1) * g.in_len()];
-                    col2im(dcol, cols, j * p, g, xi);
+                    col2im(dcol, ld, j * p, g, xi);
                 }
             }
         }

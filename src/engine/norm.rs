@@ -67,19 +67,17 @@ fn channel_sums(
     total
 }
 
-/// Writes `f(image, out image)` for every image, in parallel.
-fn each_image(out: &mut [f32], g: &NormGeom, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+/// A new activation-sized vector, `f(image, out image)` writing each
+/// image, in parallel.
+fn each_image(g: &NormGeom, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
     let ranges = par::ranges(g.batch, par::threads());
-    let jobs: Vec<_> = ranges
-        .iter()
-        .cloned()
-        .zip(par::split(out, &ranges, g.image()))
-        .collect();
-    par::map(jobs, |(r, o)| {
+    let units = vec![(); ranges.len()];
+    par::fill_parts(g.batch, g.image(), &ranges, units, |(), r, o| {
         for (i, oi) in r.zip(o.chunks_mut(g.image().max(1))) {
             f(i, oi);
         }
-    });
+    })
+    .0
 }
 
 /// The forward pass's results.
@@ -122,8 +120,7 @@ pub fn forward(
     });
     let var: Vec<f32> = sq.iter().map(|s| (s / g.count()) as f32).collect();
     let inv = inv_std(&var, eps);
-    let mut y = vec![0.0f32; x.len()];
-    each_image(&mut y, g, |i, out| {
+    let y = each_image(g, |i, out| {
         for (c, o) in out.chunks_mut(g.plane.max(1)).enumerate() {
             let (scale, m, b) = (gamma[c] * inv[c], mean[c], beta[c]);
             for (ov, &v) in o.iter_mut().zip(plane(i, c)) {
@@ -185,8 +182,7 @@ pub fn backward(
     });
     let beta_grad: Vec<f32> = (0..g.channels).map(|c| sums[2 * c] as f32).collect();
     let gamma_grad: Vec<f32> = (0..g.channels).map(|c| sums[2 * c + 1] as f32).collect();
-    let mut dx = vec![0.0f32; x.len()];
-    each_image(&mut dx, g, |i, out| {
+    let dx = each_image(g, |i, out| {
         let mut dz = Vec::with_capacity(g.plane);
         for (c, o) in out.chunks_mut(g.plane.max(1)).enumerate() {
             masked(i, c, &mut dz);

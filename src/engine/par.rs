@@ -76,6 +76,50 @@ pub fn split<'a, T>(
     out
 }
 
+/// Runs `f(item, range, out)` for each of `items` (one per range of
+/// `ranges`, which partition `0..n`), in parallel, on a new vector of
+/// `n * item_len` values: `out` is the range's part of it. Each thread zeroes
+/// its own part first, so the zeroing is split over the threads instead of
+/// being one serial `memset` before them.
+pub fn fill_parts<T: Send, R: Send>(
+    n: usize,
+    item_len: usize,
+    ranges: &[std::ops::Range<usize>],
+    items: Vec<T>,
+    f: impl Fn(T, std::ops::Range<usize>, &mut [f32]) -> R + Sync + Send,
+) -> (Vec<f32>, Vec<R>) {
+    use std::mem::MaybeUninit;
+    assert_eq!(
+        ranges.iter().map(|r| r.len()).sum::<usize>(),
+        n,
+        "ranges must cover the items"
+    );
+    assert_eq!(items.len(), ranges.len());
+    let len = n * item_len;
+    let mut v: Vec<f32> = Vec::with_capacity(len);
+    let parts = split(&mut v.spare_capacity_mut()[..len], ranges, item_len);
+    let jobs: Vec<_> = items
+        .into_iter()
+        .zip(ranges.iter().cloned())
+        .zip(parts)
+        .collect();
+    let results = map(
+        jobs,
+        |((item, r), part): ((T, std::ops::Range<usize>), &mut [MaybeUninit<f32>])| {
+            part.fill(MaybeUninit::new(0.0));
+            // SAFETY: every element of `part` was just initialised, and
+            // MaybeUninit<f32> has f32's layout.
+            let part = unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            f(item, r, part)
+        },
+    );
+    // SAFETY: the parts partition [0, len) (the ranges cover 0..n, checked
+    // above) and each was initialised by its job; a panicking job never
+    // gets here.
+    unsafe { v.set_len(len) };
+    (v, results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +138,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fill_parts_hands_each_range_its_zeroed_part() {
+        let r = ranges(7, 3);
+        let items: Vec<usize> = (0..r.len()).collect();
+        let (v, lens) = fill_parts(7, 2, &r, items, |k, range, out| {
+            assert!(out.iter().all(|&x| x == 0.0));
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = (range.start * 2 + j) as f32 + 0.5 * k as f32 * 0.0;
+            }
+            out.len()
+        });
+        assert_eq!(lens.iter().sum::<usize>(), 14);
+        assert_eq!(v, (0..14).map(|i| i as f32).collect::<Vec<_>>());
     }
 }

@@ -37,27 +37,20 @@ impl PlaneGeom {
     }
 }
 
-/// Runs `f(plane index, output plane)` over all planes, in parallel.
-fn each_plane(
-    out: &mut [f32],
-    out_len: usize,
-    n: usize,
-    f: impl Fn(usize, &mut [f32]) + Sync + Send,
-) {
-    if out_len == 0 {
-        return;
-    }
+/// A new vector of `n` planes of `out_len` values, each written by
+/// `f(plane index, plane)`, in parallel.
+fn each_plane(out_len: usize, n: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
     let ranges = par::ranges(n, par::threads());
-    let jobs: Vec<_> = ranges
-        .iter()
-        .cloned()
-        .zip(par::split(out, &ranges, out_len))
-        .collect();
-    par::map(jobs, |(r, o)| {
+    let units = vec![(); ranges.len()];
+    par::fill_parts(n, out_len, &ranges, units, |(), r, o| {
+        if out_len == 0 {
+            return;
+        }
         for (i, op) in r.zip(o.chunks_mut(out_len)) {
             f(i, op);
         }
-    });
+    })
+    .0
 }
 
 /// The larger of two values; NaN if either is (as burn's max pool).
@@ -236,9 +229,8 @@ pub fn upsample_backward_plane(dy: &[f32], g: &PlaneGeom, dx: &mut [f32]) {
 /// Max over each `fh × fw` window.
 pub fn max_pool(x: &[f32], g: &PlaneGeom) -> Vec<f32> {
     assert_eq!(x.len(), g.planes * g.plane(), "max pool: input size");
-    let mut y = vec![0.0f32; g.planes * g.pooled_plane()];
     let n = g.plane();
-    each_plane(&mut y, g.pooled_plane(), g.planes, |i, yp| {
+    let y = each_plane(g.pooled_plane(), g.planes, |i, yp| {
         max_pool_plane(&x[i * n..(i + 1) * n], g, yp, None)
     });
     y
@@ -256,9 +248,8 @@ pub fn max_pool_backward(x: &[f32], dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
         g.planes * g.pooled_plane(),
         "max pool backward: gradient size"
     );
-    let mut dx = vec![0.0f32; x.len()];
     let (n, m) = (g.plane(), g.pooled_plane());
-    each_plane(&mut dx, n, g.planes, |i, dp| {
+    let dx = each_plane(n, g.planes, |i, dp| {
         max_pool_backward_plane(&x[i * n..(i + 1) * n], &dy[i * m..(i + 1) * m], g, dp)
     });
     dx
@@ -267,9 +258,8 @@ pub fn max_pool_backward(x: &[f32], dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
 /// Nearest-neighbour upsampling: every value repeated `fh × fw` times.
 pub fn upsample(x: &[f32], g: &PlaneGeom) -> Vec<f32> {
     assert_eq!(x.len(), g.planes * g.plane(), "upsample: input size");
-    let mut y = vec![0.0f32; g.planes * g.upsampled_plane()];
     let n = g.plane();
-    each_plane(&mut y, g.upsampled_plane(), g.planes, |i, yp| {
+    let y = each_plane(g.upsampled_plane(), g.planes, |i, yp| {
         upsample_plane(&x[i * n..(i + 1) * n], g, yp)
     });
     y
@@ -282,9 +272,8 @@ pub fn upsample_backward(dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
         g.planes * g.upsampled_plane(),
         "upsample backward: gradient size"
     );
-    let mut dx = vec![0.0f32; g.planes * g.plane()];
     let u = g.upsampled_plane();
-    each_plane(&mut dx, g.plane(), g.planes, |i, dp| {
+    let dx = each_plane(g.plane(), g.planes, |i, dp| {
         upsample_backward_plane(&dy[i * u..(i + 1) * u], g, dp)
     });
     dx
