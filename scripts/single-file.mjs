@@ -1,7 +1,7 @@
 // Makes one self-contained aelab.html from a built dist/: the page, its
 // style and scripts, the wasm, the weights and the data of all three labs,
 // inlined. Double-clicked, it opens the full lab from file:// with no
-// server and no network (README: "One file for the lecture hall").
+// server and no network (docs/usage.md: "One file for the lecture hall").
 //
 //   node scripts/single-file.mjs [dist] [out.html]
 //

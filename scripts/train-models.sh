@@ -5,7 +5,7 @@
 #   denoiser-skip         5 epochs, batch 16 ~24 min measured on a faster host (est. ~40 min)
 #   denoiser-canonical    3 epochs   ~13 min
 # The files are then rewritten 8-bit (a quarter of the download), with the
-# classifier's large dense layer 4-bit; the metrics in README are measured
+# classifier's large dense layer 4-bit; the metrics in docs/results.md are measured
 # on these files.
 # Then evaluate with: cargo run -- denoise eval
 set -euo pipefail

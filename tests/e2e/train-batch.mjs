@@ -1,7 +1,7 @@
 // Trains the canonical denoiser from scratch in the page at two batch
 // sizes (same images, epochs, lr) and prints the page's after-training table.
 // Usage: node tests/e2e/train-batch.mjs [dist] [batch sizes, e.g. "64,16"]. A measurement
-// for README, not a test: the numbers depend on the host and the seed.
+// for docs/performance.md, not a test: the numbers depend on the host and the seed.
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 const { server, origin } = await serve(process.argv[2] || 'dist-release');
