@@ -1,0 +1,235 @@
+//! `aelab denoise`: exercise 1, training, evaluating and the report figure.
+
+use super::io::save;
+use super::progress::train_with_progress;
+use super::{split_train, train_config, Ctx, TrainArgs};
+use crate::data::Split;
+use crate::labs::denoise::{self, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
+use crate::models::record::Weights;
+use crate::models::{Classifier, Denoiser, DenoiserConfig, DenoiserKind};
+use crate::platform::block_on;
+use crate::training::Trainer;
+use burn::prelude::*;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub(super) enum DenoiseCmd {
+    /// Train a denoiser.
+    Train {
+        #[command(flatten)]
+        train: TrainArgs,
+        /// canonical (the Keras-blog model) or skip (the better variant).
+        /// (default: canonical; not with --init)
+        #[arg(long)]
+        kind: Option<String>,
+        /// Train on one noise factor instead of a range.
+        #[arg(long)]
+        noise: Option<f32>,
+        #[arg(long, default_value_t = 0.3)]
+        noise_min: f32,
+        #[arg(long, default_value_t = 0.9)]
+        noise_max: f32,
+        /// Width of the first layers (default 32; not with --init).
+        #[arg(long)]
+        width: Option<usize>,
+        /// Channels of the skip model's 7×7 bottleneck (default 64; not with --init).
+        #[arg(long)]
+        bottleneck: Option<usize>,
+        /// 3×3 convolutions at 7×7 in the skip model (default 3; not with --init).
+        #[arg(long)]
+        depth: Option<usize>,
+        /// Start from these weights (fine-tuning) instead of from scratch.
+        #[arg(long)]
+        init: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// PSNR, SSIM and classifier accuracy at f = 0.5, 0.7, 0.9 on the test set.
+    Eval {
+        /// Denoiser weights; default: the best shipped model.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long)]
+        classifier: Option<PathBuf>,
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+        #[arg(long, default_value_t = EVAL_SEED)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw the report figure: ten digits × (clean, noisy, denoised) × levels.
+    Figure {
+        #[arg(long, default_value = "denoise.png")]
+        out: PathBuf,
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long)]
+        classifier: Option<PathBuf>,
+        #[arg(long, default_value_t = EVAL_SEED)]
+        seed: u64,
+    },
+}
+
+pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
+    match cmd {
+        DenoiseCmd::Train {
+            train,
+            kind,
+            noise,
+            noise_min,
+            noise_max,
+            width,
+            bottleneck,
+            depth,
+            init,
+            out,
+        } => {
+            let noise = match noise {
+                Some(f) => NoiseSpec::Fixed(f),
+                None => NoiseSpec::Range(noise_min, noise_max),
+            };
+            match noise {
+                NoiseSpec::Fixed(f) if !(0.0..=2.0).contains(&f) => {
+                    return Err("--noise must be in [0, 2]".into())
+                }
+                NoiseSpec::Range(a, b) if !(0.0 <= a && a <= b && b <= 2.0) => {
+                    return Err("need 0 <= --noise-min <= --noise-max <= 2".into())
+                }
+                _ => {}
+            }
+            let (tr, va) = split_train(ctx, &train)?;
+            ctx.device.seed(train.seed);
+            let (model, config) = match init {
+                Some(_)
+                    if kind.is_some()
+                        || width.is_some()
+                        || bottleneck.is_some()
+                        || depth.is_some() =>
+                {
+                    return Err("--kind, --width, --bottleneck and --depth describe a new model; with --init the file's model is fine-tuned as it is".into())
+                }
+                Some(p) => ctx.load_with_config::<Denoiser>(&p)?,
+                None => {
+                    let config = DenoiserConfig::new()
+                        .with_kind(DenoiserKind::parse(kind.as_deref().unwrap_or("canonical"))?)
+                        .with_width(width.unwrap_or(32));
+                    let config = DenoiserConfig {
+                        bottleneck: bottleneck.unwrap_or(config.bottleneck),
+                        depth: depth.unwrap_or(config.depth),
+                        ..config
+                    };
+                    Denoiser::validate(&config)?;
+                    (config.init(&ctx.device), config)
+                }
+            };
+            eprintln!(
+                "training the {} denoiser ({} parameters) on {} images, {} ({} held out)",
+                config.kind.name(),
+                model.num_params(),
+                tr.len(),
+                noise.describe(),
+                va.len()
+            );
+            let task = DenoiseTask {
+                train: tr,
+                valid: va,
+                noise,
+                valid_seed: train.seed ^ 0xDEAD,
+            };
+            let mut trainer = Trainer::new(task, model, train_config(&train), &ctx.device)
+                .map_err(|e| e.to_string())?;
+            let meta = |t: &Trainer<_>| serde_json::json!({"noise": noise, "train": train_config(&train), "history": t.history()});
+            train_with_progress(&mut trainer, |t| save(&t.model(), &config, meta(t), &out))
+        }
+        DenoiseCmd::Eval {
+            weights,
+            classifier,
+            limit,
+            seed,
+            json,
+        } => {
+            let wpath = weights.unwrap_or_else(|| ctx.default_denoiser());
+            let den: Denoiser = ctx.load(&wpath)?;
+            let cls: Classifier =
+                ctx.load(&classifier.unwrap_or_else(|| ctx.default_classifier()))?;
+            let mut test = ctx.mnist(Split::Test)?;
+            if let Some(n) = limit {
+                test = test.take(n as usize);
+            }
+            let report = block_on(denoise::evaluate(
+                &den,
+                &cls,
+                &test,
+                &REPORT_LEVELS,
+                seed,
+                &ctx.device,
+            ))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!(
+                    "denoiser {} on {} test images, noise seed {}",
+                    wpath.display(),
+                    report.images,
+                    seed
+                );
+                println!(
+                    "classifier accuracy, clean: {:.2} %",
+                    report.classifier_accuracy_clean * 100.0
+                );
+                println!("|   f | acc noisy | acc denoised | acc median3 | PSNR noisy | PSNR denoised | SSIM noisy | SSIM denoised |");
+                println!("|-----|-----------|--------------|-------------|------------|---------------|------------|---------------|");
+                for l in &report.levels {
+                    println!(
+                        "| {:.1} | {:8.2}% | {:11.2}% | {:10.2}% | {:7.2} dB | {:10.2} dB | {:10.3} | {:13.3} |",
+                        l.noise,
+                        l.accuracy_noisy * 100.0,
+                        l.accuracy_denoised * 100.0,
+                        l.accuracy_median3 * 100.0,
+                        l.psnr_noisy,
+                        l.psnr_denoised,
+                        l.ssim_noisy,
+                        l.ssim_denoised
+                    );
+                }
+            }
+            Ok(())
+        }
+        DenoiseCmd::Figure {
+            out,
+            weights,
+            classifier,
+            seed,
+        } => {
+            let wpath = weights.unwrap_or_else(|| ctx.default_denoiser());
+            let den: Denoiser = ctx.load(&wpath)?;
+            let cls: Classifier =
+                ctx.load(&classifier.unwrap_or_else(|| ctx.default_classifier()))?;
+            let test = ctx.mnist(Split::Test)?;
+            let fig = block_on(denoise::figure_data(
+                &den,
+                &cls,
+                &test,
+                &REPORT_LEVELS,
+                seed,
+                &ctx.device,
+            ))?;
+            let name = wpath
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            crate::figure::draw_denoise_figure(
+                &fig,
+                &out,
+                &format!("Denoising MNIST ({name}); verdicts of the classifier"),
+            )?;
+            eprintln!("wrote {}", out.display());
+            Ok(())
+        }
+    }
+}

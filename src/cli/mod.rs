@@ -1,0 +1,171 @@
+//! The native command-line tool `aelab`: drives the same core as the page
+//! and reproduces every figure and number of the report. This file holds
+//! the top-level flags, the context every command gets and the dispatch;
+//! each command is a file of its own (its flags, its `run`, its tables).
+
+mod anomaly;
+mod augment;
+mod bench;
+mod classifier;
+mod denoise;
+mod io;
+mod progress;
+mod weights;
+
+use crate::data::{self, Mnist, Split};
+use crate::models::record::{self, Weights};
+use crate::platform::CpuBackend;
+use crate::training::{Schedule, TrainConfig};
+use burn::prelude::*;
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "aelab",
+    version,
+    about = "The autoencoder laboratory, on the command line"
+)]
+pub struct Cli {
+    /// CPU backend: flex (default) or ndarray.
+    #[arg(long, global = true, default_value = "flex")]
+    backend: String,
+    /// Directory of the assets (MNIST, weights); default: $AELAB_ASSETS, else ./assets, else the source tree's assets.
+    #[arg(long, global = true)]
+    assets: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The digit classifier that judges every lab.
+    #[command(subcommand)]
+    Classifier(classifier::ClassifierCmd),
+    /// Exercise 1: denoising.
+    #[command(subcommand)]
+    Denoise(denoise::DenoiseCmd),
+    /// Exercise 2: few-shot digit generation, judged by the classifier.
+    Augment(augment::AugmentCmd),
+    /// Exercise 3: anomaly detection in time series by reconstruction error.
+    Anomaly(anomaly::AnomalyCmd),
+    /// Weights files: store the parameters as f32, f16 or 8-bit.
+    #[command(subcommand)]
+    Weights(weights::WeightsCmd),
+    /// Training throughput and denoising latency on the CPU backends (the
+    /// same code as `cargo bench --bench denoise`).
+    Bench(bench::BenchArgs),
+}
+
+/// The training flags shared by the classifier and the denoisers.
+#[derive(Args, Debug, Clone)]
+struct TrainArgs {
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Keep the learning rate constant instead of the cosine decay.
+    #[arg(long)]
+    constant_lr: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Train on the first N training images only.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
+    /// Share of the training images held out for validation.
+    #[arg(long, default_value_t = 0.05)]
+    valid_fraction: f32,
+}
+
+struct Ctx {
+    device: Device,
+    assets: PathBuf,
+}
+
+impl Ctx {
+    fn mnist(&self, split: Split) -> Result<Mnist, String> {
+        data::load_mnist(&self.assets.join("mnist"), split)
+    }
+
+    fn default_classifier(&self) -> PathBuf {
+        self.assets.join("models/classifier.aelab")
+    }
+
+    fn default_denoiser(&self) -> PathBuf {
+        let skip = self.assets.join("models/denoiser-skip.aelab");
+        if skip.exists() {
+            skip
+        } else {
+            self.assets.join("models/denoiser-canonical.aelab")
+        }
+    }
+
+    /// Reads a weights file: the model and its configuration.
+    fn load_with_config<M: Weights>(&self, path: &Path) -> Result<(M, M::Config), String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        record::from_bytes::<M>(&bytes, &self.device)
+            .map(|(m, c, _)| (m, c))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn load<M: Weights>(&self, path: &Path) -> Result<M, String> {
+        self.load_with_config(path).map(|(m, _)| m)
+    }
+}
+
+/// Entry point; returns the process exit code.
+pub fn main() -> i32 {
+    crate::platform::tune_allocator();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let backend = CpuBackend::parse(&cli.backend)?;
+    let ctx = Ctx {
+        device: backend.device(),
+        assets: cli.assets.unwrap_or_else(data::assets_dir),
+    };
+    match cli.command {
+        Command::Classifier(c) => classifier::run(&ctx, c),
+        Command::Denoise(c) => denoise::run(&ctx, c),
+        Command::Augment(c) => augment::run(&ctx, c),
+        Command::Anomaly(c) => anomaly::run(&ctx, c),
+        Command::Weights(c) => weights::run(c),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+fn train_config(a: &TrainArgs) -> TrainConfig {
+    TrainConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        learning_rate: a.lr,
+        schedule: if a.constant_lr {
+            Schedule::Constant
+        } else {
+            Schedule::Cosine
+        },
+        seed: a.seed,
+    }
+}
+
+fn split_train(ctx: &Ctx, a: &TrainArgs) -> Result<(Mnist, Mnist), String> {
+    if !(0.0..1.0).contains(&a.valid_fraction) {
+        return Err("--valid-fraction must be in [0, 1)".into());
+    }
+    let mut train = ctx.mnist(Split::Train)?;
+    if let Some(n) = a.limit {
+        train = train.take(n as usize);
+    }
+    Ok(train.split_validation(a.valid_fraction, a.seed))
+}
