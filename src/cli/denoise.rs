@@ -2,10 +2,9 @@
 
 use super::io::save;
 use super::progress::train_with_progress;
-use super::{split_train, train_config, Ctx, TrainArgs};
+use super::{train_config, Ctx, TrainArgs};
 use crate::data::Split;
-use crate::labs::denoise::{self, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
-use crate::models::record::Weights;
+use crate::labs::denoise::{self, DenoiseSettings, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
 use crate::models::{Classifier, Denoiser, DenoiserConfig, DenoiserKind};
 use crate::platform::block_on;
 use crate::training::Trainer;
@@ -26,9 +25,9 @@ pub(super) enum DenoiseCmd {
         /// Train on one noise factor instead of a range.
         #[arg(long)]
         noise: Option<f32>,
-        #[arg(long, default_value_t = 0.3)]
+        #[arg(long, default_value_t = DenoiseSettings::default().noise.bounds().0)]
         noise_min: f32,
-        #[arg(long, default_value_t = 0.9)]
+        #[arg(long, default_value_t = DenoiseSettings::default().noise.bounds().1)]
         noise_max: f32,
         /// Width of the first layers (default 32; not with --init).
         #[arg(long)]
@@ -86,21 +85,22 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             init,
             out,
         } => {
-            let noise = match noise {
-                Some(f) => NoiseSpec::Fixed(f),
-                None => NoiseSpec::Range(noise_min, noise_max),
+            let defaults = DenoiserConfig::new();
+            let settings = DenoiseSettings {
+                noise: match noise {
+                    Some(f) => NoiseSpec::Fixed(f),
+                    None => NoiseSpec::between(noise_min, noise_max),
+                },
+                images: train.limit.map(|n| n as usize),
+                valid_fraction: train.valid_fraction,
+                model: DenoiserConfig {
+                    kind: DenoiserKind::parse(kind.as_deref().unwrap_or("canonical"))?,
+                    width: width.unwrap_or(defaults.width),
+                    bottleneck: bottleneck.unwrap_or(defaults.bottleneck),
+                    depth: depth.unwrap_or(defaults.depth),
+                },
+                train: train_config(&train),
             };
-            match noise {
-                NoiseSpec::Fixed(f) if !(0.0..=2.0).contains(&f) => {
-                    return Err("--noise must be in [0, 2]".into())
-                }
-                NoiseSpec::Range(a, b) if !(0.0 <= a && a <= b && b <= 2.0) => {
-                    return Err("need 0 <= --noise-min <= --noise-max <= 2".into())
-                }
-                _ => {}
-            }
-            let (tr, va) = split_train(ctx, &train)?;
-            ctx.device.seed(train.seed);
             let (model, config) = match init {
                 Some(_)
                     if kind.is_some()
@@ -110,37 +110,27 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
                 {
                     return Err("--kind, --width, --bottleneck and --depth describe a new model; with --init the file's model is fine-tuned as it is".into())
                 }
-                Some(p) => ctx.load_with_config::<Denoiser>(&p)?,
+                Some(p) => {
+                    settings.validate()?;
+                    ctx.device.seed(settings.train.seed);
+                    ctx.load_with_config::<Denoiser>(&p)?
+                }
                 None => {
-                    let config = DenoiserConfig::new()
-                        .with_kind(DenoiserKind::parse(kind.as_deref().unwrap_or("canonical"))?)
-                        .with_width(width.unwrap_or(32));
-                    let config = DenoiserConfig {
-                        bottleneck: bottleneck.unwrap_or(config.bottleneck),
-                        depth: depth.unwrap_or(config.depth),
-                        ..config
-                    };
-                    Denoiser::validate(&config)?;
-                    (config.init(&ctx.device), config)
+                    settings.validate()?;
+                    (settings.new_model(&ctx.device)?, settings.model.clone())
                 }
             };
+            let data = ctx.mnist(Split::Train)?;
+            let mut trainer = settings.trainer(&data, model, &ctx.device)?;
             eprintln!(
                 "training the {} denoiser ({} parameters) on {} images, {} ({} held out)",
                 config.kind.name(),
-                model.num_params(),
-                tr.len(),
-                noise.describe(),
-                va.len()
+                trainer.model().num_params(),
+                trainer.task().train.len(),
+                settings.noise.describe(),
+                trainer.task().valid.len()
             );
-            let task = DenoiseTask {
-                train: tr,
-                valid: va,
-                noise,
-                valid_seed: train.seed ^ 0xDEAD,
-            };
-            let mut trainer = Trainer::new(task, model, train_config(&train), &ctx.device)
-                .map_err(|e| e.to_string())?;
-            let meta = |t: &Trainer<_>| serde_json::json!({"noise": noise, "train": train_config(&train), "history": t.history()});
+            let meta = |t: &Trainer<_>| serde_json::json!({"noise": settings.noise, "train": settings.train, "history": t.history()});
             train_with_progress(&mut trainer, |t| save(&t.model(), &config, meta(t), &out))
         }
         DenoiseCmd::Eval {

@@ -13,6 +13,7 @@ mod progress;
 mod weights;
 
 use crate::data::{self, Mnist, Split};
+use crate::labs::denoise::DenoiseSettings;
 use crate::models::record::{self, Weights};
 use crate::platform::CpuBackend;
 use crate::training::{Schedule, TrainConfig};
@@ -57,25 +58,27 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// The training flags shared by the classifier and the denoisers.
+/// The training flags shared by the classifier and the denoisers; their
+/// defaults are those of [`DenoiseSettings::default`], the one place they
+/// are written.
 #[derive(Args, Debug, Clone)]
 struct TrainArgs {
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DenoiseSettings::default().train.epochs)]
     epochs: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = DenoiseSettings::default().train.batch_size)]
     batch_size: usize,
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = DenoiseSettings::default().train.learning_rate)]
     lr: f64,
     /// Keep the learning rate constant instead of the cosine decay.
     #[arg(long)]
     constant_lr: bool,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DenoiseSettings::default().train.seed)]
     seed: u64,
     /// Train on the first N training images only.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
     /// Share of the training images held out for validation.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = DenoiseSettings::default().valid_fraction)]
     valid_fraction: f32,
 }
 

@@ -7,9 +7,10 @@
 use crate::data::{Mnist, PIXELS, SIDE};
 use crate::infer::{self, images_tensor};
 use crate::metrics::{accuracy, psnr, ssim};
-use crate::models::{bce_with_logits, Classifier, Denoiser};
+use crate::models::record::Weights;
+use crate::models::{bce_with_logits, Classifier, Denoiser, DenoiserConfig};
 use crate::rng::Rng;
-use crate::training::Task;
+use crate::training::{Schedule, Task, TrainConfig, Trainer};
 use burn::prelude::*;
 
 /// The noise levels of the report.
@@ -41,6 +42,23 @@ pub enum NoiseSpec {
 }
 
 impl NoiseSpec {
+    /// One factor when `lo == hi`, else the range.
+    pub fn between(lo: f32, hi: f32) -> Self {
+        if lo == hi {
+            NoiseSpec::Fixed(lo)
+        } else {
+            NoiseSpec::Range(lo, hi)
+        }
+    }
+
+    /// The lowest and highest factor.
+    pub fn bounds(self) -> (f32, f32) {
+        match self {
+            NoiseSpec::Fixed(f) => (f, f),
+            NoiseSpec::Range(lo, hi) => (lo, hi),
+        }
+    }
+
     pub fn sample(self, rng: &mut Rng) -> f32 {
         match self {
             NoiseSpec::Fixed(f) => f,
@@ -53,6 +71,136 @@ impl NoiseSpec {
             NoiseSpec::Fixed(f) => format!("f = {f}"),
             NoiseSpec::Range(lo, hi) => format!("f ~ U[{lo}, {hi}]"),
         }
+    }
+}
+
+/// The largest noise factor training accepts (`f · N(0, 1)` with f = 2 is
+/// already mostly black and white).
+pub const MAX_NOISE: f32 = 2.0;
+/// The fewest training images a run accepts.
+pub const MIN_IMAGES: usize = 10;
+
+/// Everything that defines one denoiser training run. The CLI and the page
+/// build one of these (from flags or from the form) and nothing else; its
+/// `Default` is the CLI's defaults, [`DenoiseSettings::quick`] the page's.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DenoiseSettings {
+    /// The noise factors training draws from (and validation, with its own
+    /// fixed seed).
+    pub noise: NoiseSpec,
+    /// Train on the first N training images only (`None`: all of them).
+    pub images: Option<usize>,
+    /// Share of those images held out for validation.
+    pub valid_fraction: f32,
+    /// The model trained from scratch (a fine-tuned model brings its own).
+    pub model: DenoiserConfig,
+    pub train: TrainConfig,
+}
+
+impl Default for DenoiseSettings {
+    /// The command line's defaults, which trained the shipped models: the
+    /// canonical model, f ~ U[0.3, 0.9], 5 % held out, 3 epochs at batch
+    /// 128, Adam at 2·10⁻³ with a cosine decay, seed 1.
+    fn default() -> Self {
+        Self {
+            noise: NoiseSpec::Range(0.3, 0.9),
+            images: None,
+            valid_fraction: 0.05,
+            model: DenoiserConfig::canonical(),
+            train: TrainConfig {
+                epochs: 3,
+                batch_size: 128,
+                learning_rate: 2e-3,
+                schedule: Schedule::Cosine,
+                seed: 1,
+            },
+        }
+    }
+}
+
+impl DenoiseSettings {
+    /// The page's preset: a run of a minute or two in a browser tab: 2 000
+    /// images, 1 epoch at batch 16 (on a CPU a step of 16 costs about as
+    /// much per image as one of 128 and makes eight times as many updates),
+    /// Adam at 10⁻³, f ~ U[0.3, 1.0] (the shipped skip model's range).
+    pub fn quick() -> Self {
+        let d = Self::default();
+        Self {
+            noise: NoiseSpec::Range(0.3, 1.0),
+            images: Some(2000),
+            train: TrainConfig {
+                epochs: 1,
+                batch_size: 16,
+                learning_rate: 1e-3,
+                ..d.train
+            },
+            ..d
+        }
+    }
+
+    /// The seed of the validation images' noise: fixed per run, apart from
+    /// the training noise.
+    pub fn valid_seed(&self) -> u64 {
+        self.train.seed ^ 0xDEAD
+    }
+
+    /// Checks every setting; the message names the one that is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let (lo, hi) = self.noise.bounds();
+        if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi && hi <= MAX_NOISE) {
+            return Err(format!(
+                "the noise factors must lie within 0 to {MAX_NOISE}, with min ≤ max (got {lo} to {hi})"
+            ));
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            return Err(format!(
+                "the validation share must be at least 0 and below 1 (got {})",
+                self.valid_fraction
+            ));
+        }
+        if let Some(n) = self.images {
+            if n < MIN_IMAGES {
+                return Err(format!("train on at least {MIN_IMAGES} images (got {n})"));
+            }
+        }
+        Denoiser::validate(&self.model)?;
+        self.train.validate()
+    }
+
+    /// A fresh model of [`DenoiseSettings::model`], initialised from the
+    /// device's seed.
+    pub fn new_model(&self, device: &Device) -> Result<Denoiser, String> {
+        Denoiser::validate(&self.model)?;
+        device.seed(self.train.seed);
+        Ok(self.model.init(device))
+    }
+
+    /// The training and validation images this run uses.
+    pub fn split(&self, train: &Mnist) -> (Mnist, Mnist) {
+        let set = match self.images {
+            Some(n) => train.take(n),
+            None => train.clone(),
+        };
+        set.split_validation(self.valid_fraction, self.train.seed)
+    }
+
+    /// A trainer of `model` (fresh from [`DenoiseSettings::new_model`] or
+    /// loaded, to fine-tune) on `train`, after [`DenoiseSettings::validate`].
+    pub fn trainer(
+        &self,
+        train: &Mnist,
+        model: Denoiser,
+        device: &Device,
+    ) -> Result<Trainer<DenoiseTask>, String> {
+        self.validate()?;
+        let (tr, va) = self.split(train);
+        let task = DenoiseTask {
+            train: tr,
+            valid: va,
+            noise: self.noise,
+            valid_seed: self.valid_seed(),
+        };
+        Trainer::new(task, model, self.train.clone(), device).map_err(|e| e.to_string())
     }
 }
 
@@ -284,6 +432,88 @@ pub async fn figure_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn digits(n: usize) -> Mnist {
+        Mnist {
+            images: (0..n * PIXELS).map(|i| (i % 251) as u8).collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        }
+    }
+
+    #[test]
+    fn settings_refuse_each_bad_value_with_a_message_naming_it() {
+        assert_eq!(DenoiseSettings::default().validate(), Ok(()));
+        assert_eq!(DenoiseSettings::quick().validate(), Ok(()));
+        let bad = |f: fn(&mut DenoiseSettings), words: &str| {
+            let mut s = DenoiseSettings::default();
+            f(&mut s);
+            let e = s.validate().expect_err(words);
+            assert!(e.contains(words), "{e:?} should mention {words:?}");
+        };
+        bad(|s| s.noise = NoiseSpec::Range(0.9, 0.3), "min ≤ max");
+        bad(|s| s.noise = NoiseSpec::Fixed(2.5), "within 0 to 2");
+        bad(|s| s.noise = NoiseSpec::Range(-0.1, 0.5), "within 0 to 2");
+        bad(|s| s.noise = NoiseSpec::Fixed(f32::NAN), "noise factors");
+        bad(|s| s.valid_fraction = 1.0, "validation share");
+        bad(|s| s.valid_fraction = -0.1, "validation share");
+        bad(|s| s.images = Some(3), "at least 10 images");
+        bad(|s| s.train.epochs = 0, "epochs");
+        bad(|s| s.train.batch_size = 0, "batch size");
+        bad(|s| s.train.learning_rate = f64::NAN, "learning rate");
+        bad(|s| s.model.width = 0, "width");
+        // The command line's bounds hold for the page too: f up to 2.
+        let mut s = DenoiseSettings::quick();
+        s.noise = NoiseSpec::Range(0.0, 2.0);
+        assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn settings_split_the_chosen_images_with_the_shared_rules() {
+        let s = DenoiseSettings {
+            images: Some(200),
+            ..DenoiseSettings::default()
+        };
+        let (tr, va) = s.split(&digits(1000));
+        assert_eq!(
+            (tr.len(), va.len()),
+            (190, 10),
+            "5 % of the first 200 held out"
+        );
+        let again = s.split(&digits(1000));
+        assert_eq!(va.images, again.1.images, "the split is seeded");
+        let other = DenoiseSettings {
+            train: TrainConfig {
+                seed: 2,
+                ..s.train.clone()
+            },
+            ..s.clone()
+        };
+        assert_ne!(va.images, other.split(&digits(1000)).1.images);
+        assert_eq!(s.valid_seed(), 1 ^ 0xDEAD);
+        assert_eq!(NoiseSpec::between(0.5, 0.5), NoiseSpec::Fixed(0.5));
+        assert_eq!(NoiseSpec::between(0.3, 1.0), NoiseSpec::Range(0.3, 1.0));
+    }
+
+    #[test]
+    fn settings_make_a_trainer_with_their_noise_and_validation_seed() {
+        let dev = Device::flex();
+        let s = DenoiseSettings {
+            images: Some(40),
+            noise: NoiseSpec::Fixed(0.7),
+            ..DenoiseSettings::quick()
+        };
+        let model = s.new_model(&dev).unwrap();
+        let t = s.trainer(&digits(100), model, &dev).unwrap();
+        assert_eq!(t.task().train.len() + t.task().valid.len(), 40);
+        assert_eq!(t.task().noise, NoiseSpec::Fixed(0.7));
+        assert_eq!(t.task().valid_seed, s.valid_seed());
+        let bad = DenoiseSettings {
+            valid_fraction: 2.0,
+            ..s.clone()
+        };
+        let model = s.new_model(&dev).unwrap();
+        assert!(bad.trainer(&digits(100), model, &dev).is_err());
+    }
 
     #[test]
     fn noise_is_clipped_and_has_the_right_spread() {

@@ -63,6 +63,25 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// Checks the settings; the message names the one that is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size == 0 {
+            return Err("the batch size must be at least 1".into());
+        }
+        if self.epochs == 0 {
+            return Err("the number of epochs must be at least 1".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(format!(
+                "the learning rate must be a positive number, not {}",
+                self.learning_rate
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Where a run stands after a step: what a progress bar and a loss curve need.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Progress {
@@ -205,22 +224,7 @@ impl<T: Task> Trainer<T> {
         if task.train_len() == 0 {
             return Err(TrainError::Empty);
         }
-        if config.batch_size == 0 {
-            return Err(TrainError::BadConfig(
-                "the batch size must be at least 1".into(),
-            ));
-        }
-        if config.epochs == 0 {
-            return Err(TrainError::BadConfig(
-                "the number of epochs must be at least 1".into(),
-            ));
-        }
-        if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
-            return Err(TrainError::BadConfig(format!(
-                "the learning rate must be a positive number, not {}",
-                config.learning_rate
-            )));
-        }
+        config.validate().map_err(TrainError::BadConfig)?;
         let device = device.clone().autodiff();
         let model = model.fork(&device).train();
         let mut rng = Rng::derive(config.seed, 0x7EA1);

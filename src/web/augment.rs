@@ -7,7 +7,6 @@ use crate::figure;
 use crate::infer;
 use crate::labs::augment::{self, AugmentSettings, Augmenter, Interpolation, Reference};
 use crate::models::{record, LatentAe};
-use crate::training::{Schedule, TrainConfig};
 use js_sys::{Float32Array, Object, Promise, Reflect, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
 use plotters_canvas::CanvasBackend;
@@ -30,30 +29,13 @@ pub(super) struct AugmentState {
 struct WebAugmentConfig {
     digit: u8,
     examples: usize,
-    #[serde(default = "sixteen")]
-    latent: usize,
-    #[serde(default = "sixteen")]
-    width: usize,
-    epochs: usize,
-    #[serde(default = "batch")]
-    batch_size: usize,
-    #[serde(default = "lr")]
-    learning_rate: f64,
-    #[serde(default = "one")]
-    seed: u64,
-}
-
-fn sixteen() -> usize {
-    16
-}
-fn batch() -> usize {
-    32
-}
-fn lr() -> f64 {
-    2e-3
-}
-fn one() -> u64 {
-    1
+    /// Unset fields take [`AugmentSettings::quick`]'s values.
+    latent: Option<usize>,
+    width: Option<usize>,
+    epochs: Option<usize>,
+    batch_size: Option<usize>,
+    learning_rate: Option<f64>,
+    seed: Option<u64>,
 }
 
 /// `{json, images}`: what the page gets back from the calls that make
@@ -97,19 +79,17 @@ impl Lab {
         if c.examples > 6000 {
             return Err(js_err("train on at most 6000 examples of one digit"));
         }
-        let mut settings = AugmentSettings::new(c.digit, c.examples, c.seed);
-        settings.latent = c.latent;
-        settings.width = c.width;
-        settings.train = TrainConfig {
-            epochs: c.epochs,
-            batch_size: c.batch_size,
-            learning_rate: c.learning_rate,
-            schedule: Schedule::Cosine,
-            seed: c.seed,
-        };
+        let mut settings = AugmentSettings::quick(c.digit, c.examples, c.seed.unwrap_or(1));
+        settings.latent = c.latent.unwrap_or(settings.latent);
+        settings.width = c.width.unwrap_or(settings.width);
+        let t = &mut settings.train;
+        t.epochs = c.epochs.unwrap_or(t.epochs);
+        t.batch_size = c.batch_size.unwrap_or(t.batch_size);
+        t.learning_rate = c.learning_rate.unwrap_or(t.learning_rate);
         let (trainer, chosen) =
             augment::trainer(&train, &test, &settings, &self.device).map_err(js_err)?;
         let cancel = trainer.cancel_token();
+        let epochs = settings.train.epochs;
         Ok(TrainSession::new(
             AnyTrainer::Augment(trainer),
             cancel,
@@ -117,7 +97,7 @@ impl Lab {
                 settings,
                 examples: train.batch_f32(&chosen),
             },
-            c.epochs,
+            epochs,
         ))
     }
 

@@ -7,7 +7,9 @@ use crate::bench;
 use crate::data::{preprocess, Mnist, PIXELS};
 use crate::figure;
 use crate::infer;
-use crate::labs::denoise::{self, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
+use crate::labs::denoise::{
+    self, DenoiseSettings, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVELS,
+};
 use crate::models::record;
 use crate::models::{Classifier, Denoiser, DenoiserConfig, DenoiserKind};
 use crate::platform::{self, CpuBackend};
@@ -346,48 +348,36 @@ impl Lab {
             .train
             .clone()
             .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
-        if c.images < 10 {
-            return Err(js_err("train on at least 10 images"));
-        }
-        if !(0.0..=1.0).contains(&c.noise_min)
-            || !(0.0..=1.0).contains(&c.noise_max)
-            || c.noise_min > c.noise_max
-        {
-            return Err(js_err(
-                "the noise range must be within 0 to 1, with min ≤ max",
-            ));
-        }
         let n = c.images.min(train.len());
-        let (tr, va) = train.take(n).split_validation(0.1, c.seed);
-        let task = DenoiseTask {
-            train: tr,
-            valid: va,
-            noise: if c.noise_min == c.noise_max {
-                NoiseSpec::Fixed(c.noise_min)
-            } else {
-                NoiseSpec::Range(c.noise_min, c.noise_max)
-            },
-            valid_seed: EVAL_SEED,
-        };
-        let (model, mcfg, meta) = if c.from_scratch {
-            let mcfg = match c.kind.as_deref() {
+        let quick = DenoiseSettings::quick();
+        let settings = DenoiseSettings {
+            noise: NoiseSpec::between(c.noise_min, c.noise_max),
+            images: Some(c.images),
+            model: match c.kind.as_deref() {
                 Some("skip") => DenoiserConfig::skip(),
                 _ => DenoiserConfig::canonical(),
-            };
-            (mcfg.init(&self.device), mcfg, serde_json::Value::Null)
+            },
+            train: TrainConfig {
+                epochs: c.epochs,
+                batch_size: c.batch_size,
+                learning_rate: c.learning_rate,
+                seed: c.seed,
+                ..quick.train
+            },
+            ..quick
+        };
+        settings.validate().map_err(js_err)?;
+        let (model, mcfg, meta) = if c.from_scratch {
+            let model = settings.new_model(&self.device).map_err(js_err)?;
+            (model, settings.model.clone(), serde_json::Value::Null)
         } else {
             self.denoiser
                 .clone()
                 .ok_or_else(|| js_err("no denoiser is loaded to fine-tune"))?
         };
-        let tconf = TrainConfig {
-            epochs: c.epochs,
-            batch_size: c.batch_size,
-            learning_rate: c.learning_rate,
-            seed: c.seed,
-            ..TrainConfig::default()
-        };
-        let trainer = Trainer::new(task, model, tconf, &self.device).map_err(js_err)?;
+        let trainer = settings
+            .trainer(&train, model, &self.device)
+            .map_err(js_err)?;
         let cancel = trainer.cancel_token();
         let meta = serde_json::json!({
             "trained_in": "browser",
