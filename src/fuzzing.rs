@@ -112,3 +112,52 @@ pub fn record(data: &[u8]) {
     let _ = record::from_bytes::<LatentAe>(data, &device).map_err(|e| e.to_string());
     let _ = record::from_bytes::<SeriesAe>(data, &device).map_err(|e| e.to_string());
 }
+
+/// The data the [`anomaly_run`] target reads runs against: name "fuzz",
+/// series of 4 points, 2 to train and 3 to test.
+fn fuzz_run_data() -> crate::labs::anomaly::RunData {
+    let set = |n: usize| crate::data::series::SeriesSet {
+        len: 4,
+        values: vec![0.0; 4 * n],
+        anomalous: Some(vec![false; n]),
+    };
+    crate::labs::anomaly::RunData {
+        name: "fuzz".into(),
+        train: set(2),
+        valid: None,
+        test: set(3),
+        long: None,
+    }
+}
+
+/// The anomaly lab's run file, read back against [`fuzz_run_data`]; when
+/// it parses, it is written again and must read back the same.
+pub fn anomaly_run(data: &[u8]) {
+    use crate::labs::anomaly::Run;
+    let d = fuzz_run_data();
+    match Run::from_bytes(data, &d) {
+        Ok(run) => {
+            // Compared as bytes: a NaN error is allowed and is not equal to itself.
+            let bytes = run.to_bytes(&d);
+            let again = Run::from_bytes(&bytes, &d).expect("a written run reads back");
+            assert!(
+                again.to_bytes(&d) == bytes,
+                "a written run reads back the same"
+            );
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// A valid run file for the seed corpus of [`anomaly_run`].
+pub fn anomaly_run_seed(valid: usize, recon: usize) -> Vec<u8> {
+    crate::labs::anomaly::Run {
+        model: "dense".into(),
+        valid_errors: (0..valid).map(|i| i as f32 * 0.1).collect(),
+        test_errors: vec![0.5, 0.25, 2.0],
+        recon: (0..recon).map(|i| i as f32).collect(),
+    }
+    .to_bytes(&fuzz_run_data())
+}

@@ -19,11 +19,12 @@ use std::path::PathBuf;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
     ("idx", fuzzing::idx),
     ("csv_wide", fuzzing::csv_wide),
     ("csv_long", fuzzing::csv_long),
     ("record", fuzzing::record),
+    ("anomaly_run", fuzzing::anomaly_run),
 ];
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -107,6 +108,10 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             out.push(to_bytes_as(&c.init(&dev), &c, serde_json::json!({}), Storage::Q4).unwrap());
             out
         }
+        "anomaly_run" => vec![
+            fuzzing::anomaly_run_seed(2, 12),
+            fuzzing::anomaly_run_seed(0, 0),
+        ],
         _ => unreachable!(),
     }
 }

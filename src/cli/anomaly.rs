@@ -2,11 +2,13 @@
 
 use super::progress::train_with_progress;
 use super::Ctx;
+use crate::data::series;
 use crate::data::{self, Split};
 use crate::labs::anomaly;
+use crate::labs::anomaly::{Loaded, RunData, SeriesOptions};
 use crate::platform::block_on;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -93,21 +95,39 @@ struct AnomalyModelArgs {
     seed: u64,
 }
 
-/// The data of an anomaly run: normal training series, labelled test
-/// series, and for long-form data the test series itself (for events).
-struct AnomalyRunData {
-    name: String,
-    train: crate::data::series::SeriesSet,
-    /// Normal validation series, when they must not be drawn at random
-    /// from `train` (windows of a long series).
-    valid: Option<crate::data::series::SeriesSet>,
-    test: crate::data::series::SeriesSet,
-    long: Option<(crate::data::series::LongSeries, usize, usize)>,
+impl AnomalyData {
+    /// The flags as the core's options for reading a CSV.
+    fn options(&self) -> SeriesOptions {
+        SeriesOptions {
+            format: Some(self.format.clone()),
+            label_column: self.label_column.clone(),
+            normal_label: self.normal_label.clone(),
+            value_column: self.value_column.clone(),
+            timestamp_column: self.timestamp_column.clone(),
+            window: self.window,
+            stride: self.stride,
+        }
+    }
 }
 
-fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<AnomalyRunData, String> {
-    use crate::data::machine::benchmark;
-    use crate::data::series::{self, Column, Shape};
+/// Reads a CSV file the core's way; errors name the file.
+fn load_file(path: &Path, o: &SeriesOptions) -> Result<Loaded, String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.len() as usize > series::MAX_CSV_BYTES {
+        return Err(format!(
+            "{}: {}",
+            path.display(),
+            series::SeriesError::TooLarge(meta.len() as usize)
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    block_on(anomaly::data::load(&bytes, o))
+        .map(|(loaded, _)| loaded)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String> {
     match (d.dataset.as_deref(), &d.train, &d.test) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             Err("give either --dataset or --train and --test, not both".into())
@@ -116,126 +136,22 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<AnomalyRunData,
             let dir = ctx.assets.join("ecg5000");
             let train = data::load_ecg5000(&dir, Split::Train)?;
             let test = data::load_ecg5000(&dir, Split::Test)?;
-            Ok(AnomalyRunData {
-                name: "ECG5000".into(),
-                train: train.select(false),
-                valid: None,
-                test,
-                long: None,
-            })
+            Ok(RunData::ecg5000(train, test))
         }
-        (Some("machine"), None, None) => {
-            let b = benchmark(seed);
-            let win = |s: &crate::data::series::LongSeries| {
-                s.windows(d.window, d.stride).map_err(|e| e.to_string())
-            };
-            Ok(AnomalyRunData {
-                name: "generated machine signal".into(),
-                train: win(&b.train)?,
-                valid: Some(win(&b.valid)?),
-                test: win(&b.test.series)?,
-                long: Some((b.test.series, d.window, d.stride)),
-            })
-        }
+        (Some("machine"), None, None) => RunData::machine(seed, d.window, d.stride),
         (Some(other), None, None) => Err(format!(
             "unknown dataset '{other}': expected ecg5000 or machine (or --train and --test)"
         )),
         (None, Some(tr), Some(te)) => {
-            let read = |p: &PathBuf| -> Result<Vec<u8>, String> {
-                let meta = std::fs::metadata(p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                if meta.len() as usize > series::MAX_CSV_BYTES {
-                    return Err(format!(
-                        "{}: {}",
-                        p.display(),
-                        series::SeriesError::TooLarge(meta.len() as usize)
-                    ));
-                }
-                std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-            };
-            let load = |p: &PathBuf| -> Result<
-                (
-                    crate::data::series::SeriesSet,
-                    Option<crate::data::series::LongSeries>,
-                ),
-                String,
-            > {
-                let bytes = read(p)?;
-                let at = |e: series::SeriesError| format!("{}: {e}", p.display());
-                let raw = series::maybe_gunzip(&bytes).map_err(at)?;
-                let table =
-                    series::parse_table(series::text_of(&raw).map_err(at)?, None).map_err(at)?;
-                let shape = match d.format.as_str() {
-                    "auto" => series::guess_shape(&table),
-                    "ucr" => Shape::Ucr,
-                    "long" => Shape::Long,
-                    f => {
-                        return Err(format!(
-                            "unknown --format '{f}': expected ucr, long or auto"
-                        ))
-                    }
-                };
-                match shape {
-                    Shape::Ucr => {
-                        let label = d.label_column.as_deref().map(Column::parse);
-                        let set = series::ucr(&table, label.as_ref(), d.normal_label.as_deref())
-                            .map_err(at)?;
-                        Ok((set, None))
-                    }
-                    Shape::Long => {
-                        let value = match &d.value_column {
-                            Some(c) => Column::parse(c),
-                            None => table.default_value_column(),
-                        };
-                        let label = d.label_column.as_deref().map(Column::parse);
-                        let ts = d.timestamp_column.as_deref().map(Column::parse);
-                        let long = series::long(&table, &value, ts.as_ref(), label.as_ref())
-                            .map_err(at)?;
-                        let set = long.windows(d.window, d.stride).map_err(at)?;
-                        Ok((set, Some(long)))
-                    }
-                }
-            };
-            let (train, train_long) = load(tr)?;
-            let (test, long) = load(te)?;
-            // A long training series is split in time: its last fifth
-            // gives the validation windows.
-            let (train, valid) = match train_long {
-                Some(l) => {
-                    let cut = l.values.len() * 4 / 5;
-                    let part = |a: usize, b: usize| series::LongSeries {
-                        values: l.values[a..b].to_vec(),
-                        labels: l.labels.as_ref().map(|x| x[a..b].to_vec()),
-                        timestamps: None,
-                    };
-                    let at = |e: series::SeriesError| format!("{}: {e}", tr.display());
-                    let t = part(0, cut).windows(d.window, d.stride).map_err(at)?;
-                    let v = part(cut, l.values.len())
-                        .windows(d.window, d.stride)
-                        .map_err(at)?;
-                    (t, Some(v.select(false)))
-                }
-                None => (train, None),
-            };
-            if test.anomalous.is_none() {
-                return Err(format!(
-                    "{}: the test data needs labels (--label-column) to be scored",
-                    te.display()
-                ));
-            }
-            if train.len != test.len {
-                return Err(format!(
-                    "the training series have {} points and the test series {}",
-                    train.len, test.len
-                ));
-            }
-            Ok(AnomalyRunData {
-                name: te.display().to_string(),
-                train: train.select(false),
-                valid,
-                test,
-                long: long.map(|l| (l, d.window, d.stride)),
-            })
+            let o = d.options();
+            let train = load_file(tr, &o)?;
+            let test = load_file(te, &o)?;
+            RunData::two_files(
+                (&tr.display().to_string(), train),
+                (&te.display().to_string(), test),
+                d.window,
+                d.stride,
+            )
         }
         (None, _, _) => {
             Err("give --dataset ecg5000|machine, or --train FILE and --test FILE".into())
@@ -263,7 +179,7 @@ fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, St
 /// errors and test errors.
 fn anomaly_train(
     ctx: &Ctx,
-    data: &AnomalyRunData,
+    data: &RunData,
     settings: &anomaly::AnomalySettings,
 ) -> Result<(Vec<f32>, Vec<f32>), String> {
     let (mut trainer, scaler) = match &data.valid {

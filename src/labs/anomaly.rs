@@ -2,6 +2,12 @@
 //! trained on normal series only reconstructs normal series well; a series
 //! whose error is above a threshold is flagged.
 
+pub mod data;
+pub mod run;
+
+pub use data::{Loaded, RunData, SeriesOptions};
+pub use run::Run;
+
 use crate::data::series::{LongSeries, SeriesSet};
 use crate::infer::read_f32;
 use crate::metrics::detection::{auprc, auroc, Confusion};

@@ -536,8 +536,15 @@ fn header<M: Weights>(
 }
 
 fn assemble(header: &[u8], body: &[u8]) -> Vec<u8> {
+    container(MAGIC, header, body)
+}
+
+/// aelab's file container: an 8-byte magic, a little-endian u32 header
+/// length, the header (JSON), then the body. Weights files use it with
+/// [`MAGIC`]; the anomaly lab's run files with their own magic.
+pub fn container(magic: &[u8; 8], header: &[u8], body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(12 + header.len() + body.len());
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(magic);
     out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     out.extend_from_slice(header);
     out.extend_from_slice(body);
@@ -560,13 +567,23 @@ pub fn to_bytes<M: Weights>(
 }
 
 fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), WeightsError> {
+    open_container(MAGIC, bytes, MAX_WEIGHTS_BYTES)
+}
+
+/// The header and body of a [`container`] with `magic`, of at most
+/// `max_len` bytes.
+pub fn open_container<'a>(
+    magic: &[u8; 8],
+    bytes: &'a [u8],
+    max_len: usize,
+) -> Result<(&'a [u8], &'a [u8]), WeightsError> {
     if bytes.is_empty() {
         return Err(WeightsError::Empty);
     }
-    if bytes.len() > MAX_WEIGHTS_BYTES {
+    if bytes.len() > max_len {
         return Err(WeightsError::TooLarge(bytes.len()));
     }
-    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+    if bytes.len() < 8 || &bytes[..8] != magic {
         return Err(WeightsError::NotAelab);
     }
     if bytes.len() < 12 {

