@@ -142,11 +142,7 @@ pub struct SeriesSet {
 
 impl SeriesSet {
     pub fn count(&self) -> usize {
-        if self.len == 0 {
-            0
-        } else {
-            self.values.len() / self.len
-        }
+        self.values.len().checked_div(self.len).unwrap_or(0)
     }
 
     pub fn series(&self, i: usize) -> &[f32] {

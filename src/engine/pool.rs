@@ -230,10 +230,9 @@ pub fn upsample_backward_plane(dy: &[f32], g: &PlaneGeom, dx: &mut [f32]) {
 pub fn max_pool(x: &[f32], g: &PlaneGeom) -> Vec<f32> {
     assert_eq!(x.len(), g.planes * g.plane(), "max pool: input size");
     let n = g.plane();
-    let y = each_plane(g.pooled_plane(), g.planes, |i, yp| {
+    each_plane(g.pooled_plane(), g.planes, |i, yp| {
         max_pool_plane(&x[i * n..(i + 1) * n], g, yp, None)
-    });
-    y
+    })
 }
 
 /// The gradient of [`max_pool`].
@@ -249,20 +248,18 @@ pub fn max_pool_backward(x: &[f32], dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
         "max pool backward: gradient size"
     );
     let (n, m) = (g.plane(), g.pooled_plane());
-    let dx = each_plane(n, g.planes, |i, dp| {
+    each_plane(n, g.planes, |i, dp| {
         max_pool_backward_plane(&x[i * n..(i + 1) * n], &dy[i * m..(i + 1) * m], g, dp)
-    });
-    dx
+    })
 }
 
 /// Nearest-neighbour upsampling: every value repeated `fh × fw` times.
 pub fn upsample(x: &[f32], g: &PlaneGeom) -> Vec<f32> {
     assert_eq!(x.len(), g.planes * g.plane(), "upsample: input size");
     let n = g.plane();
-    let y = each_plane(g.upsampled_plane(), g.planes, |i, yp| {
+    each_plane(g.upsampled_plane(), g.planes, |i, yp| {
         upsample_plane(&x[i * n..(i + 1) * n], g, yp)
-    });
-    y
+    })
 }
 
 /// The gradient of [`upsample`].
@@ -273,10 +270,9 @@ pub fn upsample_backward(dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
         "upsample backward: gradient size"
     );
     let u = g.upsampled_plane();
-    let dx = each_plane(g.plane(), g.planes, |i, dp| {
+    each_plane(g.plane(), g.planes, |i, dp| {
         upsample_backward_plane(&dy[i * u..(i + 1) * u], g, dp)
-    });
-    dx
+    })
 }
 
 #[cfg(test)]

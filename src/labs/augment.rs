@@ -341,8 +341,8 @@ impl GaussianFit {
             e.iter_mut().for_each(|v| *v = rng.normal() as f64);
             for i in 0..d {
                 let mut v = self.mean[i];
-                for k in 0..=i {
-                    v += temperature as f64 * self.chol[i * d + k] * e[k];
+                for (c, ek) in self.chol[i * d..=i * d + i].iter().zip(&e) {
+                    v += temperature as f64 * c * ek;
                 }
                 out.push(v as f32);
             }

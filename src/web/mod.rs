@@ -442,7 +442,9 @@ fn one() -> u64 {
     1
 }
 
-/// The trainers a session can drive.
+/// The trainers a session can drive (one per session, so the variants'
+/// sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 pub(super) enum AnyTrainer {
     Denoise(Trainer<DenoiseTask>),
     Augment(Trainer<crate::labs::augment::AugmentTask>),
