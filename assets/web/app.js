@@ -1,7 +1,7 @@
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
-// (aelab.js / aelab_bg.wasm, built by trunk from src/web.rs).
+// (aelab.js / aelab_bg.wasm, built by trunk from src/web/).
 import init, * as aelab from './aelab.js';
-import { $, errText, fetchBytes, paint, bestDigit, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, driveSession } from './ui.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
@@ -179,15 +179,6 @@ $('backend-select').addEventListener('change', async (ev) => {
   } catch (e) { banner(`Could not switch backend: ${errText(e)}`); showBackend(); }
 });
 
-// ---------- images ----------
-function verdict(el, probs) {
-  if (!probs) { el.textContent = '–'; el.classList.remove('low'); return; }
-  const best = bestDigit(probs);
-  el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
-  el.dataset.digit = String(best);
-  el.classList.toggle('low', probs[best] < 0.5);
-}
-
 // ---------- draw pad ----------
 const pad = $('pad');
 const pctx = pad.getContext('2d', { willReadFrequently: true });
@@ -284,7 +275,7 @@ async function update() {
       const input = state.source === 'test' ? state.testImage : padInput();
       if (!input) {
         for (const id of ['img-input', 'img-noisy', 'img-denoised']) paint($(id), null);
-        for (const id of ['verdict-input', 'verdict-noisy', 'verdict-denoised']) verdict($(id), null);
+        for (const id of ['verdict-input', 'verdict-noisy', 'verdict-denoised']) showVerdict($(id), null);
         continue;
       }
       const noisy = aelab.add_noise(input, state.noise, BigInt(state.seed));
@@ -295,9 +286,9 @@ async function update() {
       paint($('img-input'), input);
       paint($('img-noisy'), noisy);
       paint($('img-denoised'), denoised);
-      verdict($('verdict-input'), probs.subarray(0, 10));
-      verdict($('verdict-noisy'), probs.subarray(10, 20));
-      verdict($('verdict-denoised'), probs.subarray(20, 30));
+      showVerdict($('verdict-input'), probs.subarray(0, 10));
+      showVerdict($('verdict-noisy'), probs.subarray(10, 20));
+      showVerdict($('verdict-denoised'), probs.subarray(20, 30));
       if (!window.aelabFirstDenoiseMs) {
         window.aelabFirstDenoiseMs = performance.now();
         document.body.dataset.ready = 'true';

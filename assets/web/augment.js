@@ -1,6 +1,6 @@
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
-import { $, errText, paint, bestDigit, digitCanvas, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, driveSession } from './ui.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
 
@@ -214,17 +214,11 @@ export function setupAugment(app) {
         const img = await lab().augment_decode(c);
         const probs = await lab().classify(img);
         paint($('aug-preview'), img);
-        showVerdict($('aug-preview-verdict'), probs);
+        showVerdict($('aug-preview-verdict'), probs, (best) => !st.info || best !== st.info.digit);
         if (!pending) break;
         c = pending; pending = null;
       }
     } catch (e) { await app.recover(e, 'decoding a code'); } finally { decoding = false; }
-  }
-  function showVerdict(el, probs) {
-    const best = bestDigit(probs);
-    el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
-    el.dataset.digit = String(best);
-    el.classList.toggle('low', !st.info || best !== st.info.digit);
   }
   function setupLatent() {
     const { latent, mean, std } = st.info;

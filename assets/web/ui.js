@@ -28,6 +28,17 @@ export function bestDigit(probs) {
   return best;
 }
 
+// Shows the classifier's verdict ("7 (93%)") in `el`, or "–" without
+// probabilities. `low(best, p)` says when to mark it (by default: below
+// 50 %); `data-digit` holds the digit for the tests.
+export function showVerdict(el, probs, low = (best, p) => p < 0.5) {
+  if (!probs) { el.textContent = '–'; el.classList.remove('low'); return; }
+  const best = bestDigit(probs);
+  el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
+  el.dataset.digit = String(best);
+  el.classList.toggle('low', low(best, probs[best]));
+}
+
 export function digitCanvas(img, offset = 0, label = '28×28 digit') {
   const c = document.createElement('canvas');
   c.width = 28; c.height = 28;
