@@ -1,6 +1,6 @@
 // The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
 // plots are computed by the Rust core through the Lab.
-import { $, errText, fetchBytes, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining } from './ui.js';
 
 const MAX_UPLOAD = 50 * 1024 * 1024;
 
@@ -94,27 +94,21 @@ export function setupAnomaly(app) {
     const num = (id) => Math.floor(Number($(id).value));
     const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), seed: Math.floor(Math.random() * 1e9) };
     for (const k of ['latent', 'depth', 'epochs']) if (!(cfg[k] >= 1)) { $('an-status').textContent = `${k} must be a whole number ≥ 1`; return; }
-    $('an-train').disabled = true;
-    $('an-cancel').disabled = false;
-    try {
-      session = lab().start_anomaly(JSON.stringify(cfg));
-      app.setTraining(session);
-      await driveSession(session, { bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') });
-      $('an-status').textContent = 'done; measuring the errors…';
-      const res = JSON.parse(await lab().anomaly_finish(session));
-      showRun(res, cfg);
-      app.save('anomaly-run', { bytes: lab().anomaly_run_bytes(), settings: cfg }, 'the anomaly run');
-    } catch (e) {
-      const msg = errText(e);
-      if (/cancelled/.test(msg)) $('an-status').textContent = 'cancelled.';
-      else { $('an-status').textContent = `training failed: ${msg}`; await app.recover(e, 'training the anomaly model'); }
-    } finally {
-      if (session) session.free();
-      session = null;
-      app.setTraining(null);
-      $('an-train').disabled = !st.loaded;
-      $('an-cancel').disabled = true;
-    }
+    await runTraining({ start: $('an-train'), cancel: $('an-cancel'), bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') }, {
+      begin: () => lab().start_anomaly(JSON.stringify(cfg)),
+      finish: async (done) => {
+        $('an-status').textContent = 'done; measuring the errors…';
+        const res = JSON.parse(await lab().anomaly_finish(done));
+        showRun(res, cfg);
+        app.save('anomaly-run', { bytes: lab().anomaly_run_bytes(), settings: cfg }, 'the anomaly run');
+      },
+      register: (x) => { session = x; app.setTraining(x); },
+      lab,
+      cancelled: 'cancelled.',
+      failed: (msg) => `training failed: ${msg}`,
+      recover: (e) => app.recover(e, 'training the anomaly model'),
+      canStart: () => st.loaded,
+    });
   });
   $('an-cancel').addEventListener('click', () => { if (session) session.cancel(); });
 

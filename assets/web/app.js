@@ -1,7 +1,7 @@
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
 // (aelab.js / aelab_bg.wasm, built by trunk from src/web/).
 import init, * as aelab from './aelab.js';
-import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
@@ -429,62 +429,51 @@ $('train-start').addEventListener('click', async () => {
   for (const [k, v] of Object.entries(cfg)) {
     if (typeof v === 'number' && !Number.isFinite(v)) { $('train-status').textContent = `"${k}" is not a number`; return; }
   }
-  $('train-start').disabled = true;
-  $('train-cancel').disabled = false;
-  $('train-progress').value = 0;
+  const ui = { start: $('train-start'), cancel: $('train-cancel'), bar: $('train-progress'), status: $('train-status'), chart: $('train-chart') };
   $('train-compare').textContent = '';
-  let session = null;
-  try {
-    $('train-status').textContent = 'loading the MNIST training set (10 MB)…';
-    await trainSet();
-    await testSet();
-    if (!state.pretrainedReport) {
-      $('train-status').textContent = 'measuring the current model…';
-      state.pretrainedReport = await makeReport(COMPARE_N, document.createElement('canvas'));
-    }
-    session = state.lab.start_training(JSON.stringify(cfg));
-    state.training = session;
-    await driveSession(session, { bar: $('train-progress'), status: $('train-status'), chart: $('train-chart') });
-    state.lab.adopt(session);
-    state.bytes.denoiser = await state.lab.denoiser_bytes();
-    save('denoiser', state.bytes.denoiser, 'the trained denoiser');
-    $('train-status').textContent = 'done; measuring the new model…';
-    const after = await makeReport(COMPARE_N, document.createElement('canvas'));
-    const t = reportTable(after, 'Trained here');
-    const b = reportTable(state.pretrainedReport, 'Before');
-    renderTable($('train-compare'), {
-      caption: `Before and after training, on the first ${COMPARE_N} test images`,
-      head: ['model', ...b.head],
-      rows: [...b.rows.map((r) => ['before', ...r]), ...t.rows.map((r) => ['after', ...r])],
-    });
-    $('train-status').textContent = 'done: the trained model is now the current denoiser.';
-    showModelInfo();
-    update();
-  } catch (e) {
-    const msg = errText(e);
-    if (/cancelled/.test(msg)) $('train-status').textContent = 'cancelled: the previous model stays.';
-    else {
-      $('train-status').textContent = `training failed: ${msg}. The model from before the run stays.`;
-      const checkpoint = session && state.lab.backend === 'webgpu' ? session.checkpoint() : undefined;
-      const moved = await recover(e, 'training');
-      if (moved && checkpoint) {
-        try {
-          state.lab.load_denoiser(checkpoint);
-          state.bytes.denoiser = checkpoint;
-          save('denoiser', checkpoint, 'the trained denoiser');
-          const at = JSON.parse(state.lab.denoiser_info()).meta.checkpoint || {};
-          $('train-status').textContent = `WebGPU failed during training; aelab moved to the CPU and kept the model as trained up to epoch ${at.epoch}, step ${at.step} (its last checkpoint).`;
-          showModelInfo();
-          update();
-        } catch (e2) { $('train-status').textContent = `WebGPU failed during training and its checkpoint could not be loaded: ${errText(e2)}`; }
+  await runTraining(ui, {
+    prepare: async () => {
+      ui.status.textContent = 'loading the MNIST training set (10 MB)…';
+      await trainSet();
+      await testSet();
+      if (!state.pretrainedReport) {
+        ui.status.textContent = 'measuring the current model…';
+        state.pretrainedReport = await makeReport(COMPARE_N, document.createElement('canvas'));
       }
-    }
-  } finally {
-    if (session) session.free();
-    state.training = null;
-    $('train-start').disabled = false;
-    $('train-cancel').disabled = true;
-  }
+    },
+    begin: () => state.lab.start_training(JSON.stringify(cfg)),
+    finish: async (session) => {
+      state.lab.adopt(session);
+      state.bytes.denoiser = await state.lab.denoiser_bytes();
+      save('denoiser', state.bytes.denoiser, 'the trained denoiser');
+      ui.status.textContent = 'done; measuring the new model…';
+      const after = await makeReport(COMPARE_N, document.createElement('canvas'));
+      const t = reportTable(after, 'Trained here');
+      const b = reportTable(state.pretrainedReport, 'Before');
+      renderTable($('train-compare'), {
+        caption: `Before and after training, on the first ${COMPARE_N} test images`,
+        head: ['model', ...b.head],
+        rows: [...b.rows.map((r) => ['before', ...r]), ...t.rows.map((r) => ['after', ...r])],
+      });
+      ui.status.textContent = 'done: the trained model is now the current denoiser.';
+      showModelInfo();
+      update();
+    },
+    register: (session) => { state.training = session; },
+    lab: () => state.lab,
+    cancelled: 'cancelled: the previous model stays.',
+    failed: (msg) => `training failed: ${msg}. The model from before the run stays.`,
+    recover: (e) => recover(e, 'training'),
+    rescue: async (checkpoint) => {
+      state.lab.load_denoiser(checkpoint);
+      state.bytes.denoiser = checkpoint;
+      save('denoiser', checkpoint, 'the trained denoiser');
+      const at = JSON.parse(state.lab.denoiser_info()).meta.checkpoint || {};
+      ui.status.textContent = `WebGPU failed during training; aelab moved to the CPU and kept the model as trained up to epoch ${at.epoch}, step ${at.step} (its last checkpoint).`;
+      showModelInfo();
+      update();
+    },
+  });
 });
 $('train-cancel').addEventListener('click', () => { if (state.training) state.training.cancel(); });
 

@@ -1,6 +1,6 @@
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
-import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, driveSession } from './ui.js';
+import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining } from './ui.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
 
@@ -67,41 +67,29 @@ export function setupAugment(app) {
     const s = settings();
     const bad = check(s);
     if (bad) { $('aug-status').textContent = bad; return; }
-    $('aug-train').disabled = true;
-    $('aug-cancel').disabled = false;
-    $('aug-progress').value = 0;
-    try {
-      $('aug-status').textContent = 'loading MNIST…';
-      await Promise.all([app.trainSet(), app.testSet()]);
-      showExamples();
-      session = lab().start_augment(JSON.stringify(s));
-      app.setTraining(session);
-      await driveSession(session, { bar: $('aug-progress'), status: $('aug-status'), chart: $('aug-chart') });
-      $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
-      await install(await lab().adopt_augmenter(session));
-      await keep();
-    } catch (e) {
-      const msg = errText(e);
-      if (/cancelled/.test(msg)) $('aug-status').textContent = 'cancelled: the previous generator (if any) stays.';
-      else {
-        $('aug-status').textContent = `training failed: ${msg}. The previous generator (if any) stays.`;
-        const checkpoint = session && lab().backend === 'webgpu' ? session.checkpoint() : undefined;
-        const moved = await app.recover(e, 'training the generator');
-        if (moved && checkpoint) {
-          try {
-            await install(await lab().load_augmenter(checkpoint));
-            await keep(checkpoint);
-            $('aug-status').textContent = 'WebGPU failed during training; aelab moved to the CPU and kept the generator as trained up to its last checkpoint.';
-          } catch (e2) { $('aug-status').textContent = `WebGPU failed during training and its checkpoint could not be loaded: ${errText(e2)}`; }
-        }
-      }
-    } finally {
-      if (session) session.free();
-      session = null;
-      app.setTraining(null);
-      $('aug-train').disabled = false;
-      $('aug-cancel').disabled = true;
-    }
+    await runTraining({ start: $('aug-train'), cancel: $('aug-cancel'), bar: $('aug-progress'), status: $('aug-status'), chart: $('aug-chart') }, {
+      prepare: async () => {
+        $('aug-status').textContent = 'loading MNIST…';
+        await Promise.all([app.trainSet(), app.testSet()]);
+        showExamples();
+      },
+      begin: () => lab().start_augment(JSON.stringify(s)),
+      finish: async (done) => {
+        $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
+        await install(await lab().adopt_augmenter(done));
+        await keep();
+      },
+      register: (x) => { session = x; app.setTraining(x); },
+      lab,
+      cancelled: 'cancelled: the previous generator (if any) stays.',
+      failed: (msg) => `training failed: ${msg}. The previous generator (if any) stays.`,
+      recover: (e) => app.recover(e, 'training the generator'),
+      rescue: async (checkpoint) => {
+        await install(await lab().load_augmenter(checkpoint));
+        await keep(checkpoint);
+        $('aug-status').textContent = 'WebGPU failed during training; aelab moved to the CPU and kept the generator as trained up to its last checkpoint.';
+      },
+    });
   });
   $('aug-cancel').addEventListener('click', () => { if (session) session.cancel(); });
 

@@ -95,3 +95,46 @@ export async function driveSession(session, { bar, status, chart }) {
   }
   session.draw_chart(chart);
 }
+
+// One training run of any tab, from the click to the end: the buttons, the
+// progress bar, the status line and the loss chart (`ui`). `prepare()`
+// loads what the run needs, `begin()` makes the session, `finish(session)`
+// adopts what it trained; `register(session or null)` tells the page that
+// a run is in progress. A cancelled run and a failed one say so (`cancelled`,
+// `failed(message)`) and keep the model from before; `recover(error)` moves
+// the page to the CPU after a WebGPU failure and says whether it did, and
+// then `rescue(checkpoint)`, if given, adopts the run's last checkpoint.
+// The buttons come back in every case (`canStart()` for the start button).
+export async function runTraining(ui, { prepare, begin, finish, register, lab, cancelled, failed, recover, rescue, canStart = () => true }) {
+  ui.start.disabled = true;
+  ui.cancel.disabled = false;
+  ui.bar.value = 0;
+  let session = null;
+  try {
+    if (prepare) await prepare();
+    session = begin();
+    register(session);
+    await driveSession(session, ui);
+    await finish(session);
+  } catch (e) {
+    const msg = errText(e);
+    if (/cancelled/.test(msg)) ui.status.textContent = cancelled;
+    else {
+      ui.status.textContent = failed(msg);
+      const checkpoint = rescue && session && lab().backend === 'webgpu' ? session.checkpoint() : undefined;
+      const moved = await recover(e);
+      if (moved && checkpoint) {
+        try {
+          await rescue(checkpoint);
+        } catch (e2) {
+          ui.status.textContent = `WebGPU failed during training and its checkpoint could not be loaded: ${errText(e2)}`;
+        }
+      }
+    }
+  } finally {
+    if (session) session.free();
+    register(null);
+    ui.start.disabled = !canStart();
+    ui.cancel.disabled = true;
+  }
+}
