@@ -11,9 +11,9 @@ if [ ! -f "$dist/aelab_bg.wasm" ]; then
   source scripts/env.sh
   trunk build --release --dist "$dist"
 fi
-# app.js imports ui.js, store.js, augment.js and anomaly.js statically, so
+# app.js imports ui.js, store.js, denoise.js, augment.js and anomaly.js statically, so
 # they load at start too.
-initial=(index.html style.css app.js ui.js store.js augment.js anomaly.js aelab.js aelab_bg.wasm
+initial=(index.html style.css app.js ui.js store.js denoise.js augment.js anomaly.js aelab.js aelab_bg.wasm
   models/denoiser-skip.aelab models/classifier.aelab)
 lazy=(mnist/t10k-images-idx3-ubyte.gz mnist/t10k-labels-idx1-ubyte.gz mnist/train-images-idx3-ubyte.gz mnist/train-labels-idx1-ubyte.gz)
 total=0

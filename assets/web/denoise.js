@@ -1,0 +1,359 @@
+// The Denoise tab: DOM wiring only. The draw pad, the live pipeline (input →
+// noisy → denoised → verdicts), the noise, the MNIST test digits, the
+// report, training in the page and the model files; every number comes from
+// the Rust core through the Lab.
+import * as aelab from './aelab.js';
+import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
+import * as store from './store.js';
+
+const PAD = 280;
+const BRUSH = 22;
+const MAX_UPLOAD = 64 * 1024 * 1024;
+
+// `app`: the page's shared state and services (app.js).
+export function setupDenoise(app) {
+  const { state, save, recover, saveSettingsSoon } = app;
+
+  // ---------- draw pad ----------
+  const pad = $('pad');
+  const pctx = pad.getContext('2d', { willReadFrequently: true });
+  function clearPad() {
+    pctx.fillStyle = '#000';
+    pctx.fillRect(0, 0, PAD, PAD);
+  }
+  clearPad();
+  let drawing = null;
+  function padPoint(ev) {
+    const r = pad.getBoundingClientRect();
+    return [(ev.clientX - r.left) * PAD / r.width, (ev.clientY - r.top) * PAD / r.height];
+  }
+  function stroke(from, to, pressure) {
+    pctx.strokeStyle = '#fff';
+    pctx.lineCap = 'round';
+    pctx.lineJoin = 'round';
+    pctx.lineWidth = BRUSH * (pressure > 0 && pressure !== 0.5 ? 0.6 + 0.8 * pressure : 1);
+    pctx.beginPath();
+    pctx.moveTo(from[0], from[1]);
+    pctx.lineTo(to[0], to[1]);
+    pctx.stroke();
+  }
+  pad.addEventListener('pointerdown', (ev) => {
+    ev.preventDefault();
+    pad.setPointerCapture(ev.pointerId);
+    const p = padPoint(ev);
+    drawing = { id: ev.pointerId, last: p };
+    stroke(p, p, ev.pressure);
+    state.source = 'pad';
+    schedule();
+  });
+  pad.addEventListener('pointermove', (ev) => {
+    if (!drawing || ev.pointerId !== drawing.id) return;
+    const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev];
+    for (const e of (events.length ? events : [ev])) {
+      const p = padPoint(e);
+      stroke(drawing.last, p, e.pressure);
+      drawing.last = p;
+    }
+    schedule();
+  });
+  for (const t of ['pointerup', 'pointercancel', 'lostpointercapture']) {
+    pad.addEventListener(t, () => { if (drawing) { drawing = null; schedule(); } });
+  }
+  $('clear').addEventListener('click', () => { clearPad(); state.source = 'pad'; update(); });
+
+  // A "7" drawn with the brush: the first thing the page denoises.
+  function drawSample() {
+    clearPad();
+    const pts = [[80, 70], [200, 70], [190, 95], [150, 160], [125, 215]];
+    for (let i = 1; i < pts.length; i++) stroke(pts[i - 1], pts[i], 0.5);
+    state.source = 'pad';
+  }
+  $('sample').addEventListener('click', () => { drawSample(); update(); });
+
+  function padInput() {
+    const rgba = pctx.getImageData(0, 0, PAD, PAD).data;
+    const ink = new Float32Array(PAD * PAD);
+    for (let i = 0; i < ink.length; i++) ink[i] = rgba[4 * i] / 255;
+    return aelab.preprocess(ink, PAD, PAD);
+  }
+
+  function showOnPad(img) {
+    const data = pctx.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const g = Math.round(img[i] * 255);
+      data.data[4 * i] = g; data.data[4 * i + 1] = g; data.data[4 * i + 2] = g; data.data[4 * i + 3] = 255;
+    }
+    const tmp = document.createElement('canvas');
+    tmp.width = 28; tmp.height = 28;
+    tmp.getContext('2d').putImageData(data, 0, 0);
+    clearPad();
+    pctx.imageSmoothingEnabled = true;
+    pctx.drawImage(tmp, 0, 0, PAD, PAD);
+  }
+
+  // ---------- the live pipeline: input → noisy → denoised → verdicts ----------
+  let frame = 0;
+  function schedule() {
+    if (frame) return;
+    frame = requestAnimationFrame(() => { frame = 0; update(); });
+  }
+
+  async function update() {
+    if (!state.lab) return;
+    if (state.busy) { state.dirty = true; return; }
+    state.busy = true;
+    document.body.dataset.busy = 'true';
+    let retry = false;
+    try {
+      do {
+        state.dirty = false;
+        const input = state.source === 'test' ? state.testImage : padInput();
+        if (!input) {
+          for (const id of ['img-input', 'img-noisy', 'img-denoised']) paint($(id), null);
+          for (const id of ['verdict-input', 'verdict-noisy', 'verdict-denoised']) showVerdict($(id), null);
+          continue;
+        }
+        const noisy = aelab.add_noise(input, state.noise, BigInt(state.seed));
+        const denoised = await state.lab.denoise(noisy);
+        const all = new Float32Array(784 * 3);
+        all.set(input, 0); all.set(noisy, 784); all.set(denoised, 1568);
+        const probs = await state.lab.classify(all);
+        paint($('img-input'), input);
+        paint($('img-noisy'), noisy);
+        paint($('img-denoised'), denoised);
+        showVerdict($('verdict-input'), probs.subarray(0, 10));
+        showVerdict($('verdict-noisy'), probs.subarray(10, 20));
+        showVerdict($('verdict-denoised'), probs.subarray(20, 30));
+        if (!window.aelabFirstDenoiseMs) {
+          window.aelabFirstDenoiseMs = performance.now();
+          document.body.dataset.ready = 'true';
+        }
+      } while (state.dirty);
+    } catch (e) {
+      retry = await recover(e, 'denoising');
+    } finally {
+      state.busy = false;
+      document.body.dataset.busy = 'false';
+    }
+    if (retry) update();
+  }
+
+  // ---------- noise ----------
+  function setNoise(f, refresh = true) {
+    state.noise = Math.min(1, Math.max(0, Number(f) || 0));
+    $('noise').value = String(state.noise);
+    $('noise-value').textContent = state.noise.toFixed(2);
+    saveSettingsSoon();
+    if (refresh) update();
+  }
+  $('noise').addEventListener('input', (ev) => setNoise(ev.target.value));
+  for (const b of document.querySelectorAll('.preset')) b.addEventListener('click', () => setNoise(b.dataset.f));
+  $('new-noise').addEventListener('click', () => { state.seed = (state.seed * 1103515245 + 12345) % 2147483647; update(); });
+
+  // ---------- MNIST test digits ----------
+  // Runs `make` once, on first use, and shares its promise; a failure clears
+  // it so that the next call tries again.
+  function once(key, make) {
+    if (!state[key]) state[key] = make().catch((e) => { state[key] = null; throw e; });
+    return state[key];
+  }
+  const fetchPair = (images, labels) => Promise.all([fetchBytes(images), fetchBytes(labels)]);
+
+  function testSet() {
+    return once('testSet', async () => {
+      $('pick-note').textContent = 'loading the MNIST test set…';
+      try {
+        const [im, lb] = await fetchPair('mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz');
+        const n = state.lab.load_test_set(im, lb);
+        $('pick-note').textContent = `${n} test digits`;
+        $('pick-index').max = String(n - 1);
+        return n;
+      } catch (e) { $('pick-note').textContent = ''; throw e; }
+    });
+  }
+
+  async function showTest(index) {
+    try {
+      await testSet();
+      const img = state.lab.test_image(index);
+      state.testImage = img;
+      state.source = 'test';
+      showOnPad(img);
+      $('pick-index').value = String(index);
+      $('pick-note').textContent = `test digit #${index}, labelled ${state.lab.test_label(index)}`;
+      update();
+    } catch (e) { $('pick-note').textContent = errText(e); }
+  }
+  $('pick-show').addEventListener('click', () => {
+    const i = Number($('pick-index').value);
+    if (!Number.isInteger(i) || i < 0) { $('pick-note').textContent = 'enter a whole number from 0 to 9999'; return; }
+    showTest(i);
+  });
+  $('pick-random').addEventListener('click', async () => {
+    try {
+      await testSet();
+      const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
+      showTest(state.lab.random_test_index(Number($('pick-class').value), seed));
+    } catch (e) { $('pick-note').textContent = errText(e); }
+  });
+
+  // ---------- report ----------
+  function reportTable(rep, caption) {
+    const rows = rep.levels.map((l) => [l.noise.toFixed(1), l.psnr_noisy.toFixed(2), l.psnr_denoised.toFixed(2),
+      l.ssim_noisy.toFixed(3), l.ssim_denoised.toFixed(3), (100 * l.accuracy_noisy).toFixed(2),
+      (100 * l.accuracy_denoised).toFixed(2), (100 * l.accuracy_median3).toFixed(2)]);
+    const head = ['f', 'PSNR noisy (dB)', 'PSNR denoised (dB)', 'SSIM noisy', 'SSIM denoised',
+      'accuracy noisy (%)', 'accuracy denoised (%)', 'accuracy 3×3 median (%)'];
+    return { head, rows, caption: `${caption}: ${rep.images} test images, classifier ${(100 * rep.classifier_accuracy_clean).toFixed(2)} % on clean digits` };
+  }
+  async function makeReport(n, canvas) {
+    await testSet();
+    return JSON.parse(await state.lab.report(canvas, n));
+  }
+  $('report-make').addEventListener('click', async () => {
+    const btn = $('report-make');
+    btn.disabled = true;
+    $('report-table').textContent = 'computing…';
+    try {
+      const n = Number($('report-n').value);
+      const rep = await makeReport(n, $('report-canvas'));
+      const t = reportTable(rep, 'Current denoiser');
+      state.reportRows = t;
+      renderTable($('report-table'), t);
+      $('report-png').disabled = false;
+      $('report-csv').disabled = false;
+    } catch (e) {
+      $('report-table').textContent = '';
+      await recover(e, 'making the report');
+    } finally { btn.disabled = false; }
+  });
+  $('report-png').addEventListener('click', () => $('report-canvas').toBlob((b) => download(b, 'aelab-denoise-report.png'), 'image/png'));
+  $('report-csv').addEventListener('click', () => {
+    const t = state.reportRows;
+    if (!t) return;
+    download(new Blob([toCsv(t)], { type: 'text/csv' }), 'aelab-denoise-report.csv');
+  });
+
+  // ---------- training ----------
+  function trainSet() {
+    return once('trainSet', async () => {
+      const [im, lb] = await fetchPair('mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz');
+      return state.lab.load_train_set(im, lb);
+    });
+  }
+
+  function trainSettings() {
+    const num = (id) => Number($(id).value);
+    return {
+      images: Math.floor(num('train-images')),
+      epochs: Math.floor(num('train-epochs')),
+      batch_size: Math.floor(num('train-batch')),
+      learning_rate: num('train-lr'),
+      noise_min: num('train-nmin'),
+      noise_max: num('train-nmax'),
+      from_scratch: document.querySelector('input[name=start]:checked').value === 'scratch',
+      kind: $('train-kind').value,
+      seed: Math.floor(Math.random() * 1e9),
+    };
+  }
+
+  const COMPARE_N = 500;
+  $('train-start').addEventListener('click', async () => {
+    if (state.training) return;
+    const cfg = trainSettings();
+    for (const [k, v] of Object.entries(cfg)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) { $('train-status').textContent = `"${k}" is not a number`; return; }
+    }
+    const ui = { start: $('train-start'), cancel: $('train-cancel'), bar: $('train-progress'), status: $('train-status'), chart: $('train-chart') };
+    $('train-compare').textContent = '';
+    await runTraining(ui, {
+      prepare: async () => {
+        ui.status.textContent = 'loading the MNIST training set (10 MB)…';
+        await trainSet();
+        await testSet();
+        if (!state.pretrainedReport) {
+          ui.status.textContent = 'measuring the current model…';
+          state.pretrainedReport = await makeReport(COMPARE_N, document.createElement('canvas'));
+        }
+      },
+      begin: () => state.lab.start_training(JSON.stringify(cfg)),
+      finish: async (session) => {
+        state.lab.adopt(session);
+        state.bytes.denoiser = await state.lab.denoiser_bytes();
+        save('denoiser', state.bytes.denoiser, 'the trained denoiser');
+        ui.status.textContent = 'done; measuring the new model…';
+        const after = await makeReport(COMPARE_N, document.createElement('canvas'));
+        const t = reportTable(after, 'Trained here');
+        const b = reportTable(state.pretrainedReport, 'Before');
+        renderTable($('train-compare'), {
+          caption: `Before and after training, on the first ${COMPARE_N} test images`,
+          head: ['model', ...b.head],
+          rows: [...b.rows.map((r) => ['before', ...r]), ...t.rows.map((r) => ['after', ...r])],
+        });
+        ui.status.textContent = 'done: the trained model is now the current denoiser.';
+        showModelInfo();
+        update();
+      },
+      register: (session) => { state.training = session; },
+      lab: () => state.lab,
+      cancelled: 'cancelled: the previous model stays.',
+      failed: (msg) => `training failed: ${msg}. The model from before the run stays.`,
+      recover: (e) => recover(e, 'training'),
+      rescue: async (checkpoint) => {
+        state.lab.load_denoiser(checkpoint);
+        state.bytes.denoiser = checkpoint;
+        save('denoiser', checkpoint, 'the trained denoiser');
+        const at = JSON.parse(state.lab.denoiser_info()).meta.checkpoint || {};
+        ui.status.textContent = `WebGPU failed during training; aelab moved to the CPU and kept the model as trained up to epoch ${at.epoch}, step ${at.step} (its last checkpoint).`;
+        showModelInfo();
+        update();
+      },
+    });
+  });
+  $('train-cancel').addEventListener('click', () => { if (state.training) state.training.cancel(); });
+
+  // ---------- models ----------
+  function showModelInfo() {
+    try {
+      const info = JSON.parse(state.lab.denoiser_info());
+      const c = info.config;
+      const m = info.meta || {};
+      let origin = m.trained_in === 'browser' ? `trained in this browser on ${m.images} images, ${m.epochs} epoch(s)` : (state.bytes.denoiser === state.bytes.pretrained ? 'pre-trained (shipped with aelab)' : 'loaded from a file');
+      if (m.checkpoint) origin += ` (checkpoint at epoch ${m.checkpoint.epoch}, step ${m.checkpoint.step})`;
+      $('model-info').textContent = `Current denoiser: ${c.kind ?? ''} conv autoencoder (width ${c.width}, bottleneck ${c.bottleneck}), ${origin}.`;
+    } catch (e) { $('model-info').textContent = ''; }
+  }
+  $('model-download').addEventListener('click', async () => {
+    try { download(new Blob([await state.lab.denoiser_bytes()]), 'aelab-denoiser.aelab'); } catch (e) { $('model-msg').textContent = errText(e); }
+  });
+  $('model-file').addEventListener('change', async (ev) => {
+    const file = ev.target.files[0];
+    ev.target.value = '';
+    if (!file) return;
+    const msg = $('model-msg');
+    if (file.size === 0) { msg.textContent = `${file.name} is empty.`; return; }
+    if (file.size > MAX_UPLOAD) { msg.textContent = `${file.name} is ${(file.size / 1e6).toFixed(0)} MB; aelab weight files are far smaller (limit 64 MB).`; return; }
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const kind = aelab.weights_kind(bytes);
+      if (kind === 'denoiser') { state.lab.load_denoiser(bytes); state.bytes.denoiser = bytes; save('denoiser', bytes, 'the loaded denoiser'); }
+      else if (kind === 'classifier') { state.lab.load_classifier(bytes); state.bytes.classifier = bytes; save('classifier', bytes, 'the loaded classifier'); }
+      else throw new Error(`it holds a "${kind}" model, which this lab does not use`);
+      msg.textContent = `Loaded ${file.name} (${kind}).`;
+      state.pretrainedReport = null;
+      showModelInfo();
+      update();
+    } catch (e) { msg.textContent = `Could not load ${file.name}: ${errText(e)}. The current model stays.`; }
+  });
+  $('model-reset').addEventListener('click', () => {
+    state.lab.load_denoiser(state.bytes.pretrained);
+    state.bytes.denoiser = state.bytes.pretrained;
+    store.del('denoiser');
+    state.pretrainedReport = null;
+    $('model-msg').textContent = 'Back to the pre-trained denoiser.';
+    showModelInfo();
+    update();
+  });
+
+  return { update, showModelInfo, setNoise, drawSample, testSet, trainSet };
+}
