@@ -160,19 +160,16 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String
 }
 
 fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, String> {
-    let kind = crate::models::SeriesModelKind::parse(&m.model)?;
-    let mut s = anomaly::AnomalySettings::new(kind, m.seed);
-    if let Some(l) = m.latent {
-        s.latent = l;
+    anomaly::AnomalyChoices {
+        model: m.model.clone(),
+        latent: m.latent,
+        depth: m.depth,
+        epochs: m.epochs,
+        seed: Some(m.seed),
+        valid_fraction: Some(m.valid_fraction),
+        ..Default::default()
     }
-    if let Some(d) = m.depth {
-        s.depth = d;
-    }
-    if let Some(e) = m.epochs {
-        s.train.epochs = e;
-    }
-    s.valid_fraction = m.valid_fraction;
-    Ok(s)
+    .settings()
 }
 
 /// Trains on the normal series; returns the model, scaler, validation

@@ -198,6 +198,38 @@ pub struct AnomalySettings {
     pub train: TrainConfig,
 }
 
+/// What a user chooses for a run (the CLI's flags, the page's form): the
+/// model by name, and any setting to change from that model's defaults.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AnomalyChoices {
+    /// `dense` or `conv1d`.
+    pub model: String,
+    pub latent: Option<usize>,
+    pub depth: Option<usize>,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub seed: Option<u64>,
+    pub valid_fraction: Option<f32>,
+}
+
+impl AnomalyChoices {
+    /// The settings: the model's defaults ([`AnomalySettings::new`]) with
+    /// the chosen values in place. An unknown model is an error.
+    pub fn settings(&self) -> Result<AnomalySettings, String> {
+        let kind = SeriesModelKind::parse(&self.model)?;
+        let mut s = AnomalySettings::new(kind, self.seed.unwrap_or(1));
+        s.latent = self.latent.unwrap_or(s.latent);
+        s.depth = self.depth.unwrap_or(s.depth);
+        s.valid_fraction = self.valid_fraction.unwrap_or(s.valid_fraction);
+        let t = &mut s.train;
+        t.epochs = self.epochs.unwrap_or(t.epochs);
+        t.batch_size = self.batch_size.unwrap_or(t.batch_size);
+        t.learning_rate = self.learning_rate.unwrap_or(t.learning_rate);
+        Ok(s)
+    }
+}
+
 impl AnomalySettings {
     pub fn new(model: SeriesModelKind, seed: u64) -> Self {
         let (latent, depth, epochs) = match model {
@@ -446,6 +478,31 @@ pub fn event_score(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_change_only_what_was_chosen() {
+        let dense = AnomalyChoices {
+            model: "dense".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            dense.settings().unwrap(),
+            AnomalySettings::new(SeriesModelKind::Dense, 1)
+        );
+        let c: AnomalyChoices =
+            serde_json::from_str(r#"{"model": "conv1d", "latent": 8, "epochs": 5, "seed": 9}"#)
+                .unwrap();
+        let s = c.settings().unwrap();
+        let want = AnomalySettings::new(SeriesModelKind::Conv1d, 9);
+        assert_eq!((s.latent, s.depth, s.train.epochs), (8, want.depth, 5));
+        assert_eq!(s.train.seed, 9);
+        assert_eq!(s.valid_fraction, want.valid_fraction);
+        let bad = AnomalyChoices {
+            model: "lstm".into(),
+            ..Default::default()
+        };
+        assert!(bad.settings().unwrap_err().contains("lstm"));
+    }
 
     #[test]
     fn thresholds_by_hand() {

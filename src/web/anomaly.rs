@@ -6,9 +6,9 @@ use super::{js_err, AnyTrainer, Lab, SessionKind, TrainSession};
 use crate::data::machine::benchmark;
 use crate::data::series;
 use crate::figure::anomaly as plots;
-use crate::labs::anomaly::{self, AnomalySettings, Run, RunData, Scaler, SeriesOptions, Threshold};
+use crate::labs::anomaly::{self, AnomalyChoices, Run, RunData, Scaler, SeriesOptions, Threshold};
 use crate::metrics::detection::roc_curve;
-use crate::models::{SeriesAe, SeriesModelKind};
+use crate::models::SeriesAe;
 use js_sys::{Promise, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
 use plotters_canvas::CanvasBackend;
@@ -160,36 +160,10 @@ impl Lab {
     /// Prepares training (`config` JSON: {model, latent, depth, epochs,
     /// batch_size, learning_rate, seed}).
     pub fn start_anomaly(&self, config: &str) -> Result<TrainSession, JsValue> {
-        #[derive(serde::Deserialize)]
-        struct C {
-            model: String,
-            latent: Option<usize>,
-            depth: Option<usize>,
-            epochs: Option<usize>,
-            batch_size: Option<usize>,
-            learning_rate: Option<f64>,
-            seed: Option<u64>,
-        }
-        let c: C =
+        let c: AnomalyChoices =
             serde_json::from_str(config).map_err(|e| js_err(format!("bad settings: {e}")))?;
         let d = self.anomaly_data()?;
-        let kind = SeriesModelKind::parse(&c.model).map_err(js_err)?;
-        let mut s = AnomalySettings::new(kind, c.seed.unwrap_or(1));
-        if let Some(v) = c.latent {
-            s.latent = v;
-        }
-        if let Some(v) = c.depth {
-            s.depth = v;
-        }
-        if let Some(v) = c.epochs {
-            s.train.epochs = v;
-        }
-        if let Some(v) = c.batch_size {
-            s.train.batch_size = v;
-        }
-        if let Some(v) = c.learning_rate {
-            s.train.learning_rate = v;
-        }
+        let s = c.settings().map_err(js_err)?;
         let (trainer, scaler) = match &d.valid {
             Some(v) => anomaly::trainer_split(&d.train, v, &s, &self.device),
             None => anomaly::trainer(&d.train, &s, &self.device),
