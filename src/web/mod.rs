@@ -105,6 +105,33 @@ pub fn cpu_backends() -> Vec<String> {
         .collect()
 }
 
+/// The training forms' defaults, by the id of their field: the core's
+/// presets for the page ([`DenoiseSettings::quick`],
+/// [`crate::labs::augment::AugmentSettings::quick`]), the one place they
+/// are written. The page fills its forms with them before it restores the
+/// user's saved settings.
+#[wasm_bindgen]
+pub fn form_defaults() -> String {
+    let d = DenoiseSettings::quick();
+    let (lo, hi) = d.noise.bounds();
+    let a = crate::labs::augment::AugmentSettings::quick(2, 100, 1);
+    serde_json::json!({
+        "train-images": d.images,
+        "train-epochs": d.train.epochs,
+        "train-batch": d.train.batch_size,
+        "train-lr": d.train.learning_rate,
+        "train-nmin": lo,
+        "train-nmax": hi,
+        "aug-digit": a.digit,
+        "aug-examples": a.examples,
+        "aug-latent": a.latent,
+        "aug-width": a.width,
+        "aug-epochs": a.train.epochs,
+        "aug-seed": a.train.seed,
+    })
+    .to_string()
+}
+
 /// Which backend to start on.
 fn choose(choice: &str) -> Result<Option<CpuBackend>, String> {
     match choice {
