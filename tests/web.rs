@@ -332,3 +332,35 @@ async fn the_engine_matches_burns_ops_in_the_browser() {
         }
     }
 }
+
+/// A cancelled training session rejects its next step with an Error whose
+/// `kind` is "cancelled" (the page switches on it, not on the message), and
+/// bad settings are refused with a message that names them.
+#[wasm_bindgen_test]
+async fn a_cancelled_session_says_so_in_its_error_kind() {
+    use aelab::data::idx::write_idx;
+    use wasm_bindgen::JsValue;
+    let mut lab = aelab::web::Lab::create("flex".into()).await.unwrap();
+    let n = 40;
+    let images = write_idx(&[n, 28, 28], &vec![128u8; n * 784]);
+    let labels = write_idx(&[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>());
+    lab.load_train_set(&images, &labels).unwrap();
+    let cfg = r#"{"images": 20, "epochs": 1, "batch_size": 4, "learning_rate": 0.001,
+                 "noise_min": 0.3, "noise_max": 0.9, "from_scratch": true, "kind": "canonical"}"#;
+    let session = lab.start_training(cfg).unwrap();
+    session.cancel();
+    let err = wasm_bindgen_futures::JsFuture::from(session.step())
+        .await
+        .expect_err("a cancelled session fails its step");
+    let kind = js_sys::Reflect::get(&err, &JsValue::from_str("kind")).unwrap();
+    assert_eq!(kind.as_string().as_deref(), Some("cancelled"));
+    let bad = lab
+        .start_training(&cfg.replace("\"noise_max\": 0.9", "\"noise_max\": 3"))
+        .err()
+        .expect("f = 3 is refused");
+    let msg = js_sys::Reflect::get(&bad, &JsValue::from_str("message")).unwrap();
+    assert!(
+        msg.as_string().unwrap().contains("noise factors"),
+        "{msg:?}"
+    );
+}

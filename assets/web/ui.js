@@ -101,9 +101,11 @@ export async function driveSession(session, { bar, status, chart }) {
 // loads what the run needs, `begin()` makes the session, `finish(session)`
 // adopts what it trained; `register(session or null)` tells the page that
 // a run is in progress. A cancelled run and a failed one say so (`cancelled`,
-// `failed(message)`) and keep the model from before; `recover(error)` moves
-// the page to the CPU after a WebGPU failure and says whether it did, and
-// then `rescue(checkpoint)`, if given, adopts the run's last checkpoint.
+// `failed(message)`) and keep the model from before. The core's errors carry
+// a `kind`; when the backend failed (kind `device`, or an error without a
+// kind), `recover(error)` moves the page to the CPU after a WebGPU failure
+// and says whether it did, and then `rescue(checkpoint)`, if given, adopts
+// the run's last checkpoint.
 // The buttons come back in every case (`canStart()` for the start button).
 export async function runTraining(ui, { prepare, begin, finish, register, lab, cancelled, failed, recover, rescue, canStart = () => true }) {
   ui.start.disabled = true;
@@ -118,8 +120,11 @@ export async function runTraining(ui, { prepare, begin, finish, register, lab, c
     await finish(session);
   } catch (e) {
     const msg = errText(e);
-    if (/cancelled/.test(msg)) ui.status.textContent = cancelled;
+    // The core's errors carry a kind: cancelled, diverged, bad-input, device.
+    if (e && e.kind === 'cancelled') ui.status.textContent = cancelled;
+    else if (e && (e.kind === 'diverged' || e.kind === 'bad-input')) ui.status.textContent = failed(msg);
     else {
+      // The backend failed (or something unforeseen): on WebGPU, move to the CPU.
       ui.status.textContent = failed(msg);
       const checkpoint = rescue && session && lab().backend === 'webgpu' ? session.checkpoint() : undefined;
       const moved = await recover(e);

@@ -45,8 +45,51 @@ pub fn start() {
     }));
 }
 
+/// A JS `Error` with the message; without a `kind`, the page treats it as
+/// possibly the backend's (it may come from a lost device's read).
 fn js_err(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
+}
+
+/// What went wrong, for the page to switch on (an error's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// The user cancelled a run.
+    Cancelled,
+    /// Training's loss became NaN or infinite.
+    Diverged,
+    /// A setting or the data is not what training needs.
+    BadInput,
+    /// The compute backend failed (a lost WebGPU device, say).
+    Device,
+}
+
+impl ErrorKind {
+    fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Diverged => "diverged",
+            ErrorKind::BadInput => "bad-input",
+            ErrorKind::Device => "device",
+        }
+    }
+
+    /// The kind of a training error.
+    fn of(e: &TrainError) -> Self {
+        match e {
+            TrainError::Cancelled => ErrorKind::Cancelled,
+            TrainError::Diverged { .. } => ErrorKind::Diverged,
+            TrainError::Backend(_) => ErrorKind::Device,
+            _ => ErrorKind::BadInput,
+        }
+    }
+}
+
+/// A JS `Error` with the message for people and a `kind` for the page.
+fn js_err_kind(kind: ErrorKind, e: impl std::fmt::Display) -> JsValue {
+    let err: JsValue = JsError::new(&e.to_string()).into();
+    let _ = js_sys::Reflect::set(&err, &"kind".into(), &kind.name().into());
+    err
 }
 
 /// A promise that resolves to a Float32Array, or rejects with the message.
@@ -654,10 +697,7 @@ impl TrainSession {
                 }
             }
             *cell.borrow_mut() = Some(trainer);
-            let event = result.map_err(|e| match e {
-                TrainError::Cancelled => js_err("training was cancelled"),
-                e => js_err(e),
-            })?;
+            let event = result.map_err(|e| js_err_kind(ErrorKind::of(&e), e))?;
             let json = match event {
                 Event::Step(p) => {
                     let x = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
