@@ -67,19 +67,6 @@ fn channel_sums(
     total
 }
 
-/// A new activation-sized vector, `f(image, out image)` writing each
-/// image, in parallel.
-fn each_image(g: &NormGeom, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
-    let ranges = par::ranges(g.batch, par::threads());
-    let units = vec![(); ranges.len()];
-    par::fill_parts(g.batch, g.image(), &ranges, units, |(), r, o| {
-        for (i, oi) in r.zip(o.chunks_mut(g.image().max(1))) {
-            f(i, oi);
-        }
-    })
-    .0
-}
-
 /// The forward pass's results.
 #[derive(Debug)]
 pub struct NormOut {
@@ -120,7 +107,7 @@ pub fn forward(
     });
     let var: Vec<f32> = sq.iter().map(|s| (s / g.count()) as f32).collect();
     let inv = inv_std(&var, eps);
-    let y = each_image(g, |i, out| {
+    let y = par::each_item(g.batch, g.image(), |i, out| {
         for (c, o) in out.chunks_mut(g.plane.max(1)).enumerate() {
             let (scale, m, b) = (gamma[c] * inv[c], mean[c], beta[c]);
             for (ov, &v) in o.iter_mut().zip(plane(i, c)) {
@@ -182,7 +169,7 @@ pub fn backward(
     });
     let beta_grad: Vec<f32> = (0..g.channels).map(|c| sums[2 * c] as f32).collect();
     let gamma_grad: Vec<f32> = (0..g.channels).map(|c| sums[2 * c + 1] as f32).collect();
-    let dx = each_image(g, |i, out| {
+    let dx = par::each_item(g.batch, g.image(), |i, out| {
         let mut dz = Vec::with_capacity(g.plane);
         for (c, o) in out.chunks_mut(g.plane.max(1)).enumerate() {
             masked(i, c, &mut dz);

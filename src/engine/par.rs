@@ -120,6 +120,26 @@ pub fn fill_parts<T: Send, R: Send>(
     (v, results)
 }
 
+/// A new vector of `n` items of `item_len` values each, `f(index, item)`
+/// writing every item, split over the threads by [`fill_parts`].
+pub fn each_item(
+    n: usize,
+    item_len: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    if item_len == 0 {
+        return Vec::new();
+    }
+    let ranges = ranges(n, threads());
+    let units = vec![(); ranges.len()];
+    fill_parts(n, item_len, &ranges, units, |(), r, out| {
+        for (i, item) in r.zip(out.chunks_mut(item_len)) {
+            f(i, item);
+        }
+    })
+    .0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,9 +165,10 @@ mod tests {
         let r = ranges(7, 3);
         let items: Vec<usize> = (0..r.len()).collect();
         let (v, lens) = fill_parts(7, 2, &r, items, |k, range, out| {
+            assert_eq!(range, r[k], "each item comes with its own range");
             assert!(out.iter().all(|&x| x == 0.0));
             for (j, o) in out.iter_mut().enumerate() {
-                *o = (range.start * 2 + j) as f32 + 0.5 * k as f32 * 0.0;
+                *o = (range.start * 2 + j) as f32;
             }
             out.len()
         });

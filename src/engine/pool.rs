@@ -37,22 +37,6 @@ impl PlaneGeom {
     }
 }
 
-/// A new vector of `n` planes of `out_len` values, each written by
-/// `f(plane index, plane)`, in parallel.
-fn each_plane(out_len: usize, n: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
-    let ranges = par::ranges(n, par::threads());
-    let units = vec![(); ranges.len()];
-    par::fill_parts(n, out_len, &ranges, units, |(), r, o| {
-        if out_len == 0 {
-            return;
-        }
-        for (i, op) in r.zip(o.chunks_mut(out_len)) {
-            f(i, op);
-        }
-    })
-    .0
-}
-
 /// The larger of two values; NaN if either is (as burn's max pool).
 #[inline(always)]
 fn max_nan(a: f32, b: f32) -> f32 {
@@ -230,7 +214,7 @@ pub fn upsample_backward_plane(dy: &[f32], g: &PlaneGeom, dx: &mut [f32]) {
 pub fn max_pool(x: &[f32], g: &PlaneGeom) -> Vec<f32> {
     assert_eq!(x.len(), g.planes * g.plane(), "max pool: input size");
     let n = g.plane();
-    each_plane(g.pooled_plane(), g.planes, |i, yp| {
+    par::each_item(g.planes, g.pooled_plane(), |i, yp| {
         max_pool_plane(&x[i * n..(i + 1) * n], g, yp, None)
     })
 }
@@ -248,7 +232,7 @@ pub fn max_pool_backward(x: &[f32], dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
         "max pool backward: gradient size"
     );
     let (n, m) = (g.plane(), g.pooled_plane());
-    each_plane(n, g.planes, |i, dp| {
+    par::each_item(g.planes, n, |i, dp| {
         max_pool_backward_plane(&x[i * n..(i + 1) * n], &dy[i * m..(i + 1) * m], g, dp)
     })
 }
@@ -257,7 +241,7 @@ pub fn max_pool_backward(x: &[f32], dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
 pub fn upsample(x: &[f32], g: &PlaneGeom) -> Vec<f32> {
     assert_eq!(x.len(), g.planes * g.plane(), "upsample: input size");
     let n = g.plane();
-    each_plane(g.upsampled_plane(), g.planes, |i, yp| {
+    par::each_item(g.planes, g.upsampled_plane(), |i, yp| {
         upsample_plane(&x[i * n..(i + 1) * n], g, yp)
     })
 }
@@ -270,7 +254,7 @@ pub fn upsample_backward(dy: &[f32], g: &PlaneGeom) -> Vec<f32> {
         "upsample backward: gradient size"
     );
     let u = g.upsampled_plane();
-    each_plane(g.plane(), g.planes, |i, dp| {
+    par::each_item(g.planes, g.plane(), |i, dp| {
         upsample_backward_plane(&dy[i * u..(i + 1) * u], g, dp)
     })
 }
