@@ -71,6 +71,19 @@ pub(super) enum DenoiseCmd {
     },
 }
 
+/// The denoiser (default: the best shipped one) and the classifier (default:
+/// the shipped one) that `eval` and `figure` use, with the denoiser's path.
+fn load_models(
+    ctx: &Ctx,
+    weights: Option<PathBuf>,
+    classifier: Option<PathBuf>,
+) -> Result<(PathBuf, Denoiser, Classifier), String> {
+    let wpath = weights.unwrap_or_else(|| ctx.default_denoiser());
+    let den: Denoiser = ctx.load(&wpath)?;
+    let cls: Classifier = ctx.load(&classifier.unwrap_or_else(|| ctx.default_classifier()))?;
+    Ok((wpath, den, cls))
+}
+
 pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
     match cmd {
         DenoiseCmd::Train {
@@ -101,24 +114,18 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
                 },
                 train: train_config(&train),
             };
+            if init.is_some()
+                && (kind.is_some() || width.is_some() || bottleneck.is_some() || depth.is_some())
+            {
+                return Err("--kind, --width, --bottleneck and --depth describe a new model; with --init the file's model is fine-tuned as it is".into());
+            }
+            settings.validate()?;
             let (model, config) = match init {
-                Some(_)
-                    if kind.is_some()
-                        || width.is_some()
-                        || bottleneck.is_some()
-                        || depth.is_some() =>
-                {
-                    return Err("--kind, --width, --bottleneck and --depth describe a new model; with --init the file's model is fine-tuned as it is".into())
-                }
                 Some(p) => {
-                    settings.validate()?;
                     ctx.device.seed(settings.train.seed);
                     ctx.load_with_config::<Denoiser>(&p)?
                 }
-                None => {
-                    settings.validate()?;
-                    (settings.new_model(&ctx.device)?, settings.model.clone())
-                }
+                None => (settings.new_model(&ctx.device)?, settings.model.clone()),
             };
             let data = ctx.mnist(Split::Train)?;
             let mut trainer = settings.trainer(&data, model, &ctx.device)?;
@@ -140,10 +147,7 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             seed,
             json,
         } => {
-            let wpath = weights.unwrap_or_else(|| ctx.default_denoiser());
-            let den: Denoiser = ctx.load(&wpath)?;
-            let cls: Classifier =
-                ctx.load(&classifier.unwrap_or_else(|| ctx.default_classifier()))?;
+            let (wpath, den, cls) = load_models(ctx, weights, classifier)?;
             let mut test = ctx.mnist(Split::Test)?;
             if let Some(n) = limit {
                 test = test.take(n as usize);
@@ -196,10 +200,7 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             classifier,
             seed,
         } => {
-            let wpath = weights.unwrap_or_else(|| ctx.default_denoiser());
-            let den: Denoiser = ctx.load(&wpath)?;
-            let cls: Classifier =
-                ctx.load(&classifier.unwrap_or_else(|| ctx.default_classifier()))?;
+            let (wpath, den, cls) = load_models(ctx, weights, classifier)?;
             let test = ctx.mnist(Split::Test)?;
             let fig = block_on(denoise::figure_data(
                 &den,
