@@ -152,3 +152,35 @@ fn bad_settings_are_refused_with_a_message() {
     let s = AugmentSettings::new(11, 10, 1);
     assert!(augment::trainer(&test, &test, &s, &device).is_err());
 }
+
+/// The page's and the CLI's presets differ only where they should, and
+/// choices change only what was chosen.
+#[test]
+fn presets_and_choices() {
+    let (quick, report) = (
+        AugmentSettings::quick(3, 10, 4),
+        AugmentSettings::report(3, 10, 4),
+    );
+    assert_eq!((quick.width, quick.train.epochs), (16, 50));
+    assert_eq!((report.width, report.train.epochs), (32, 40));
+    assert_eq!(
+        AugmentSettings {
+            width: report.width,
+            train: report.train.clone(),
+            ..quick.clone()
+        },
+        report
+    );
+    assert_eq!(
+        augment::AugmentChoices::default().apply(quick.clone()),
+        quick
+    );
+    let c: augment::AugmentChoices =
+        serde_json::from_str(r#"{"latent": 2, "epochs": 7, "code_noise": 0.1}"#).unwrap();
+    let s = c.apply(quick.clone());
+    assert_eq!((s.latent, s.train.epochs, s.code_noise), (2, 7, 0.1));
+    assert_eq!(
+        (s.width, s.code_penalty, s.train.batch_size),
+        (16, quick.code_penalty, quick.train.batch_size)
+    );
+}

@@ -20,25 +20,30 @@ pub(super) struct AugmentCmd {
     run: AugmentArgs,
 }
 
+/// The report's preset, whose values are the flags' defaults.
+fn report() -> augment::AugmentSettings {
+    augment::AugmentSettings::report(2, 100, 1)
+}
+
 #[derive(Args, Debug, Clone)]
 struct AugmentModelArgs {
     /// Dimensions of the latent code.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = report().latent)]
     latent: usize,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = report().train.seed)]
     seed: u64,
     /// Training epochs (each shows at least 1000 shifted images).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = report().train.epochs)]
     epochs: usize,
     /// Channels of the 28×28 layers (the 14×14 ones have twice as many).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = report().width)]
     width: usize,
-    /// Standard deviation of the noise added to the codes in training (default 0.3).
-    #[arg(long)]
-    code_noise: Option<f32>,
-    /// Weight of the mean squared code in the loss (default 0.001).
-    #[arg(long)]
-    code_penalty: Option<f32>,
+    /// Standard deviation of the noise added to the codes in training.
+    #[arg(long, default_value_t = report().code_noise)]
+    code_noise: f32,
+    /// Weight of the mean squared code in the loss.
+    #[arg(long, default_value_t = report().code_penalty)]
+    code_penalty: f32,
 }
 
 /// Train on N examples of one digit, generate, judge and measure diversity.
@@ -110,16 +115,15 @@ fn train_augmenter(
     examples: usize,
     m: &AugmentModelArgs,
 ) -> Result<(augment::Augmenter, augment::AugmentSettings), String> {
-    let mut settings = augment::AugmentSettings::new(digit, examples, m.seed);
-    settings.latent = m.latent;
-    settings.width = m.width;
-    settings.train.epochs = m.epochs;
-    if let Some(v) = m.code_noise {
-        settings.code_noise = v;
+    let settings = augment::AugmentChoices {
+        latent: Some(m.latent),
+        width: Some(m.width),
+        epochs: Some(m.epochs),
+        code_noise: Some(m.code_noise),
+        code_penalty: Some(m.code_penalty),
+        ..Default::default()
     }
-    if let Some(v) = m.code_penalty {
-        settings.code_penalty = v;
-    }
+    .apply(augment::AugmentSettings::report(digit, examples, m.seed));
     let (mut trainer, chosen) = augment::trainer(&data.0, &data.1, &settings, &ctx.device)?;
     eprintln!(
         "training the augmenter (d = {}) on {examples} examples of digit {digit}",

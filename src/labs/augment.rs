@@ -149,6 +149,36 @@ impl Task for AugmentTask {
     }
 }
 
+/// What a user changes from a preset ([`AugmentSettings::quick`] for the
+/// page, [`AugmentSettings::report`] for the CLI); unset fields keep the
+/// preset's values.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AugmentChoices {
+    pub latent: Option<usize>,
+    pub width: Option<usize>,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub code_noise: Option<f32>,
+    pub code_penalty: Option<f32>,
+}
+
+impl AugmentChoices {
+    /// `preset` with the chosen values in place.
+    pub fn apply(&self, preset: AugmentSettings) -> AugmentSettings {
+        let mut s = preset;
+        s.latent = self.latent.unwrap_or(s.latent);
+        s.width = self.width.unwrap_or(s.width);
+        s.code_noise = self.code_noise.unwrap_or(s.code_noise);
+        s.code_penalty = self.code_penalty.unwrap_or(s.code_penalty);
+        let t = &mut s.train;
+        t.epochs = self.epochs.unwrap_or(t.epochs);
+        t.batch_size = self.batch_size.unwrap_or(t.batch_size);
+        t.learning_rate = self.learning_rate.unwrap_or(t.learning_rate);
+        s
+    }
+}
+
 /// Everything that defines one augmentation run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AugmentSettings {

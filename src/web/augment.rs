@@ -5,7 +5,9 @@
 use super::{js_err, AnyTrainer, Lab, SessionKind, TrainSession};
 use crate::figure;
 use crate::infer;
-use crate::labs::augment::{self, AugmentSettings, Augmenter, Interpolation, Reference};
+use crate::labs::augment::{
+    self, AugmentChoices, AugmentSettings, Augmenter, Interpolation, Reference,
+};
 use crate::models::{record, LatentAe};
 use js_sys::{Float32Array, Object, Promise, Reflect, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
@@ -29,13 +31,10 @@ pub(super) struct AugmentState {
 struct WebAugmentConfig {
     digit: u8,
     examples: usize,
-    /// Unset fields take [`AugmentSettings::quick`]'s values.
-    latent: Option<usize>,
-    width: Option<usize>,
-    epochs: Option<usize>,
-    batch_size: Option<usize>,
-    learning_rate: Option<f64>,
     seed: Option<u64>,
+    /// Unset fields take [`AugmentSettings::quick`]'s values.
+    #[serde(flatten)]
+    choices: AugmentChoices,
 }
 
 /// `{json, images}`: what the page gets back from the calls that make
@@ -79,13 +78,11 @@ impl Lab {
         if c.examples > 6000 {
             return Err(js_err("train on at most 6000 examples of one digit"));
         }
-        let mut settings = AugmentSettings::quick(c.digit, c.examples, c.seed.unwrap_or(1));
-        settings.latent = c.latent.unwrap_or(settings.latent);
-        settings.width = c.width.unwrap_or(settings.width);
-        let t = &mut settings.train;
-        t.epochs = c.epochs.unwrap_or(t.epochs);
-        t.batch_size = c.batch_size.unwrap_or(t.batch_size);
-        t.learning_rate = c.learning_rate.unwrap_or(t.learning_rate);
+        let settings = c.choices.apply(AugmentSettings::quick(
+            c.digit,
+            c.examples,
+            c.seed.unwrap_or(1),
+        ));
         let (trainer, chosen) =
             augment::trainer(&train, &test, &settings, &self.device).map_err(js_err)?;
         let cancel = trainer.cancel_token();
