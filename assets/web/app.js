@@ -279,7 +279,10 @@ async function main() {
     const [den, cls, settings, myDen, myCls] = await early;
     state.bytes = { denoiser: den, classifier: cls, pretrained: den, augmenter: null };
     // The forms' defaults come from the core's presets; saved settings win.
-    for (const [id, v] of Object.entries(JSON.parse(aelab.form_defaults()))) if ($(id)) $(id).value = String(v);
+    for (const [id, v] of Object.entries(JSON.parse(aelab.form_defaults()))) {
+      const field = $(id);
+      if (field) field.value = String(v);
+    }
     if (settings) applySettings(settings);
     const query = new URLSearchParams(location.search);
     let choice = query.get('backend') || (settings && settings.backend) || 'auto';
