@@ -335,7 +335,7 @@ async fn the_engine_matches_burns_ops_in_the_browser() {
 
 /// A cancelled training session rejects its next step with an Error whose
 /// `kind` is "cancelled" (the page switches on it, not on the message), and
-/// bad settings are refused with a message that names them.
+/// bad settings are refused as "bad-input" with a message that names them.
 #[wasm_bindgen_test]
 async fn a_cancelled_session_says_so_in_its_error_kind() {
     use aelab::data::idx::write_idx;
@@ -358,6 +358,8 @@ async fn a_cancelled_session_says_so_in_its_error_kind() {
         .start_training(&cfg.replace("\"noise_max\": 0.9", "\"noise_max\": 3"))
         .err()
         .expect("f = 3 is refused");
+    let kind = js_sys::Reflect::get(&bad, &JsValue::from_str("kind")).unwrap();
+    assert_eq!(kind.as_string().as_deref(), Some("bad-input"));
     let msg = js_sys::Reflect::get(&bad, &JsValue::from_str("message")).unwrap();
     assert!(
         msg.as_string().unwrap().contains("noise factors"),

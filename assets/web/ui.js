@@ -122,7 +122,8 @@ export async function runTraining(ui, { prepare, begin, finish, register, lab, c
     const msg = errText(e);
     // The core's errors carry a kind: cancelled, diverged, bad-input, device.
     if (e && e.kind === 'cancelled') ui.status.textContent = cancelled;
-    else if (e && (e.kind === 'diverged' || e.kind === 'bad-input')) ui.status.textContent = failed(msg);
+    else if (e && e.kind === 'bad-input') ui.status.textContent = `cannot train with these settings: ${msg}`;
+    else if (e && e.kind === 'diverged') ui.status.textContent = failed(msg);
     else {
       // The backend failed (or something unforeseen): on WebGPU, move to the CPU.
       ui.status.textContent = failed(msg);

@@ -2,7 +2,7 @@
 //! machine signal, an uploaded CSV), training, errors, live metrics at any
 //! threshold, and the plots. The work is done by [`crate::labs::anomaly`].
 
-use super::{js_err, AnyTrainer, Lab, SessionKind, TrainSession};
+use super::{bad_input, js_err, AnyTrainer, Lab, SessionKind, TrainSession};
 use crate::data::machine::benchmark;
 use crate::data::series;
 use crate::figure::anomaly as plots;
@@ -161,14 +161,14 @@ impl Lab {
     /// batch_size, learning_rate, seed}).
     pub fn start_anomaly(&self, config: &str) -> Result<TrainSession, JsValue> {
         let c: AnomalyChoices =
-            serde_json::from_str(config).map_err(|e| js_err(format!("bad settings: {e}")))?;
+            serde_json::from_str(config).map_err(|e| bad_input(format!("bad settings: {e}")))?;
         let d = self.anomaly_data()?;
-        let s = c.settings().map_err(js_err)?;
+        let s = c.settings().map_err(bad_input)?;
         let (trainer, scaler) = match &d.valid {
             Some(v) => anomaly::trainer_split(&d.train, v, &s, &self.device),
             None => anomaly::trainer(&d.train, &s, &self.device),
         }
-        .map_err(js_err)?;
+        .map_err(bad_input)?;
         let cancel = trainer.cancel_token();
         let epochs = s.train.epochs;
         Ok(TrainSession::new(

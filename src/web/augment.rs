@@ -2,7 +2,7 @@
 //! examples of one digit, sampling, decoding codes, interpolating, fooling
 //! the classifier. The work is done by [`crate::labs::augment`].
 
-use super::{js_err, AnyTrainer, Lab, SessionKind, TrainSession};
+use super::{bad_input, js_err, AnyTrainer, Lab, SessionKind, TrainSession};
 use crate::figure;
 use crate::infer;
 use crate::labs::augment::{
@@ -69,14 +69,14 @@ impl Lab {
     /// latent, epochs, batch_size, learning_rate, seed}`.
     pub fn start_augment(&self, config: &str) -> Result<TrainSession, JsValue> {
         let c: WebAugmentConfig = serde_json::from_str(config)
-            .map_err(|e| js_err(format!("bad augmentation settings: {e}")))?;
+            .map_err(|e| bad_input(format!("bad augmentation settings: {e}")))?;
         let train = self
             .train
             .clone()
             .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
         let test = self.test()?;
         if c.examples > 6000 {
-            return Err(js_err("train on at most 6000 examples of one digit"));
+            return Err(bad_input("train on at most 6000 examples of one digit"));
         }
         let settings = c.choices.apply(AugmentSettings::quick(
             c.digit,
@@ -84,7 +84,7 @@ impl Lab {
             c.seed.unwrap_or(1),
         ));
         let (trainer, chosen) =
-            augment::trainer(&train, &test, &settings, &self.device).map_err(js_err)?;
+            augment::trainer(&train, &test, &settings, &self.device).map_err(bad_input)?;
         let cancel = trainer.cancel_token();
         let epochs = settings.train.epochs;
         Ok(TrainSession::new(

@@ -85,6 +85,12 @@ impl ErrorKind {
     }
 }
 
+/// A JS `Error` of kind `bad-input`: settings or data the call cannot use
+/// (the page says so and does not blame the backend).
+pub(crate) fn bad_input(e: impl std::fmt::Display) -> JsValue {
+    js_err_kind(ErrorKind::BadInput, e)
+}
+
 /// A JS `Error` with the message for people and a `kind` for the page.
 fn js_err_kind(kind: ErrorKind, e: impl std::fmt::Display) -> JsValue {
     let err: JsValue = JsError::new(&e.to_string()).into();
@@ -157,14 +163,16 @@ pub fn cpu_backends() -> Vec<String> {
 pub fn form_defaults() -> String {
     let d = DenoiseSettings::quick();
     let (lo, hi) = d.noise.bounds();
+    // f32 → JSON as written (0.3, not 0.30000001192092896).
+    let short = |x: f32| x.to_string().parse::<f64>().unwrap_or(f64::from(x));
     let a = crate::labs::augment::AugmentSettings::quick(2, 100, 1);
     serde_json::json!({
         "train-images": d.images,
         "train-epochs": d.train.epochs,
         "train-batch": d.train.batch_size,
         "train-lr": d.train.learning_rate,
-        "train-nmin": lo,
-        "train-nmax": hi,
+        "train-nmin": short(lo),
+        "train-nmax": short(hi),
         "aug-digit": a.digit,
         "aug-examples": a.examples,
         "aug-latent": a.latent,
@@ -413,7 +421,7 @@ impl Lab {
     /// from_scratch, kind, seed}`. Errors name the setting that is wrong.
     pub fn start_training(&self, config: &str) -> Result<TrainSession, JsValue> {
         let c: WebTrainConfig = serde_json::from_str(config)
-            .map_err(|e| js_err(format!("bad training settings: {e}")))?;
+            .map_err(|e| bad_input(format!("bad training settings: {e}")))?;
         let train = self
             .train
             .clone()
@@ -436,9 +444,9 @@ impl Lab {
             },
             ..quick
         };
-        settings.validate().map_err(js_err)?;
+        settings.validate().map_err(bad_input)?;
         let (model, mcfg, meta) = if c.from_scratch {
-            let model = settings.new_model(&self.device).map_err(js_err)?;
+            let model = settings.new_model(&self.device).map_err(bad_input)?;
             (model, settings.model.clone(), serde_json::Value::Null)
         } else {
             self.denoiser
@@ -447,7 +455,7 @@ impl Lab {
         };
         let trainer = settings
             .trainer(&train, model, &self.device)
-            .map_err(js_err)?;
+            .map_err(bad_input)?;
         let cancel = trainer.cancel_token();
         let meta = serde_json::json!({
             "trained_in": "browser",
