@@ -2,7 +2,8 @@
 # Installs what the web build and the browser tests need, each only when
 # missing: the wasm32 target, wasm-bindgen-cli (matching Cargo.lock), trunk,
 # wasm-opt (the crate; Debian's binaryen 108 breaks the module), Debian's
-# chromium + chromium-driver, and the e2e test's playwright-core (npm).
+# chromium + chromium-driver, and the e2e test's playwright-core and the
+# JS type check's typescript (npm).
 # Tools are built in a cache outside the clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,6 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   $sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
-if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/typescript ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --cache "$HOME/.cache/aelab-npm")
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The browser tests: wasm-bindgen-test in headless Chromium (tests/web.rs),
-# then the page built by trunk and driven end to end (tests/e2e).
+# then the page built by trunk, its JS type-checked against the generated
+# aelab.d.ts (scripts/check-js.sh), and driven end to end (tests/e2e).
 # `scripts/test.sh` runs this after the native tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,6 @@ if [ "${AELAB_WEB_PROFILE:-dev}" = release ]; then
 else
   trunk build --dist dist
 fi
+echo "== the page's JS against the wasm API's declarations (tsc)"
+scripts/check-js.sh dist
 node --test --test-reporter=spec tests/e2e/e2e.mjs

@@ -77,6 +77,7 @@ impl BenchModel {
 
 /// What one benchmark run measured.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Measurement {
     pub batch: usize,
     pub steps: usize,

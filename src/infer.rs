@@ -55,6 +55,7 @@ pub async fn denoise(
 
 /// A classifier's verdict on one image.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Verdict {
     pub digit: u8,
     pub confidence: f32,

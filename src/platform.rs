@@ -155,9 +155,26 @@ pub async fn webgpu_device() -> Result<Device, String> {
         .graphics_api(WgpuBackend::WebGpu)
         .init_async()
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| describe_webgpu_error(&e))?;
     GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
     Ok(device)
+}
+
+/// Why WebGPU cannot start, in words for the page's banner (never the
+/// error's debug form).
+#[cfg(target_arch = "wasm32")]
+fn describe_webgpu_error(e: &burn::tensor::wgpu::WgpuInitError) -> String {
+    use burn::tensor::wgpu::WgpuInitError as E;
+    match e {
+        E::AdapterUnavailable { .. } => "this browser offers no WebGPU adapter".into(),
+        E::RequestDevice { message } => format!("the GPU refused a device: {message}"),
+        E::UnsupportedGraphicsApi { .. } => "this build has no WebGPU support".into(),
+        E::InvalidConfiguration { message } | E::Registration { message } => {
+            format!("WebGPU could not be set up: {message}")
+        }
+        #[allow(unreachable_patterns)]
+        other => other.to_string(),
+    }
 }
 
 /// Lets the browser handle input and paint between chunks of a long

@@ -142,15 +142,16 @@ async fn one_training_step_lowers_the_loss_on_flex() {
 
 #[wasm_bindgen_test]
 async fn the_page_api_reports_bad_weights_and_preprocesses_drawings() {
-    let mut lab = aelab::web::Lab::create("flex".into()).await.unwrap();
+    let lab = aelab::web::Lab::create("flex".into()).await.unwrap();
     assert_eq!(lab.backend(), "flex");
-    assert!(lab.load_denoiser(b"not a weights file").is_err());
-    assert!(lab.load_denoiser(&DENOISER[..DENOISER.len() / 2]).is_err());
+    let den = lab.denoise();
+    assert!(den.load(b"not a weights file").is_err());
+    assert!(den.load(&DENOISER[..DENOISER.len() / 2]).is_err());
     assert!(
-        lab.load_denoiser(CLASSIFIER).is_err(),
+        den.load(CLASSIFIER).is_err(),
         "a classifier is not a denoiser"
     );
-    lab.load_denoiser(DENOISER).unwrap();
+    den.load(DENOISER).unwrap();
     assert_eq!(aelab::web::weights_kind(CLASSIFIER).unwrap(), "classifier");
     assert!(aelab::web::preprocess(&[0.0; 100], 10, 10).is_none());
     let mut pad = vec![0f32; 280 * 280];
@@ -335,34 +336,49 @@ async fn the_engine_matches_burns_ops_in_the_browser() {
 
 /// A cancelled training session rejects its next step with an Error whose
 /// `kind` is "cancelled" (the page switches on it, not on the message), and
-/// bad settings are refused as "bad-input" with a message that names them.
+/// bad settings (a value the core refuses, or a field of the wrong type) are
+/// refused as "bad-input" with a message that names them.
 #[wasm_bindgen_test]
 async fn a_cancelled_session_says_so_in_its_error_kind() {
     use aelab::data::idx::write_idx;
     use wasm_bindgen::JsValue;
-    let mut lab = aelab::web::Lab::create("flex".into()).await.unwrap();
+    let object = |json: &str| js_sys::JSON::parse(json).unwrap();
+    let lab = aelab::web::Lab::create("flex".into()).await.unwrap();
     let n = 40;
     let images = write_idx(&[n, 28, 28], &vec![128u8; n * 784]);
     let labels = write_idx(&[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>());
     lab.load_train_set(&images, &labels).unwrap();
     let cfg = r#"{"images": 20, "epochs": 1, "batch_size": 4, "learning_rate": 0.001,
                  "noise_min": 0.3, "noise_max": 0.9, "from_scratch": true, "kind": "canonical"}"#;
-    let session = lab.start_training(cfg).unwrap();
+    let den = lab.denoise();
+    let session = den.start_training(object(cfg)).unwrap();
     session.cancel();
     let err = wasm_bindgen_futures::JsFuture::from(session.step())
         .await
         .expect_err("a cancelled session fails its step");
     let kind = js_sys::Reflect::get(&err, &JsValue::from_str("kind")).unwrap();
     assert_eq!(kind.as_string().as_deref(), Some("cancelled"));
-    let bad = lab
-        .start_training(&cfg.replace("\"noise_max\": 0.9", "\"noise_max\": 3"))
-        .err()
-        .expect("f = 3 is refused");
-    let kind = js_sys::Reflect::get(&bad, &JsValue::from_str("kind")).unwrap();
-    assert_eq!(kind.as_string().as_deref(), Some("bad-input"));
-    let msg = js_sys::Reflect::get(&bad, &JsValue::from_str("message")).unwrap();
-    assert!(
-        msg.as_string().unwrap().contains("noise factors"),
-        "{msg:?}"
-    );
+    for (wrong, says) in [
+        (
+            cfg.replace("\"noise_max\": 0.9", "\"noise_max\": 3"),
+            "noise factors",
+        ),
+        (
+            cfg.replace("\"epochs\": 1", "\"epochs\": \"one\""),
+            "bad training settings",
+        ),
+        (
+            cfg.replace("\"canonical\"", "\"unet\""),
+            "bad training settings",
+        ),
+    ] {
+        let bad = den
+            .start_training(object(&wrong))
+            .err()
+            .unwrap_or_else(|| panic!("{wrong} is refused"));
+        let kind = js_sys::Reflect::get(&bad, &JsValue::from_str("kind")).unwrap();
+        assert_eq!(kind.as_string().as_deref(), Some("bad-input"), "{wrong}");
+        let msg = js_sys::Reflect::get(&bad, &JsValue::from_str("message")).unwrap();
+        assert!(msg.as_string().unwrap().contains(says), "{msg:?}");
+    }
 }

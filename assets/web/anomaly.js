@@ -1,32 +1,36 @@
+// @ts-check
 // The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
 // plots are computed by the Rust core through the Lab.
 import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining } from './ui.js';
 
 const MAX_UPLOAD = 50 * 1024 * 1024;
 
+/** @param {import('./ui.js').TabContext} app */
 export function setupAnomaly(app) {
   const lab = () => app.lab();
+  const an = () => app.handles().anomaly;
   const st = { loaded: false, result: null, threshold: 0, axis: null, runs: [], settings: null, drawing: false, again: false };
 
   // ---------- data ----------
   function showError(msg) { $('an-error').textContent = msg || ''; }
   // `source` says how to load the same data again at the next visit.
-  function loaded(json, source) {
+  /** @param {import('./aelab.js').Preview} p @param {object} [source] */
+  function loaded(p, source) {
     if (source) {
       app.save('anomaly-data', source, source.kind === 'csv' ? `the uploaded ${source.name}` : 'the chosen data');
       app.del('anomaly-run');
     }
-    const p = JSON.parse(json);
     st.loaded = true;
     st.result = null;
     const parts = [`${p.name}: series of ${p.length} points; ${p.train} normal to train`];
     if (p.valid != null) parts.push(`${p.valid} normal to set the threshold`);
     parts.push(`${p.test} to test (${p.test_normal} normal, ${p.test_anomalous} anomalous)`);
     if (p.long) parts.push(`windows of ${p.long.window} every ${p.long.stride} over ${p.long.points} test points`);
-    if (p.details && p.details.shape) parts.push(`read as ${p.details.shape} shape, ${p.details.separator}-separated${p.details.header ? ', with a header' : ''}`);
-    if (p.details && p.details.events) parts.push(`${p.details.events.length} labelled anomalies: ${[...new Set(p.details.events.map((e) => e.kind))].join(', ')}`);
+    const file = p.details.file;
+    if (file) parts.push(`read as ${file.shape} shape, ${file.separator}-separated${file.header ? ', with a header' : ''}`);
+    if (p.details.events) parts.push(`${p.details.events.length} labelled anomalies: ${[...new Set(p.details.events.map((e) => e.kind))].join(', ')}`);
     $('an-preview-text').textContent = parts.join('; ') + '.';
-    lab().anomaly_draw_preview($('an-preview'));
+    an().draw_preview($('an-preview'));
     $('an-train').disabled = false;
     for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = true;
     showError('');
@@ -36,7 +40,7 @@ export function setupAnomaly(app) {
   }
   async function useEcg() {
     const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
-    return lab().anomaly_use_ecg(tr, te);
+    return an().use_ecg(tr, te);
   }
   $('an-ecg').addEventListener('click', async () => {
     $('an-preview-text').textContent = 'loading ECG5000 (3.4 MB)…';
@@ -46,7 +50,7 @@ export function setupAnomaly(app) {
   });
   $('an-machine').addEventListener('click', () => {
     const seed = Math.floor(Math.random() * 1000);
-    try { loaded(lab().anomaly_use_machine(seed), { kind: 'machine', seed }); } catch (e) { showError(errText(e)); }
+    try { loaded(an().use_machine(seed), { kind: 'machine', seed }); } catch (e) { showError(errText(e)); }
   });
   function csvOptions() {
     return {
@@ -70,7 +74,7 @@ export function setupAnomaly(app) {
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
       await new Promise((r) => setTimeout(r, 0));
-      loaded(await lab().anomaly_use_csv(file.name, bytes, JSON.stringify(o)), { kind: 'csv', name: file.name, bytes, options: o });
+      loaded(await an().use_csv(file.name, bytes, o), { kind: 'csv', name: file.name, bytes, options: o });
     } catch (e) {
       showError(`${file.name}: ${errText(e)}`);
       $('an-preview-text').textContent = st.loaded ? 'The previous data stays loaded.' : 'No data loaded yet.';
@@ -95,12 +99,12 @@ export function setupAnomaly(app) {
     const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), seed: Math.floor(Math.random() * 1e9) };
     for (const k of ['latent', 'depth', 'epochs']) if (!(cfg[k] >= 1)) { $('an-status').textContent = `${k} must be a whole number ≥ 1`; return; }
     await runTraining({ start: $('an-train'), cancel: $('an-cancel'), bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') }, {
-      begin: () => lab().start_anomaly(JSON.stringify(cfg)),
+      begin: () => an().start_training(cfg),
       finish: async (done) => {
         $('an-status').textContent = 'done; measuring the errors…';
-        const res = JSON.parse(await lab().anomaly_finish(done));
+        const res = await an().finish(done);
         showRun(res, cfg);
-        app.save('anomaly-run', { bytes: lab().anomaly_run_bytes(), settings: cfg }, 'the anomaly run');
+        app.save('anomaly-run', { bytes: an().run_bytes(), settings: cfg }, 'the anomaly run');
       },
       register: (x) => { session = x; app.setTraining(x); },
       lab,
@@ -146,10 +150,10 @@ export function setupAnomaly(app) {
     st.drawing = true;
     requestAnimationFrame(() => {
       try {
-        st.axis = JSON.parse(lab().anomaly_draw('histogram', $('an-hist'), st.threshold));
-        lab().anomaly_draw('roc', $('an-roc'), st.threshold);
-        lab().anomaly_draw('series', $('an-series'), st.threshold);
-        lab().anomaly_draw('recon', $('an-recon'), st.threshold);
+        st.axis = an().draw('histogram', $('an-hist'), st.threshold);
+        an().draw('roc', $('an-roc'), st.threshold);
+        an().draw('series', $('an-series'), st.threshold);
+        an().draw('recon', $('an-recon'), st.threshold);
       } catch (e) { showError(errText(e)); }
       st.drawing = false;
       if (st.again) { st.again = false; redraw(); }
@@ -161,12 +165,12 @@ export function setupAnomaly(app) {
     clearTimeout(thresholdTimer);
     thresholdTimer = setTimeout(() => app.save('anomaly-threshold', { rule: st.rule, threshold: t }, 'the threshold'), 300);
     $('an-threshold').value = String(t);
-    show(res || JSON.parse(lab().anomaly_metrics(t)));
+    show(res || an().metrics(t));
     redraw();
   }
   $('an-threshold').addEventListener('input', (ev) => { st.rule = 'by hand'; setThreshold(Number(ev.target.value)); });
   $('an-apply-rule').addEventListener('click', () => {
-    try { st.rule = $('an-rule').value; setThreshold(lab().anomaly_threshold(st.rule)); } catch (e) { showError(errText(e)); }
+    try { st.rule = $('an-rule').value; setThreshold(an().threshold(st.rule)); } catch (e) { showError(errText(e)); }
   });
   // Dragging on the histogram moves the threshold.
   const hist = $('an-hist');
@@ -223,18 +227,18 @@ export function setupAnomaly(app) {
     }
     if (!source) return found.join(', ') || null;
     try {
-      let json;
+      let p;
       if (source.kind === 'ecg') {
-        json = await useEcg();
+        p = await useEcg();
       } else if (source.kind === 'machine') {
-        json = lab().anomaly_use_machine(source.seed);
+        p = an().use_machine(source.seed);
       } else {
-        json = await lab().anomaly_use_csv(source.name, source.bytes, JSON.stringify(source.options));
+        p = await an().use_csv(source.name, source.bytes, source.options);
       }
-      loaded(json);
+      loaded(p);
       found.push(source.kind === 'csv' ? `the uploaded ${source.name}` : 'the anomaly data');
       if (run && run.bytes) {
-        const res = JSON.parse(lab().anomaly_restore_run(run.bytes));
+        const res = an().restore_run(run.bytes);
         showRun(res, run.settings, th ? th.rule : undefined, th ? th.threshold : undefined);
         $('an-status').textContent = `restored: ${run.settings.model} autoencoder (latent ${run.settings.latent}, depth ${run.settings.depth}, ${run.settings.epochs} epochs).`;
         found.push('the anomaly run');

@@ -1,3 +1,4 @@
+// @ts-check
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
 // (aelab.js / aelab_bg.wasm, built by trunk from src/web/).
 import init, * as aelab from './aelab.js';
@@ -26,7 +27,11 @@ window.aelabTest = Object.assign(window.aelabTest || {}, {
 });
 
 const state = {
+  /** @type {aelab.Lab | null} */
   lab: null,
+  // The current lab's handles: { denoise, augment, anomaly }.
+  /** @type {import('./ui.js').Labs | null} */
+  labs: null,
   bytes: { denoiser: null, classifier: null, pretrained: null, augmenter: null },
   gpu: null, // the GPUDevice of the current lab, when it runs on WebGPU
   noise: 0.5,
@@ -74,23 +79,23 @@ let settingsTimer = 0;
 function saveSettingsSoon() {
   clearTimeout(settingsTimer);
   settingsTimer = setTimeout(() => {
-    const s = { tab: state.tab, backend: $('backend-select').value, start: document.querySelector('input[name=start]:checked')?.value };
-    for (const el of document.querySelectorAll('input[id], select[id]')) {
+    const s = { tab: state.tab, backend: $('backend-select').value, start: /** @type {HTMLInputElement | null} */ (document.querySelector('input[name=start]:checked'))?.value };
+    for (const el of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('input[id], select[id]'))) {
       if (isSetting(el)) s[el.id] = el.type === 'checkbox' ? el.checked : el.value;
     }
     save('settings', s, 'your settings');
   }, 200);
 }
-document.addEventListener('change', (ev) => { if (isSetting(ev.target) || ev.target.name === 'start') saveSettingsSoon(); });
+document.addEventListener('change', (ev) => { if (isSetting(ev.target) || /** @type {HTMLInputElement} */ (ev.target).name === 'start') saveSettingsSoon(); });
 function applySettings(s) {
   for (const [id, v] of Object.entries(s)) {
-    const el = document.getElementById(id);
+    const el = /** @type {any} */ (document.getElementById(id));
     if (!isSetting(el)) continue;
     if (el.type === 'checkbox') el.checked = !!v;
     else if (el.tagName === 'SELECT' && ![...el.options].some((o) => o.value === v)) continue;
     else el.value = v;
   }
-  if (s.start) { const r = document.querySelector(`input[name=start][value="${s.start}"]`); if (r) r.checked = true; }
+  if (s.start) { const r = /** @type {HTMLInputElement | null} */ (document.querySelector(`input[name=start][value="${s.start}"]`)); if (r) r.checked = true; }
 }
 
 $('reset-lab').addEventListener('click', async () => {
@@ -121,14 +126,17 @@ function showBackend() {
 
 async function startLab(choice, why) {
   const lab = await aelab.Lab.create(choice);
+  const labs = { denoise: lab.denoise(), augment: lab.augment(), anomaly: lab.anomaly() };
   lab.load_classifier(state.bytes.classifier);
-  lab.load_denoiser(state.bytes.denoiser);
+  labs.denoise.load(state.bytes.denoiser);
   const old = state.lab;
+  const oldLabs = state.labs;
   if (old) lab.share_data(old);
   state.lab = lab;
+  state.labs = labs;
   state.gpu = lab.backend === 'webgpu' ? gpuDevices[gpuDevices.length - 1] || null : null;
   if (old) {
-    try { old.free(); } catch (e) { console.warn(`freeing the old session: ${errText(e)}`); }
+    try { for (const h of [old, ...Object.values(oldLabs)]) h.free(); } catch (e) { console.warn(`freeing the old session: ${errText(e)}`); }
     // The generator is reloaded from its weights file: the old session's
     // tensors may sit on a lost GPU.
     if (state.bytes.augmenter) await augmentTab.reload(state.bytes.augmenter);
@@ -185,12 +193,13 @@ const { update, showModelInfo, setNoise, drawSample, testSet, trainSet } = setup
 
 // ---------- benchmark ----------
 async function runBench(report) {
-  const plan = [['auto', 3], ...aelab.cpu_backends().map((c) => [c, c === 'flex' ? 5 : 2])];
+  /** @type {[string, number][]} */
+  const plan = [['auto', 3], ...aelab.cpu_backends().map((c) => /** @type {[string, number]} */ ([c, c === 'flex' ? 5 : 2]))];
   const rows = [];
   for (const [choice, steps] of plan) {
     const lab = await aelab.Lab.create(choice);
     if (choice === 'auto' && lab.backend !== 'webgpu') { rows.push({ backend: 'webgpu', error: lab.note || 'no WebGPU adapter' }); lab.free(); report(rows); continue; }
-    try { rows.push(JSON.parse(await lab.bench(128, steps))); } catch (e) { rows.push({ backend: lab.backend, error: errText(e) }); }
+    try { rows.push(await lab.bench(128, steps)); } catch (e) { rows.push({ backend: lab.backend, error: errText(e) }); }
     lab.free();
     report(rows);
   }
@@ -214,6 +223,7 @@ window.aelabRunBench = () => runBench(renderBench);
 // ---------- tabs ----------
 const augmentTab = setupAugment({
   lab: () => state.lab,
+  handles: () => state.labs,
   trainSet: () => trainSet(),
   testSet: () => testSet(),
   recover: (e, what) => recover(e, what),
@@ -229,6 +239,7 @@ const anomalyTab = setupAnomaly({
   get: (key) => store.get(key),
   del: (key) => store.del(key),
   lab: () => state.lab,
+  handles: () => state.labs,
   recover: (e, what) => recover(e, what),
   isTraining: () => !!state.training,
   setTraining: (s) => { state.training = s; },
@@ -279,7 +290,7 @@ async function main() {
     const [den, cls, settings, myDen, myCls] = await early;
     state.bytes = { denoiser: den, classifier: cls, pretrained: den, augmenter: null };
     // The forms' defaults come from the core's presets; saved settings win.
-    for (const [id, v] of Object.entries(JSON.parse(aelab.form_defaults()))) {
+    for (const [id, v] of Object.entries(aelab.form_defaults())) {
       const field = $(id);
       if (field) field.value = String(v);
     }
@@ -296,7 +307,7 @@ async function main() {
     performance.mark('aelab:models-loaded');
     // The work kept from the last visit.
     const notes = [];
-    for (const [key, bytes, load] of [['denoiser', myDen, (b) => state.lab.load_denoiser(b)], ['classifier', myCls, (b) => state.lab.load_classifier(b)]]) {
+    for (const [key, bytes, load] of [['denoiser', myDen, (b) => state.labs.denoise.load(b)], ['classifier', myCls, (b) => state.lab.load_classifier(b)]]) {
       if (!bytes) continue;
       try { load(bytes); state.bytes[key] = bytes; notes.push(`your ${key}`); } catch (e) {
         banner(`Your saved ${key} could not be loaded (${errText(e)}); the pre-trained one is used.`);

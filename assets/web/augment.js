@@ -1,9 +1,11 @@
+// @ts-check
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
 import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining } from './ui.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
 
+/** @param {import('./ui.js').TabContext} app */
 export function setupAugment(app) {
   const st = {
     info: null, // {digit, examples, latent, codes, mean, std}
@@ -13,6 +15,7 @@ export function setupAugment(app) {
     fooling: false,
   };
   const lab = () => app.lab();
+  const aug = () => app.handles().augment;
 
   // ---------- settings and the chosen examples ----------
   function settings() {
@@ -43,7 +46,7 @@ export function setupAugment(app) {
       note.textContent = 'loading the MNIST training set (10 MB)…';
       await app.trainSet();
       if (my !== showing) return;
-      const imgs = lab().augment_examples(s.digit, s.examples, BigInt(s.seed));
+      const imgs = aug().examples(s.digit, s.examples, BigInt(s.seed));
       const grid = $('aug-examples-grid');
       grid.replaceChildren();
       const n = Math.min(SHOW_EXAMPLES, imgs.length / 784);
@@ -56,7 +59,7 @@ export function setupAugment(app) {
     } catch (e) { note.textContent = errText(e); }
   }
   for (const id of ['aug-digit', 'aug-examples', 'aug-seed']) $(id).addEventListener('change', showExamples);
-  for (const b of document.querySelectorAll('.aug-preset')) {
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.aug-preset'))) {
     b.addEventListener('click', () => { $('aug-examples').value = b.dataset.n; showExamples(); });
   }
 
@@ -73,10 +76,10 @@ export function setupAugment(app) {
         await Promise.all([app.trainSet(), app.testSet()]);
         showExamples();
       },
-      begin: () => lab().start_augment(JSON.stringify(s)),
+      begin: () => aug().start_training(s),
       finish: async (done) => {
         $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
-        await install(await lab().adopt_augmenter(done));
+        await install(await aug().adopt(done));
         await keep();
       },
       register: (x) => { session = x; app.setTraining(x); },
@@ -85,7 +88,7 @@ export function setupAugment(app) {
       failed: (msg) => `training failed: ${msg}. The previous generator (if any) stays.`,
       recover: (e) => app.recover(e, 'training the generator'),
       rescue: async (checkpoint) => {
-        await install(await lab().load_augmenter(checkpoint));
+        await install(await aug().load(checkpoint));
         await keep(checkpoint);
         $('aug-status').textContent = 'WebGPU failed during training; aelab moved to the CPU and kept the generator as trained up to its last checkpoint.';
       },
@@ -93,9 +96,9 @@ export function setupAugment(app) {
   });
   $('aug-cancel').addEventListener('click', () => { if (session) session.cancel(); });
 
-  // A generator from adopt_augmenter / load_augmenter (its info JSON).
-  async function install(json) {
-    st.info = JSON.parse(json);
+  /** A generator from `adopt` or `load`. @param {import('./aelab.js').AugmenterInfo} info */
+  async function install(info) {
+    st.info = info;
     $('aug-status').textContent = `done: a generator of ${st.info.digit}s from ${st.info.examples} example(s), d = ${st.info.latent}.`;
     enable(true);
     setupLatent();
@@ -104,7 +107,7 @@ export function setupAugment(app) {
   // Keeps the current generator's weights for the next visit and for a
   // backend switch.
   async function keep(bytes) {
-    const b = bytes || await lab().augmenter_bytes();
+    const b = bytes || await aug().bytes();
     app.setAugmenter(b);
     await app.save('augmenter', b, 'the trained generator');
   }
@@ -139,8 +142,8 @@ export function setupAugment(app) {
     try {
       const n = Number($('aug-samples').value);
       const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
-      const r = await lab().augment_sample(n, seed);
-      const res = JSON.parse(r.json);
+      const r = await aug().sample(n, seed);
+      const res = r.result;
       st.sample = res;
       const grid = $('aug-grid');
       grid.replaceChildren();
@@ -173,7 +176,7 @@ export function setupAugment(app) {
   $('aug-png').addEventListener('click', () => {
     try {
       const c = $('aug-grid-canvas');
-      lab().augment_draw_grid(c, 10);
+      aug().draw_grid(c, 10);
       c.toBlob((b) => download(b, 'aelab-augment-grid.png'), 'image/png');
     } catch (e) { app.banner(`Could not export the grid: ${errText(e)}`); }
   });
@@ -184,7 +187,7 @@ export function setupAugment(app) {
     download(new Blob([csv], { type: 'text/csv' }), 'aelab-augment-diversity.csv');
   });
   $('aug-model').addEventListener('click', async () => {
-    try { download(new Blob([await lab().augmenter_bytes()]), 'aelab-augmenter.aelab'); } catch (e) { app.banner(errText(e)); }
+    try { download(new Blob([await aug().bytes()]), 'aelab-augmenter.aelab'); } catch (e) { app.banner(errText(e)); }
   });
 
   // ---------- latent space: preview, sliders, plane ----------
@@ -199,7 +202,7 @@ export function setupAugment(app) {
     try {
       let c = st.code;
       for (;;) {
-        const img = await lab().augment_decode(c);
+        const img = await aug().decode(c);
         const probs = await lab().classify(img);
         paint($('aug-preview'), img);
         showVerdict($('aug-preview-verdict'), probs, (best) => !st.info || best !== st.info.digit);
@@ -311,7 +314,7 @@ export function setupAugment(app) {
     const a = Math.floor(Number($('aug-ia').value));
     const b = Math.floor(Number($('aug-ib').value));
     try {
-      await showStrip($('aug-strip'), await lab().augment_interpolate(a, b, 10, $('aug-ikind').value), 'interpolation step');
+      await showStrip($('aug-strip'), await aug().interpolate(a, b, 10, $('aug-ikind').value), 'interpolation step');
     } catch (e) { $('aug-strip').textContent = errText(e); }
   });
   $('aug-perturb').addEventListener('click', async () => {
@@ -319,7 +322,7 @@ export function setupAugment(app) {
     if (!(scale >= 0 && scale <= 5)) { $('aug-variations').textContent = 'the noise scale must be from 0 to 5'; return; }
     try {
       const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
-      await showStrip($('aug-variations'), await lab().augment_perturb(Float32Array.from(st.code), scale, 10, seed), 'variation');
+      await showStrip($('aug-variations'), await aug().perturb(Float32Array.from(st.code), scale, 10, seed), 'variation');
     } catch (e) { $('aug-variations').textContent = errText(e); }
   });
 
@@ -331,8 +334,8 @@ export function setupAugment(app) {
     const status = $('aug-fool-status');
     status.textContent = 'walking through the latent space…';
     try {
-      const r = await lab().augment_fool(0, Float32Array.from(st.code));
-      const res = JSON.parse(r.json);
+      const r = await aug().fool(0, Float32Array.from(st.code));
+      const res = r.result;
       st.path = res.path;
       // Animate the walk, about 12 frames a second.
       for (let i = 0; i < res.path.length; i++) {
@@ -365,7 +368,7 @@ export function setupAugment(app) {
     onShow() { if (!$('aug-examples-grid').childElementCount) showExamples(); },
     // After a backend switch: the same generator on the new session.
     async reload(bytes) {
-      try { st.info = JSON.parse(await lab().load_augmenter(bytes)); } catch (e) { $('aug-status').textContent = `The generator could not be moved: ${errText(e)}`; }
+      try { st.info = await aug().load(bytes); } catch (e) { $('aug-status').textContent = `The generator could not be moved: ${errText(e)}`; }
     },
     // At start: the generator kept from the last visit, if any.
     async restore() {
@@ -374,7 +377,7 @@ export function setupAugment(app) {
       $('aug-status').textContent = 'restoring your generator from the last visit…';
       try {
         await Promise.all([app.trainSet(), app.testSet()]);
-        await install(await lab().load_augmenter(bytes));
+        await install(await aug().load(bytes));
         app.setAugmenter(bytes);
         $('aug-status').textContent = `restored: a generator of ${st.info.digit}s from ${st.info.examples} example(s), d = ${st.info.latent}.`;
         return `your ${st.info.digit} generator`;

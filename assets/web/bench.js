@@ -1,8 +1,10 @@
+// @ts-check
 // The bench page: runs aelab's benchmark on every backend this browser has
 // and shows the figures. `window.aelabBenchResults` holds them as JSON when
 // done, for scripts/bench-web.sh.
 import init, * as aelab from './aelab.js';
 
+/** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const batch = Number(params.get('batch')) || 128;
@@ -22,14 +24,15 @@ async function run() {
   const only = params.get('backends');
   // Every CPU backend of this build (Flex; NdArray where it is built in).
   const steps = Number(params.get('steps')) || 5;
-  const plan = [['auto', Number(params.get('gpu_steps')) || 3], ...aelab.cpu_backends().map((c) => [c, c === 'flex' ? steps : 2])]
+  /** @type {[string, number][]} */
+  const plan = [/** @type {[string, number]} */ (['auto', Number(params.get('gpu_steps')) || 3]), ...aelab.cpu_backends().map((c) => /** @type {[string, number]} */ ([c, c === 'flex' ? steps : 2]))]
     .filter(([c]) => !only || only.split(',').includes(c === 'auto' ? 'webgpu' : c));
   for (const [choice, steps] of plan) {
     let lab = null;
     try {
       lab = await aelab.Lab.create(choice);
       if (choice === 'auto' && lab.backend !== 'webgpu') rows.push({ backend: 'webgpu', error: lab.note || 'no WebGPU adapter' });
-      else rows.push(JSON.parse(await lab.bench(batch, steps)));
+      else rows.push(await lab.bench(batch, steps));
     } catch (e) {
       rows.push({ backend: choice, error: e && e.message ? e.message : String(e) });
     } finally { if (lab) lab.free(); }

@@ -1,3 +1,4 @@
+// @ts-check
 // The Denoise tab: DOM wiring only. The draw pad, the live pipeline (input →
 // noisy → denoised → verdicts), the noise, the MNIST test digits, the
 // report, training in the page and the model files; every number comes from
@@ -11,6 +12,7 @@ const BRUSH = 22;
 const MAX_UPLOAD = 64 * 1024 * 1024;
 
 // `app`: the page's shared state and services (app.js).
+/** @param {{ state: { lab: import('./ui.js').Lab, labs: import('./ui.js').Labs, [more: string]: any }, [more: string]: any }} app */
 export function setupDenoise(app) {
   const { state, save, recover, saveSettingsSoon } = app;
 
@@ -114,7 +116,7 @@ export function setupDenoise(app) {
           continue;
         }
         const noisy = aelab.add_noise(input, state.noise, BigInt(state.seed));
-        const denoised = await state.lab.denoise(noisy);
+        const denoised = await state.labs.denoise.run(noisy);
         const all = new Float32Array(784 * 3);
         all.set(input, 0); all.set(noisy, 784); all.set(denoised, 1568);
         const probs = await state.lab.classify(all);
@@ -147,7 +149,7 @@ export function setupDenoise(app) {
     if (refresh) update();
   }
   $('noise').addEventListener('input', (ev) => setNoise(ev.target.value));
-  for (const b of document.querySelectorAll('.preset')) b.addEventListener('click', () => setNoise(b.dataset.f));
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.preset'))) b.addEventListener('click', () => setNoise(Number(b.dataset.f)));
   $('new-noise').addEventListener('click', () => { state.seed = (state.seed * 1103515245 + 12345) % 2147483647; update(); });
 
   // ---------- MNIST test digits ----------
@@ -208,7 +210,7 @@ export function setupDenoise(app) {
   }
   async function makeReport(n, canvas) {
     await testSet();
-    return JSON.parse(await state.lab.report(canvas, n));
+    return await state.labs.denoise.report(canvas, n);
   }
   $('report-make').addEventListener('click', async () => {
     const btn = $('report-make');
@@ -251,7 +253,7 @@ export function setupDenoise(app) {
       learning_rate: num('train-lr'),
       noise_min: num('train-nmin'),
       noise_max: num('train-nmax'),
-      from_scratch: document.querySelector('input[name=start]:checked').value === 'scratch',
+      from_scratch: /** @type {HTMLInputElement} */ (document.querySelector('input[name=start]:checked')).value === 'scratch',
       kind: $('train-kind').value,
       seed: Math.floor(Math.random() * 1e9),
     };
@@ -276,10 +278,10 @@ export function setupDenoise(app) {
           state.pretrainedReport = await makeReport(COMPARE_N, document.createElement('canvas'));
         }
       },
-      begin: () => state.lab.start_training(JSON.stringify(cfg)),
+      begin: () => state.labs.denoise.start_training(cfg),
       finish: async (session) => {
-        state.lab.adopt(session);
-        state.bytes.denoiser = await state.lab.denoiser_bytes();
+        state.labs.denoise.adopt(session);
+        state.bytes.denoiser = await state.labs.denoise.bytes();
         save('denoiser', state.bytes.denoiser, 'the trained denoiser');
         ui.status.textContent = 'done; measuring the new model…';
         const after = await makeReport(COMPARE_N, document.createElement('canvas'));
@@ -300,10 +302,10 @@ export function setupDenoise(app) {
       failed: (msg) => `training failed: ${msg}. The model from before the run stays.`,
       recover: (e) => recover(e, 'training'),
       rescue: async (checkpoint) => {
-        state.lab.load_denoiser(checkpoint);
+        state.labs.denoise.load(checkpoint);
         state.bytes.denoiser = checkpoint;
         save('denoiser', checkpoint, 'the trained denoiser');
-        const at = JSON.parse(state.lab.denoiser_info()).meta.checkpoint || {};
+        const at = state.labs.denoise.info().checkpoint || { epoch: 0, step: 0 };
         ui.status.textContent = `WebGPU failed during training; aelab moved to the CPU and kept the model as trained up to epoch ${at.epoch}, step ${at.step} (its last checkpoint).`;
         showModelInfo();
         update();
@@ -315,16 +317,14 @@ export function setupDenoise(app) {
   // ---------- models ----------
   function showModelInfo() {
     try {
-      const info = JSON.parse(state.lab.denoiser_info());
-      const c = info.config;
-      const m = info.meta || {};
-      let origin = m.trained_in === 'browser' ? `trained in this browser on ${m.images} images, ${m.epochs} epoch(s)` : (state.bytes.denoiser === state.bytes.pretrained ? 'pre-trained (shipped with aelab)' : 'loaded from a file');
-      if (m.checkpoint) origin += ` (checkpoint at epoch ${m.checkpoint.epoch}, step ${m.checkpoint.step})`;
-      $('model-info').textContent = `Current denoiser: ${c.kind ?? ''} conv autoencoder (width ${c.width}, bottleneck ${c.bottleneck}), ${origin}.`;
+      const c = state.labs.denoise.info();
+      let origin = c.trained_in === 'browser' ? `trained in this browser on ${c.images} images, ${c.epochs} epoch(s)` : (state.bytes.denoiser === state.bytes.pretrained ? 'pre-trained (shipped with aelab)' : 'loaded from a file');
+      if (c.checkpoint) origin += ` (checkpoint at epoch ${c.checkpoint.epoch}, step ${c.checkpoint.step})`;
+      $('model-info').textContent = `Current denoiser: ${c.kind} conv autoencoder (width ${c.width}, bottleneck ${c.bottleneck}), ${origin}.`;
     } catch (e) { $('model-info').textContent = ''; }
   }
   $('model-download').addEventListener('click', async () => {
-    try { download(new Blob([await state.lab.denoiser_bytes()]), 'aelab-denoiser.aelab'); } catch (e) { $('model-msg').textContent = errText(e); }
+    try { download(new Blob([await state.labs.denoise.bytes()]), 'aelab-denoiser.aelab'); } catch (e) { $('model-msg').textContent = errText(e); }
   });
   $('model-file').addEventListener('change', async (ev) => {
     const file = ev.target.files[0];
@@ -336,7 +336,7 @@ export function setupDenoise(app) {
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
       const kind = aelab.weights_kind(bytes);
-      if (kind === 'denoiser') { state.lab.load_denoiser(bytes); state.bytes.denoiser = bytes; save('denoiser', bytes, 'the loaded denoiser'); }
+      if (kind === 'denoiser') { state.labs.denoise.load(bytes); state.bytes.denoiser = bytes; save('denoiser', bytes, 'the loaded denoiser'); }
       else if (kind === 'classifier') { state.lab.load_classifier(bytes); state.bytes.classifier = bytes; save('classifier', bytes, 'the loaded classifier'); }
       else throw new Error(`it holds a "${kind}" model, which this lab does not use`);
       msg.textContent = `Loaded ${file.name} (${kind}).`;
@@ -346,7 +346,7 @@ export function setupDenoise(app) {
     } catch (e) { msg.textContent = `Could not load ${file.name}: ${errText(e)}. The current model stays.`; }
   });
   $('model-reset').addEventListener('click', () => {
-    state.lab.load_denoiser(state.bytes.pretrained);
+    state.labs.denoise.load(state.bytes.pretrained);
     state.bytes.denoiser = state.bytes.pretrained;
     store.del('denoiser');
     state.pretrainedReport = null;

@@ -1,3 +1,4 @@
+// @ts-check
 // The student's work, kept across reloads in IndexedDB: trained models,
 // uploaded series, the anomaly comparison table and the settings. One
 // object store of key → value (bytes, JSON-able objects).
@@ -9,6 +10,7 @@
 const DB_NAME = 'aelab';
 const STORE = 'work';
 let dbPromise = null;
+/** @type {(kind: string, what: string, error: unknown) => void} */
 let problem = () => {};
 
 export function onProblem(fn) { problem = fn; }

@@ -2,7 +2,7 @@
 // the page reloads and all three labs work with the network off. Requests
 // go to the network first (so a new build is picked up at once) and fall
 // back to the cache when the network is gone.
-const CACHE = 'aelab-v6';
+const CACHE = 'aelab-v7';
 const ASSETS = [
   './', 'index.html', 'app.js', 'ui.js', 'store.js', 'denoise.js', 'augment.js', 'anomaly.js', 'style.css',
   'aelab.js', 'aelab_bg.wasm', 'bench.html', 'bench.js',

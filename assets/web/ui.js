@@ -1,6 +1,16 @@
+// @ts-check
 // Small DOM helpers shared by the labs' wiring. No computation here.
 
+// The element of an id. Typed `any`: the ids are the HTML's, which the e2e
+// tests exercise; the type check is for the calls into the wasm API.
+/** @param {string} id @returns {any} */
 export const $ = (id) => document.getElementById(id);
+/**
+ * The current session and its lab handles, as the tabs receive them.
+ * @typedef {import('./aelab.js').Lab} Lab
+ * @typedef {{ denoise: import('./aelab.js').DenoiseLab, augment: import('./aelab.js').AugmentLab, anomaly: import('./aelab.js').AnomalyLab }} Labs
+ * @typedef {{ lab: () => Lab, handles: () => Labs, [more: string]: any }} TabContext
+ */
 export const errText = (e) => (e && e.message) ? e.message : String(e);
 
 // A same-origin file as bytes; an HTTP error is an Error with the file's name.
@@ -80,7 +90,7 @@ export function fmtTime(ms) {
 export async function driveSession(session, { bar, status, chart }) {
   let lastDraw = 0;
   for (;;) {
-    const ev = JSON.parse(await session.step());
+    const ev = await session.step();
     if (ev.kind === 'finished') break;
     if (ev.kind === 'step') {
       const p = ev.progress;
@@ -107,6 +117,20 @@ export async function driveSession(session, { bar, status, chart }) {
 // and says whether it did, and then `rescue(checkpoint)`, if given, adopts
 // the run's last checkpoint.
 // The buttons come back in every case (`canStart()` for the start button).
+/**
+ * @typedef {object} TrainingRun
+ * @property {() => Promise<void>} [prepare]
+ * @property {() => import('./aelab.js').TrainSession} begin
+ * @property {(session: import('./aelab.js').TrainSession) => Promise<void>} finish
+ * @property {(session: import('./aelab.js').TrainSession | null) => void} register
+ * @property {() => import('./aelab.js').Lab} lab
+ * @property {string} cancelled
+ * @property {(message: string) => string} failed
+ * @property {(error: unknown) => Promise<boolean>} recover
+ * @property {(checkpoint: Uint8Array) => Promise<void>} [rescue]
+ * @property {() => boolean} [canStart]
+ */
+/** @param {any} ui the run's elements: start, cancel, bar, status, chart @param {TrainingRun} run */
 export async function runTraining(ui, { prepare, begin, finish, register, lab, cancelled, failed, recover, rescue, canStart = () => true }) {
   ui.start.disabled = true;
   ui.cancel.disabled = false;

@@ -29,6 +29,7 @@ fn range(values: impl Iterator<Item = f32>) -> (f32, f32) {
 /// Where the histogram's x axis lies on the canvas, so that the page can
 /// turn a drag into a threshold: pixels `x0..x1` map to errors `lo..hi`.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Axis {
     pub x0: i32,
     pub x1: i32,

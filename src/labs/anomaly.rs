@@ -201,6 +201,8 @@ pub struct AnomalySettings {
 /// What a user chooses for a run (the CLI's flags, the page's form): the
 /// model by name, and any setting to change from that model's defaults.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(default)]
 pub struct AnomalyChoices {
     /// `dense` or `conv1d`.
     pub model: String,
@@ -363,6 +365,7 @@ pub async fn errors(
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Detection {
     pub model: String,
     pub auroc: f64,
@@ -405,6 +408,7 @@ pub fn detection(
 /// false alarms (runs of flagged windows that touch no anomaly) per 1000
 /// points.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct EventScore {
     pub events: usize,
     pub detected: usize,

@@ -153,6 +153,8 @@ impl Task for AugmentTask {
 /// page, [`AugmentSettings::report`] for the CLI); unset fields keep the
 /// preset's values.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(default)]
 pub struct AugmentChoices {
     pub latent: Option<usize>,
     pub width: Option<usize>,
@@ -604,6 +606,7 @@ impl Reference {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Diversity {
     pub pairwise_l2_ratio: f64,
     pub fid: f64,
@@ -615,6 +618,7 @@ pub struct Diversity {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Judged {
     pub digit: u8,
     pub examples: usize,
@@ -692,6 +696,7 @@ pub async fn judge(
 
 /// One point of the walk that fools the classifier.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct FoolStep {
     pub code: Vec<f32>,
     /// The classifier's verdict on the decoded digit.
@@ -704,6 +709,7 @@ pub struct FoolStep {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct FoolResult {
     /// The walk, from the start to the first code that is not recognised
     /// (the last point is refined by bisection along the straight line

@@ -296,6 +296,7 @@ pub fn median3(img: &[f32]) -> Vec<f32> {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct LevelReport {
     pub noise: f32,
     pub psnr_noisy: f64,
@@ -309,6 +310,7 @@ pub struct LevelReport {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct EvalReport {
     pub images: usize,
     pub noise_seed: u64,

@@ -9,6 +9,7 @@ use burn::tensor::activation::sigmoid;
 
 /// Which architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub enum DenoiserKind {
     /// The Keras-blog denoiser: Conv 32 → pool → Conv 32 → pool → Conv 32 →
     /// up → Conv 32 → up → Conv 1 (sigmoid).

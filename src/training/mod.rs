@@ -84,6 +84,7 @@ impl TrainConfig {
 
 /// Where a run stands after a step: what a progress bar and a loss curve need.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Progress {
     /// 0-based epoch.
     pub epoch: usize,
@@ -109,6 +110,7 @@ impl Progress {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct EpochStats {
     pub epoch: usize,
     pub train_loss: f32,

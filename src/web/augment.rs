@@ -2,7 +2,10 @@
 //! examples of one digit, sampling, decoding codes, interpolating, fooling
 //! the classifier. The work is done by [`crate::labs::augment`].
 
-use super::{bad_input, js_err, AnyTrainer, Lab, SessionKind, TrainSession};
+use super::{
+    bad_input, floats_promise, from_js, js_err, to_js, AnyTrainer, Session, SessionKind,
+    TrainSession,
+};
 use crate::figure;
 use crate::infer;
 use crate::labs::augment::{
@@ -27,54 +30,84 @@ pub(super) struct AugmentState {
     last: Option<(Vec<f32>, Vec<infer::Verdict>)>,
 }
 
-#[derive(serde::Deserialize)]
-struct WebAugmentConfig {
+/// The Augment tab's handle on a session (`lab.augment()`).
+#[wasm_bindgen]
+pub struct AugmentLab {
+    pub(super) s: Rc<Session>,
+}
+
+/// What the Augment form sends: the digit, the number of its examples and
+/// the seed, with any [`AugmentChoices`].
+#[derive(serde::Deserialize, tsify::Tsify)]
+pub struct AugmentTrainInput {
     digit: u8,
     examples: usize,
+    #[serde(default)]
     seed: Option<u64>,
     /// Unset fields take [`AugmentSettings::quick`]'s values.
     #[serde(flatten)]
     choices: AugmentChoices,
 }
 
-/// `{json, images}`: what the page gets back from the calls that make
-/// pictures and numbers at once.
-fn with_images(json: &impl serde::Serialize, images: &[f32]) -> Result<JsValue, JsValue> {
+/// What the page gets back from the calls that make pictures and numbers
+/// at once: `{result, images}`, the images as one Float32Array.
+fn with_images(result: &impl serde::Serialize, images: &[f32]) -> Result<JsValue, JsValue> {
     let o = Object::new();
-    let text = serde_json::to_string(json).map_err(js_err)?;
-    Reflect::set(&o, &"json".into(), &text.into())?;
+    Reflect::set(&o, &"result".into(), &to_js(result)?)?;
     Reflect::set(&o, &"images".into(), &Float32Array::from(images).into())?;
     Ok(o.into())
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const WITH_IMAGES: &str = r#"
+/** A result with the images it describes (n·784 floats). */
+export interface WithImages<T> {
+    result: T;
+    images: Float32Array;
+}
+"#;
+
+/// An augmenter, as the page shows it: its class, training codes and the
+/// Gaussian fitted to them.
+#[derive(serde::Serialize, tsify::Tsify)]
+pub struct AugmenterInfo {
+    digit: u8,
+    examples: usize,
+    latent: usize,
+    /// The training examples' codes, `examples × latent`.
+    codes: Vec<f32>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+/// A sampled grid: how the classifier judged it, each digit's verdict and
+/// the codes it was decoded from.
+#[derive(serde::Serialize, tsify::Tsify)]
+pub struct Sampled {
+    judged: augment::Judged,
+    verdicts: Vec<infer::Verdict>,
+    codes: Vec<f32>,
+}
+
 #[wasm_bindgen]
-impl Lab {
+impl AugmentLab {
     /// The `examples` training images of `digit` that a run with `seed`
     /// trains on (n·784 floats), to show before training.
-    pub fn augment_examples(
-        &self,
-        digit: u8,
-        examples: usize,
-        seed: u64,
-    ) -> Result<Float32Array, JsValue> {
-        let train = self
-            .train
-            .clone()
-            .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
+    pub fn examples(&self, digit: u8, examples: usize, seed: u64) -> Result<Float32Array, JsValue> {
+        let train = self.s.train()?;
         let chosen = augment::choose_examples(&train, digit, examples, seed).map_err(js_err)?;
         Ok(Float32Array::from(train.batch_f32(&chosen).as_slice()))
     }
 
-    /// Prepares training an augmenter. `config` is JSON: `{digit, examples,
-    /// latent, epochs, batch_size, learning_rate, seed}`.
-    pub fn start_augment(&self, config: &str) -> Result<TrainSession, JsValue> {
-        let c: WebAugmentConfig = serde_json::from_str(config)
-            .map_err(|e| bad_input(format!("bad augmentation settings: {e}")))?;
-        let train = self
-            .train
-            .clone()
-            .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
-        let test = self.test()?;
+    /// Prepares training an augmenter on [`AugmentSettings::quick`] with the
+    /// form's choices.
+    pub fn start_training(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AugmentTrainInput")] config: JsValue,
+    ) -> Result<TrainSession, JsValue> {
+        let c: AugmentTrainInput = from_js(config, "augmentation settings")?;
+        let train = self.s.train()?;
+        let test = self.s.test()?;
         if c.examples > 6000 {
             return Err(bad_input("train on at most 6000 examples of one digit"));
         }
@@ -84,7 +117,7 @@ impl Lab {
             c.seed.unwrap_or(1),
         ));
         let (trainer, chosen) =
-            augment::trainer(&train, &test, &settings, &self.device).map_err(bad_input)?;
+            augment::trainer(&train, &test, &settings, &self.s.device).map_err(bad_input)?;
         let cancel = trainer.cancel_token();
         let epochs = settings.train.epochs;
         Ok(TrainSession::new(
@@ -100,8 +133,9 @@ impl Lab {
 
     /// Makes a (finished or cancelled-but-stepped) session's model the lab's
     /// augmenter: encodes the examples and fits the Gaussian. Resolves to
-    /// the JSON `{digit, examples, latent, codes, mean, std}`.
-    pub fn adopt_augmenter(&self, session: &TrainSession) -> Result<Promise, JsValue> {
+    /// its [`AugmenterInfo`].
+    #[wasm_bindgen(unchecked_return_type = "Promise<AugmenterInfo>")]
+    pub fn adopt(&self, session: &TrainSession) -> Result<Promise, JsValue> {
         let guard = session.trainer.borrow();
         let (Some(AnyTrainer::Augment(trainer)), SessionKind::Augment { settings, examples }) =
             (guard.as_ref(), &session.kind)
@@ -117,16 +151,14 @@ impl Lab {
     /// Loads an augmenter weights file (one this page saved or downloaded):
     /// the model, with the settings in its metadata, which pick the same
     /// training examples again. Needs the MNIST training and test sets.
-    /// Resolves like `adopt_augmenter`.
-    pub fn load_augmenter(&self, bytes: &[u8]) -> Result<Promise, JsValue> {
+    /// Resolves like `adopt`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<AugmenterInfo>")]
+    pub fn load(&self, bytes: &[u8]) -> Result<Promise, JsValue> {
         let (model, _config, meta) =
-            record::from_bytes::<LatentAe>(bytes, &self.device).map_err(js_err)?;
+            record::from_bytes::<LatentAe>(bytes, &self.s.device).map_err(js_err)?;
         let settings: AugmentSettings = serde_json::from_value(meta["settings"].clone())
             .map_err(|e| js_err(format!("the file's settings are unreadable: {e}")))?;
-        let train = self
-            .train
-            .clone()
-            .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
+        let train = self.s.train()?;
         let chosen = augment::choose_examples(
             &train,
             settings.digit,
@@ -138,7 +170,7 @@ impl Lab {
     }
 }
 
-impl Lab {
+impl AugmentLab {
     /// Makes `model` the lab's augmenter: encodes the examples, fits the
     /// Gaussian and finds the reference digits.
     fn install_augmenter(
@@ -147,8 +179,8 @@ impl Lab {
         settings: AugmentSettings,
         examples: Vec<f32>,
     ) -> Result<Promise, JsValue> {
-        let (device, state) = (self.device.clone(), self.augment.clone());
-        let (classifier, test) = (self.classifier()?, self.test()?);
+        let (device, state) = (self.s.device.clone(), self.s.augment.clone());
+        let (classifier, test) = (self.s.classifier()?, self.s.test()?);
         Ok(future_to_promise(async move {
             let aug = Augmenter::new(model, settings.digit, examples, &device)
                 .await
@@ -162,21 +194,22 @@ impl Lab {
                         .map_err(js_err)?,
                 ),
             };
-            let info = info_json(&aug, &settings);
+            let info = AugmenterInfo::of(&aug, &settings);
             let mut st = state.borrow_mut();
             st.aug = Some(Rc::new(aug));
             st.settings = Some(settings);
             st.reference = Some(reference);
             st.last = None;
-            Ok(JsValue::from(info.to_string()))
+            to_js(&info)
         }))
     }
 }
 
 #[wasm_bindgen]
-impl Lab {
+impl AugmentLab {
     fn augmenter(&self) -> Result<Rc<Augmenter>, JsValue> {
-        self.augment
+        self.s
+            .augment
             .borrow()
             .aug
             .clone()
@@ -184,16 +217,15 @@ impl Lab {
     }
 
     /// Samples `n` digits from the Gaussian fitted to the training codes,
-    /// judges them and measures their diversity. Resolves to `{json,
-    /// images}`: the JSON has `recognised_rate`, `mean_confidence`,
-    /// `diversity`, `verdicts` and `codes`.
-    pub fn augment_sample(&self, n: usize, seed: u64) -> Result<Promise, JsValue> {
+    /// judges them and measures their diversity.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WithImages<Sampled>>")]
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Promise, JsValue> {
         if !(2..=1000).contains(&n) {
             return Err(js_err("sample between 2 and 1000 digits"));
         }
         let aug = self.augmenter()?;
-        let classifier = self.classifier()?;
-        let (device, state) = (self.device.clone(), self.augment.clone());
+        let classifier = self.s.classifier()?;
+        let (device, state) = (self.s.device.clone(), self.s.augment.clone());
         let reference = state
             .borrow()
             .reference
@@ -205,29 +237,34 @@ impl Lab {
             let judged = augment::judge(&images, &aug.examples, &reference, &classifier, &device)
                 .await
                 .map_err(js_err)?;
-            let json = serde_json::json!({
-                "judged": judged,
-                "verdicts": judged.verdicts,
-                "codes": codes,
-            });
             state.borrow_mut().last = Some((images.clone(), judged.verdicts.clone()));
-            with_images(&json, &images)
+            let verdicts = judged.verdicts.clone();
+            with_images(
+                &Sampled {
+                    judged,
+                    verdicts,
+                    codes,
+                },
+                &images,
+            )
         }))
     }
 
     /// Decodes codes (n·latent floats) to images (n·784), for the sliders
     /// and the latent plane.
-    pub fn augment_decode(&self, codes: Vec<f32>) -> Result<Promise, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
+    pub fn decode(&self, codes: Vec<f32>) -> Result<Promise, JsValue> {
         let aug = self.augmenter()?;
-        let device = self.device.clone();
-        Ok(super::floats_promise(async move {
-            aug.decode(&codes, &device).await
-        }))
+        let device = self.s.device.clone();
+        Ok(floats_promise(
+            async move { aug.decode(&codes, &device).await },
+        ))
     }
 
     /// `n` variations of `code`: Gaussian noise of `scale` × each
     /// dimension's spread in the training codes. Resolves to n·784 floats.
-    pub fn augment_perturb(
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
+    pub fn perturb(
         &self,
         code: Vec<f32>,
         scale: f32,
@@ -246,15 +283,16 @@ impl Lab {
         }
         let mut rng = crate::rng::Rng::new(seed);
         let codes = augment::perturb(&code, &aug.fit.std(), scale, n.clamp(1, 100), &mut rng);
-        let device = self.device.clone();
-        Ok(super::floats_promise(async move {
-            aug.decode(&codes, &device).await
-        }))
+        let device = self.s.device.clone();
+        Ok(floats_promise(
+            async move { aug.decode(&codes, &device).await },
+        ))
     }
 
     /// `steps` images from training example `a` to example `b`, linear or
     /// spherical (`how` is "linear" or "spherical").
-    pub fn augment_interpolate(
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
+    pub fn interpolate(
         &self,
         a: usize,
         b: usize,
@@ -268,19 +306,20 @@ impl Lab {
             return Err(js_err(format!("pick training examples 0 to {}", n - 1)));
         }
         let codes = augment::interpolate(aug.code(a), aug.code(b), steps.clamp(2, 64), how);
-        let device = self.device.clone();
-        Ok(super::floats_promise(async move {
-            aug.decode(&codes, &device).await
-        }))
+        let device = self.s.device.clone();
+        Ok(floats_promise(
+            async move { aug.decode(&codes, &device).await },
+        ))
     }
 
     /// Walks from training example `start` (or from `code`, when given)
-    /// until the classifier no longer recognises the digit. Resolves to
-    /// `{json, images}`: the path (codes, verdicts, distances) and the
-    /// decoded digit at each point.
-    pub fn augment_fool(&self, start: usize, code: Option<Vec<f32>>) -> Result<Promise, JsValue> {
+    /// until the classifier no longer recognises the digit. Resolves to the
+    /// path (codes, verdicts, distances) and the decoded digit at each
+    /// point.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WithImages<FoolResult>>")]
+    pub fn fool(&self, start: usize, code: Option<Vec<f32>>) -> Result<Promise, JsValue> {
         let aug = self.augmenter()?;
-        let classifier = self.classifier()?;
+        let classifier = self.s.classifier()?;
         let start_code = match code {
             Some(c) => c,
             None => {
@@ -291,7 +330,7 @@ impl Lab {
                 aug.code(start).to_vec()
             }
         };
-        let device = self.device.clone();
+        let device = self.s.device.clone();
         Ok(future_to_promise(async move {
             let r = augment::fool(&aug, &classifier, &start_code, 0.05, 400, &device)
                 .await
@@ -304,12 +343,12 @@ impl Lab {
 
     /// Draws the last sampled grid with verdicts on `canvas` (the PNG
     /// export), `cols` digits per row.
-    pub fn augment_draw_grid(
+    pub fn draw_grid(
         &self,
         canvas: web_sys::HtmlCanvasElement,
         cols: usize,
     ) -> Result<(), JsValue> {
-        let st = self.augment.borrow();
+        let st = self.s.augment.borrow();
         let (images, verdicts) = st
             .last
             .clone()
@@ -348,9 +387,11 @@ impl Lab {
     }
 
     /// The current augmenter as a weights file; resolves to a Uint8Array.
-    pub fn augmenter_bytes(&self) -> Result<Promise, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array<ArrayBuffer>>")]
+    pub fn bytes(&self) -> Result<Promise, JsValue> {
         let aug = self.augmenter()?;
         let s = self
+            .s
             .augment
             .borrow()
             .settings
@@ -368,12 +409,12 @@ impl Lab {
 
     /// Whether an augmenter is trained or loaded.
     #[wasm_bindgen(getter)]
-    pub fn has_augmenter(&self) -> bool {
-        self.augment.borrow().aug.is_some()
+    pub fn has_model(&self) -> bool {
+        self.s.augment.borrow().aug.is_some()
     }
 }
 
-/// The metadata of an augmenter weights file: `load_augmenter` reads the
+/// The metadata of an augmenter weights file: `AugmentLab::load` reads the
 /// settings back to pick the same training examples.
 pub(super) fn augmenter_meta(s: &AugmentSettings) -> serde_json::Value {
     serde_json::json!({"digit": s.digit, "examples": s.examples, "settings": s, "trained_in": "browser"})
@@ -381,7 +422,7 @@ pub(super) fn augmenter_meta(s: &AugmentSettings) -> serde_json::Value {
 
 /// Copies the augmentation state to another lab session, but not the model:
 /// its tensors live on the old session's device, which may be a lost GPU.
-/// The page reloads it from its weights file with `load_augmenter`.
+/// The page reloads it from its weights file with `AugmentLab::load`.
 pub(super) fn move_state(from: &AugmentState, to: &mut AugmentState) {
     to.aug = None;
     to.settings = from.settings.clone();
@@ -389,13 +430,15 @@ pub(super) fn move_state(from: &AugmentState, to: &mut AugmentState) {
     to.last = from.last.clone();
 }
 
-fn info_json(aug: &Augmenter, s: &AugmentSettings) -> serde_json::Value {
-    serde_json::json!({
-        "digit": s.digit,
-        "examples": s.examples,
-        "latent": aug.latent(),
-        "codes": aug.codes,
-        "mean": aug.fit.mean,
-        "std": aug.fit.std(),
-    })
+impl AugmenterInfo {
+    fn of(aug: &Augmenter, s: &AugmentSettings) -> Self {
+        AugmenterInfo {
+            digit: s.digit,
+            examples: s.examples,
+            latent: aug.latent(),
+            codes: aug.codes.clone(),
+            mean: aug.fit.mean.clone(),
+            std: aug.fit.std(),
+        }
+    }
 }

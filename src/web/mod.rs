@@ -7,15 +7,12 @@ use crate::bench;
 use crate::data::{preprocess, Mnist, PIXELS};
 use crate::figure;
 use crate::infer;
-use crate::labs::denoise::{
-    self, DenoiseSettings, DenoiseTask, NoiseSpec, EVAL_SEED, REPORT_LEVELS,
-};
+use crate::labs::denoise::{DenoiseSettings, DenoiseTask};
 use crate::models::record;
 use crate::models::{Classifier, Denoiser, DenoiserConfig, DenoiserKind};
 use crate::platform::{self, CpuBackend};
 use crate::rng::Rng;
-use crate::training::{Event, TrainConfig, TrainError, Trainer};
-use burn::module::Module;
+use crate::training::{EpochStats, Event, Progress, TrainError, Trainer};
 use burn::tensor::Device;
 use js_sys::{Float32Array, Promise, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
@@ -27,6 +24,11 @@ use wasm_bindgen_futures::future_to_promise;
 
 mod anomaly;
 mod augment;
+mod denoise;
+
+pub use anomaly::AnomalyLab;
+pub use augment::AugmentLab;
+pub use denoise::DenoiseLab;
 
 /// Turns a panic into a visible message: the console gets the backtrace and
 /// the page's `window.aelabPanic(message)` (when defined) shows it.
@@ -108,15 +110,33 @@ pub(crate) fn floats_promise(
     })
 }
 
-fn json_promise<T: serde::Serialize>(
+/// A promise that resolves to `T` as a plain object (see [`to_js`]), or
+/// rejects with the message.
+pub(crate) fn typed_promise<T: serde::Serialize>(
     fut: impl std::future::Future<Output = Result<T, String>> + 'static,
 ) -> Promise {
     future_to_promise(async move {
         let out = fut.await.map_err(js_err)?;
-        serde_json::to_string(&out)
-            .map(JsValue::from)
-            .map_err(js_err)
+        to_js(&out)
     })
+}
+
+/// A value for the page as a plain object, shaped as its TypeScript
+/// declaration says (tsify derives them): maps become objects, `None`
+/// becomes `undefined`, a NaN stays a NaN.
+pub(crate) fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+        .map_err(js_err)
+}
+
+/// A typed value from the page (settings, options). One the core cannot
+/// read is a `bad-input` error that names what is wrong, for example
+/// "bad training settings: invalid type: string \"x\", expected usize".
+pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
+    v: JsValue,
+    what: &str,
+) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| bad_input(format!("bad {what}: {e}")))
 }
 
 /// MNIST-style preprocessing of a drawing: `pixels` is `width`×`height`
@@ -132,7 +152,7 @@ pub fn add_noise(images: &[f32], factor: f32, seed: u64) -> Float32Array {
     let mut rng = Rng::new(seed);
     let out: Vec<f32> = images
         .chunks(PIXELS)
-        .flat_map(|img| denoise::add_noise(img, factor, &mut rng))
+        .flat_map(|img| crate::labs::denoise::add_noise(img, factor, &mut rng))
         .collect();
     Float32Array::from(out.as_slice())
 }
@@ -159,28 +179,55 @@ pub fn cpu_backends() -> Vec<String> {
 /// [`crate::labs::augment::AugmentSettings::quick`]), the one place they
 /// are written. The page fills its forms with them before it restores the
 /// user's saved settings.
-#[wasm_bindgen]
-pub fn form_defaults() -> String {
+#[derive(serde::Serialize, tsify::Tsify)]
+pub struct FormDefaults {
+    #[serde(rename = "train-images")]
+    train_images: Option<usize>,
+    #[serde(rename = "train-epochs")]
+    train_epochs: usize,
+    #[serde(rename = "train-batch")]
+    train_batch: usize,
+    #[serde(rename = "train-lr")]
+    train_lr: f64,
+    #[serde(rename = "train-nmin")]
+    train_nmin: f64,
+    #[serde(rename = "train-nmax")]
+    train_nmax: f64,
+    #[serde(rename = "aug-digit")]
+    aug_digit: u8,
+    #[serde(rename = "aug-examples")]
+    aug_examples: usize,
+    #[serde(rename = "aug-latent")]
+    aug_latent: usize,
+    #[serde(rename = "aug-width")]
+    aug_width: usize,
+    #[serde(rename = "aug-epochs")]
+    aug_epochs: usize,
+    #[serde(rename = "aug-seed")]
+    aug_seed: u64,
+}
+
+#[wasm_bindgen(unchecked_return_type = "FormDefaults")]
+pub fn form_defaults() -> Result<JsValue, JsValue> {
     let d = DenoiseSettings::quick();
     let (lo, hi) = d.noise.bounds();
-    // f32 → JSON as written (0.3, not 0.30000001192092896).
+    // f32 as written (0.3, not 0.30000001192092896).
     let short = |x: f32| x.to_string().parse::<f64>().unwrap_or(f64::from(x));
     let a = crate::labs::augment::AugmentSettings::quick(2, 100, 1);
-    serde_json::json!({
-        "train-images": d.images,
-        "train-epochs": d.train.epochs,
-        "train-batch": d.train.batch_size,
-        "train-lr": d.train.learning_rate,
-        "train-nmin": short(lo),
-        "train-nmax": short(hi),
-        "aug-digit": a.digit,
-        "aug-examples": a.examples,
-        "aug-latent": a.latent,
-        "aug-width": a.width,
-        "aug-epochs": a.train.epochs,
-        "aug-seed": a.train.seed,
+    to_js(&FormDefaults {
+        train_images: d.images,
+        train_epochs: d.train.epochs,
+        train_batch: d.train.batch_size,
+        train_lr: d.train.learning_rate,
+        train_nmin: short(lo),
+        train_nmax: short(hi),
+        aug_digit: a.digit,
+        aug_examples: a.examples,
+        aug_latent: a.latent,
+        aug_width: a.width,
+        aug_epochs: a.train.epochs,
+        aug_seed: a.train.seed,
     })
-    .to_string()
 }
 
 /// Which backend to start on.
@@ -191,18 +238,48 @@ fn choose(choice: &str) -> Result<Option<CpuBackend>, String> {
     }
 }
 
-/// One lab session: a device, the loaded models and the loaded data.
-#[wasm_bindgen]
-pub struct Lab {
+/// What a session holds: its device, the shared models and data, and each
+/// lab's state. The [`Lab`] and its three lab handles share it.
+pub(crate) struct Session {
     device: Device,
     backend: String,
     note: String,
-    denoiser: Option<(Denoiser, DenoiserConfig, serde_json::Value)>,
-    classifier: Option<Classifier>,
-    test: Option<Rc<Mnist>>,
-    train: Option<Rc<Mnist>>,
+    denoiser: RefCell<Option<(Denoiser, DenoiserConfig, serde_json::Value)>>,
+    classifier: RefCell<Option<Classifier>>,
+    test: RefCell<Option<Rc<Mnist>>>,
+    train: RefCell<Option<Rc<Mnist>>>,
     augment: Rc<RefCell<augment::AugmentState>>,
     anomaly: Rc<RefCell<anomaly::AnomalyState>>,
+}
+
+impl Session {
+    fn classifier(&self) -> Result<Classifier, JsValue> {
+        self.classifier
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_err("no classifier is loaded"))
+    }
+
+    fn test(&self) -> Result<Rc<Mnist>, JsValue> {
+        self.test
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_err("the MNIST test set is not loaded yet"))
+    }
+
+    fn train(&self) -> Result<Rc<Mnist>, JsValue> {
+        self.train
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))
+    }
+}
+
+/// One session: a device, the data and the classifier the labs share, and
+/// a handle per lab ([`DenoiseLab`], [`AugmentLab`], [`AnomalyLab`]).
+#[wasm_bindgen]
+pub struct Lab {
+    s: Rc<Session>,
 }
 
 #[wasm_bindgen]
@@ -225,112 +302,78 @@ impl Lab {
             },
         };
         Ok(Lab {
-            device,
-            backend,
-            note,
-            denoiser: None,
-            classifier: None,
-            test: None,
-            train: None,
-            augment: Default::default(),
-            anomaly: Default::default(),
+            s: Rc::new(Session {
+                device,
+                backend,
+                note,
+                denoiser: RefCell::new(None),
+                classifier: RefCell::new(None),
+                test: RefCell::new(None),
+                train: RefCell::new(None),
+                augment: Default::default(),
+                anomaly: Default::default(),
+            }),
         })
     }
 
     /// `"webgpu"` or the CPU backend's name (`"flex"`, `"ndarray"`).
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.clone()
+        self.s.backend.clone()
     }
 
     /// Why the backend is not the one asked for, or empty.
     #[wasm_bindgen(getter)]
     pub fn note(&self) -> String {
-        self.note.clone()
+        self.s.note.clone()
     }
 
-    /// Loads a denoiser weights file; a wrong or corrupt file is an error
-    /// with a message, and the current model stays.
-    pub fn load_denoiser(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
-        let loaded = record::from_bytes::<Denoiser>(bytes, &self.device).map_err(js_err)?;
-        self.denoiser = Some(loaded);
+    /// The Denoise tab's handle on this session.
+    pub fn denoise(&self) -> DenoiseLab {
+        DenoiseLab { s: self.s.clone() }
+    }
+
+    /// The Augment tab's handle on this session.
+    pub fn augment(&self) -> AugmentLab {
+        AugmentLab { s: self.s.clone() }
+    }
+
+    /// The Anomaly tab's handle on this session.
+    pub fn anomaly(&self) -> AnomalyLab {
+        AnomalyLab { s: self.s.clone() }
+    }
+
+    /// Loads the classifier that judges digits; a wrong or corrupt file is
+    /// an error with a message, and the current classifier stays.
+    pub fn load_classifier(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        let (m, _, _) = record::from_bytes::<Classifier>(bytes, &self.s.device).map_err(js_err)?;
+        *self.s.classifier.borrow_mut() = Some(m);
         Ok(())
-    }
-
-    pub fn load_classifier(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
-        let (m, _, _) = record::from_bytes::<Classifier>(bytes, &self.device).map_err(js_err)?;
-        self.classifier = Some(m);
-        Ok(())
-    }
-
-    /// The current denoiser as a weights file, for download and for the
-    /// page's storage. Resolves to a Uint8Array (the weights are read the
-    /// async way, so this works on WebGPU too).
-    pub fn denoiser_bytes(&self) -> Result<Promise, JsValue> {
-        let (m, c, meta) = self
-            .denoiser
-            .clone()
-            .ok_or_else(|| js_err("no denoiser is loaded"))?;
-        Ok(future_to_promise(async move {
-            let bytes = record::to_bytes_async(&m, &c, meta).await.map_err(js_err)?;
-            Ok(Uint8Array::from(bytes.as_slice()).into())
-        }))
-    }
-
-    /// A JSON description of the current denoiser: its config and metadata.
-    pub fn denoiser_info(&self) -> Result<String, JsValue> {
-        let (_, c, meta) = self
-            .denoiser
-            .as_ref()
-            .ok_or_else(|| js_err("no denoiser is loaded"))?;
-        serde_json::to_string(&serde_json::json!({ "config": c, "meta": meta })).map_err(js_err)
-    }
-
-    fn denoiser(&self) -> Result<Denoiser, JsValue> {
-        self.denoiser
-            .as_ref()
-            .map(|d| d.0.clone())
-            .ok_or_else(|| js_err("no denoiser is loaded"))
-    }
-
-    fn classifier(&self) -> Result<Classifier, JsValue> {
-        self.classifier
-            .clone()
-            .ok_or_else(|| js_err("no classifier is loaded"))
-    }
-
-    /// Denoises `n` 28×28 images (n·784 floats in [0, 1]); resolves to a
-    /// Float32Array of the same length.
-    pub fn denoise(&self, images: Vec<f32>) -> Result<Promise, JsValue> {
-        let model = self.denoiser()?;
-        let device = self.device.clone();
-        Ok(floats_promise(async move {
-            infer::denoise(&model, &images, &device).await
-        }))
     }
 
     /// Class probabilities of `n` images: resolves to n·10 floats.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
     pub fn classify(&self, images: Vec<f32>) -> Result<Promise, JsValue> {
-        let model = self.classifier()?;
-        let device = self.device.clone();
+        let model = self.s.classifier()?;
+        let device = self.s.device.clone();
         Ok(floats_promise(async move {
             infer::probabilities(&model, &images, &device).await
         }))
     }
 
     /// Loads the MNIST test split from its gzipped IDX files.
-    pub fn load_test_set(&mut self, images: &[u8], labels: &[u8]) -> Result<usize, JsValue> {
+    pub fn load_test_set(&self, images: &[u8], labels: &[u8]) -> Result<usize, JsValue> {
         let set = Mnist::from_idx(images, labels).map_err(js_err)?;
         let n = set.len();
-        self.test = Some(Rc::new(set));
+        *self.s.test.borrow_mut() = Some(Rc::new(set));
         Ok(n)
     }
 
     /// Loads the MNIST training split (for training in the browser).
-    pub fn load_train_set(&mut self, images: &[u8], labels: &[u8]) -> Result<usize, JsValue> {
+    pub fn load_train_set(&self, images: &[u8], labels: &[u8]) -> Result<usize, JsValue> {
         let set = Mnist::from_idx(images, labels).map_err(js_err)?;
         let n = set.len();
-        self.train = Some(Rc::new(set));
+        *self.s.train.borrow_mut() = Some(Rc::new(set));
         Ok(n)
     }
 
@@ -338,27 +381,21 @@ impl Lab {
     /// or a lost GPU): the datasets, the anomaly run and the augmentation
     /// settings. No tensor of the old session is read, so this works when
     /// its GPU device is gone; the page reloads the models from their
-    /// weights files (`load_denoiser`, `load_augmenter`).
-    pub fn share_data(&mut self, from: &Lab) {
-        self.test = from.test.clone();
-        self.train = from.train.clone();
-        augment::move_state(&from.augment.borrow(), &mut self.augment.borrow_mut());
-        anomaly::move_state(&from.anomaly.borrow(), &mut self.anomaly.borrow_mut());
-    }
-
-    fn test(&self) -> Result<Rc<Mnist>, JsValue> {
-        self.test
-            .clone()
-            .ok_or_else(|| js_err("the MNIST test set is not loaded yet"))
+    /// weights files (`denoise().load`, `augment().load`).
+    pub fn share_data(&self, from: &Lab) {
+        *self.s.test.borrow_mut() = from.s.test.borrow().clone();
+        *self.s.train.borrow_mut() = from.s.train.borrow().clone();
+        augment::move_state(&from.s.augment.borrow(), &mut self.s.augment.borrow_mut());
+        anomaly::move_state(&from.s.anomaly.borrow(), &mut self.s.anomaly.borrow_mut());
     }
 
     pub fn test_len(&self) -> usize {
-        self.test.as_ref().map_or(0, |t| t.len())
+        self.s.test.borrow().as_ref().map_or(0, |t| t.len())
     }
 
-    /// Test image `index` (784 floats) and its label.
+    /// Test image `index` (784 floats).
     pub fn test_image(&self, index: usize) -> Result<Float32Array, JsValue> {
-        let t = self.test()?;
+        let t = self.s.test()?;
         if index >= t.len() {
             return Err(js_err(format!(
                 "there is no test digit {index}: pick 0 to {}",
@@ -369,7 +406,7 @@ impl Lab {
     }
 
     pub fn test_label(&self, index: usize) -> Result<u8, JsValue> {
-        let t = self.test()?;
+        let t = self.s.test()?;
         t.labels
             .get(index)
             .copied()
@@ -378,7 +415,7 @@ impl Lab {
 
     /// A random test index whose label is `digit`.
     pub fn random_test_index(&self, digit: u8, seed: u64) -> Result<usize, JsValue> {
-        let t = self.test()?;
+        let t = self.s.test()?;
         let idx: Vec<usize> = (0..t.len()).filter(|&i| t.labels[i] == digit).collect();
         if idx.is_empty() {
             return Err(js_err(format!("the test set has no digit {digit}")));
@@ -386,138 +423,16 @@ impl Lab {
         Ok(idx[Rng::new(seed).below(idx.len())])
     }
 
-    /// Draws the report figure (ten digits × clean, noisy, denoised × the
-    /// three levels) on `canvas`, and resolves to the JSON evaluation of the
-    /// first `images` test digits at those levels.
-    pub fn report(
-        &self,
-        canvas: web_sys::HtmlCanvasElement,
-        images: usize,
-    ) -> Result<Promise, JsValue> {
-        let (den, cls, test) = (self.denoiser()?, self.classifier()?, self.test()?);
-        let device = self.device.clone();
-        let backend = self.backend.clone();
-        Ok(json_promise(async move {
-            let fig =
-                denoise::figure_data(&den, &cls, &test, &REPORT_LEVELS, EVAL_SEED, &device).await?;
-            let (w, h) = figure::denoise_figure_size(REPORT_LEVELS.len());
-            canvas.set_width(w);
-            canvas.set_height(h);
-            let root = CanvasBackend::with_canvas_object(canvas)
-                .ok_or("the canvas has no 2D context")?
-                .into_drawing_area();
-            figure::draw_denoise_figure_on(
-                &root,
-                &fig,
-                &format!("aelab denoising report (noise seed {EVAL_SEED}, backend {backend})"),
-            )?;
-            let subset = test.take(images.clamp(1, test.len()));
-            denoise::evaluate(&den, &cls, &subset, &REPORT_LEVELS, EVAL_SEED, &device).await
-        }))
-    }
-
-    /// Prepares a training run of the denoiser. `config` is JSON:
-    /// `{images, epochs, batch_size, learning_rate, noise_min, noise_max,
-    /// from_scratch, kind, seed}`. Errors name the setting that is wrong.
-    pub fn start_training(&self, config: &str) -> Result<TrainSession, JsValue> {
-        let c: WebTrainConfig = serde_json::from_str(config)
-            .map_err(|e| bad_input(format!("bad training settings: {e}")))?;
-        let train = self
-            .train
-            .clone()
-            .ok_or_else(|| js_err("the MNIST training set is not loaded yet"))?;
-        let n = c.images.min(train.len());
-        let quick = DenoiseSettings::quick();
-        let settings = DenoiseSettings {
-            noise: NoiseSpec::between(c.noise_min, c.noise_max),
-            images: Some(c.images),
-            model: match c.kind.as_deref() {
-                Some("skip") => DenoiserConfig::skip(),
-                _ => DenoiserConfig::canonical(),
-            },
-            train: TrainConfig {
-                epochs: c.epochs,
-                batch_size: c.batch_size,
-                learning_rate: c.learning_rate,
-                seed: c.seed,
-                ..quick.train
-            },
-            ..quick
-        };
-        settings.validate().map_err(bad_input)?;
-        let (model, mcfg, meta) = if c.from_scratch {
-            let model = settings.new_model(&self.device).map_err(bad_input)?;
-            (model, settings.model.clone(), serde_json::Value::Null)
-        } else {
-            self.denoiser
-                .clone()
-                .ok_or_else(|| js_err("no denoiser is loaded to fine-tune"))?
-        };
-        let trainer = settings
-            .trainer(&train, model, &self.device)
-            .map_err(bad_input)?;
-        let cancel = trainer.cancel_token();
-        let meta = serde_json::json!({
-            "trained_in": "browser",
-            "backend": self.backend,
-            "images": n,
-            "epochs": c.epochs,
-            "noise": [c.noise_min, c.noise_max],
-            "fine_tuned_from": meta,
-        });
-        Ok(TrainSession::new(
-            AnyTrainer::Denoise(trainer),
-            cancel,
-            SessionKind::Denoise { config: mcfg, meta },
-            c.epochs,
-        ))
-    }
-
-    /// Makes the session's current model the lab's denoiser.
-    pub fn adopt(&mut self, session: &TrainSession) -> Result<(), JsValue> {
-        let guard = session.trainer.borrow();
-        let (Some(AnyTrainer::Denoise(trainer)), SessionKind::Denoise { config, meta }) =
-            (guard.as_ref(), &session.kind)
-        else {
-            return Err(js_err(
-                "this session is still running a step, or it does not train a denoiser",
-            ));
-        };
-        let model = trainer.model().fork(&self.device);
-        self.denoiser = Some((model, config.clone(), meta.clone()));
-        Ok(())
-    }
-
     /// Benchmarks this backend: training throughput of the canonical
     /// denoiser at `batch` images per step over `steps` steps (after one
-    /// warm-up step), and the latency of denoising one digit. Resolves to
-    /// JSON.
+    /// warm-up step), and the latency of denoising one digit.
+    #[wasm_bindgen(unchecked_return_type = "Promise<BenchResult>")]
     pub fn bench(&self, batch: usize, steps: usize) -> Promise {
-        let device = self.device.clone();
-        let backend = self.backend.clone();
-        let train = self.train.clone();
-        json_promise(async move { bench(device, backend, train, batch, steps).await })
+        let device = self.s.device.clone();
+        let backend = self.s.backend.clone();
+        let train = self.s.train.borrow().clone();
+        typed_promise(async move { bench(device, backend, train, batch, steps).await })
     }
-}
-
-#[derive(serde::Deserialize)]
-struct WebTrainConfig {
-    images: usize,
-    epochs: usize,
-    batch_size: usize,
-    learning_rate: f64,
-    noise_min: f32,
-    noise_max: f32,
-    #[serde(default)]
-    from_scratch: bool,
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default = "one")]
-    seed: u64,
-}
-
-fn one() -> u64 {
-    1
 }
 
 /// The trainers a session can drive (one per session, so the variants'
@@ -673,9 +588,9 @@ impl TrainSession {
             .map(|b| Uint8Array::from(b.as_slice()))
     }
 
-    /// Does one step; resolves to JSON: `{"kind": "step", ...progress}`,
-    /// `{"kind": "epoch", ...stats}` or `{"kind": "finished"}`. Rejects with
-    /// a message when training fails or is cancelled.
+    /// Does one step; resolves to a [`StepEvent`]. Rejects with an error
+    /// whose `kind` says why when training fails or is cancelled.
+    #[wasm_bindgen(unchecked_return_type = "Promise<StepEvent>")]
     pub fn step(&self) -> Promise {
         let cell = self.trainer.clone();
         let (tc, vc) = (self.train_curve.clone(), self.valid_curve.clone());
@@ -706,21 +621,25 @@ impl TrainSession {
             }
             *cell.borrow_mut() = Some(trainer);
             let event = result.map_err(|e| js_err_kind(ErrorKind::of(&e), e))?;
-            let json = match event {
+            let out = match event {
                 Event::Step(p) => {
                     let x = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
                     tc.borrow_mut().push((x, p.loss as f64));
-                    serde_json::json!({ "kind": "step", "progress": p, "fraction": p.fraction() })
+                    let fraction = p.fraction();
+                    StepEvent::Step {
+                        progress: p,
+                        fraction,
+                    }
                 }
                 Event::EpochEnd(s) => {
                     if let Some(v) = s.valid_loss {
                         vc.borrow_mut().push(((s.epoch + 1) as f64, v as f64));
                     }
-                    serde_json::json!({ "kind": "epoch", "stats": s })
+                    StepEvent::Epoch { stats: s }
                 }
-                Event::Finished => serde_json::json!({ "kind": "finished" }),
+                Event::Finished => StepEvent::Finished,
             };
-            Ok(JsValue::from(json.to_string()))
+            to_js(&out)
         })
     }
 
@@ -758,8 +677,21 @@ fn smooth(points: &[figure::CurvePoint]) -> Vec<figure::CurvePoint> {
         .collect()
 }
 
-#[derive(serde::Serialize)]
-struct BenchResult {
+/// What a step of training did (the `kind` tells which).
+#[derive(serde::Serialize, tsify::Tsify)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum StepEvent {
+    /// A batch was trained.
+    Step { progress: Progress, fraction: f64 },
+    /// An epoch ended (with its validation loss, when there is one).
+    Epoch { stats: EpochStats },
+    /// The last epoch ended.
+    Finished,
+}
+
+/// One backend's benchmark, as `aelab bench` measures it.
+#[derive(serde::Serialize, tsify::Tsify)]
+pub struct BenchResult {
     backend: String,
     #[serde(flatten)]
     measured: bench::Measurement,

@@ -20,6 +20,7 @@ const UCR_SPLIT_SEED: u64 = 7;
 /// How to read a CSV of series: its shape and columns, and the windows of a
 /// long series. Empty strings count as unset.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(default)]
 pub struct SeriesOptions {
     /// `auto` (or unset), `ucr` or `long`.
@@ -77,11 +78,62 @@ pub enum Loaded {
 }
 
 /// What was read, for the page's preview.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct FileInfo {
     pub shape: &'static str,
     pub separator: &'static str,
     pub header: Option<Vec<String>>,
+}
+
+/// What [`RunData::preview`] reports of loaded data.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct Preview {
+    pub name: String,
+    /// Points per series (per window, for a long series).
+    pub length: usize,
+    pub train: usize,
+    /// The normal series that set the threshold, when they are apart.
+    pub valid: Option<usize>,
+    pub test: usize,
+    pub test_normal: usize,
+    pub test_anomalous: usize,
+    /// The windows cut from a long series.
+    pub long: Option<LongWindows>,
+    pub details: DataDetails,
+}
+
+/// The windows of a long series: `window` points every `stride`, over the
+/// test part's `points`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct LongWindows {
+    pub points: usize,
+    pub window: usize,
+    pub stride: usize,
+}
+
+/// Where loaded data came from: a named source, the labelled events of a
+/// generated signal, or how a file was read.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct DataDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<LabelledEvent>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
+}
+
+/// One labelled anomaly of a generated signal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct LabelledEvent {
+    pub kind: String,
+    pub start: usize,
+    pub len: usize,
 }
 
 /// Rows converted per piece: about 200 000 values, a few milliseconds.
@@ -377,7 +429,9 @@ impl RunData {
 
     /// What the page's preview shows: the shape, the counts and, for long
     /// data, the windows; `details` is added as it is.
-    pub fn preview(&self, details: serde_json::Value) -> serde_json::Value {
+    /// What was loaded, for the page's preview: the counts of each split,
+    /// the windows of a long series, and `details` of the source.
+    pub fn preview(&self, details: DataDetails) -> Preview {
         let count = |s: &SeriesSet, a: bool| {
             s.anomalous
                 .as_ref()
@@ -385,17 +439,21 @@ impl RunData {
                     v.iter().filter(|&&x| x == a).count()
                 })
         };
-        serde_json::json!({
-            "name": self.name,
-            "length": self.test.len,
-            "train": self.train.count(),
-            "valid": self.valid.as_ref().map(|v| v.count()),
-            "test": self.test.count(),
-            "test_normal": count(&self.test, false),
-            "test_anomalous": count(&self.test, true),
-            "long": self.long.as_ref().map(|(l, w, s)| serde_json::json!({"points": l.values.len(), "window": w, "stride": s})),
-            "details": details,
-        })
+        Preview {
+            name: self.name.clone(),
+            length: self.test.len,
+            train: self.train.count(),
+            valid: self.valid.as_ref().map(|v| v.count()),
+            test: self.test.count(),
+            test_normal: count(&self.test, false),
+            test_anomalous: count(&self.test, true),
+            long: self.long.as_ref().map(|(l, w, s)| LongWindows {
+                points: l.values.len(),
+                window: *w,
+                stride: *s,
+            }),
+            details,
+        }
     }
 }
 
@@ -451,6 +509,31 @@ mod tests {
         let again = RunData::one_file("x.csv", Loaded::Ucr(set), 48, 8).unwrap();
         assert_eq!(ids(&again.train), train, "the split is seeded");
         assert!(d.valid.is_none() && d.long.is_none());
+    }
+
+    #[test]
+    fn the_preview_counts_each_split_and_the_windows_of_a_long_series() {
+        let d = RunData::one_file("x.csv", Loaded::Ucr(ucr(30, |i| i % 3 == 0)), 48, 8).unwrap();
+        let p = d.preview(DataDetails::default());
+        assert_eq!((p.name.as_str(), p.length), ("x.csv", 5));
+        assert_eq!((p.train, p.valid, p.test), (10, None, 20));
+        assert_eq!((p.test_normal, p.test_anomalous), (10, 10));
+        assert!(p.long.is_none());
+        let l = long(1000, |i| (700..720).contains(&i));
+        let d = RunData::one_file("m.csv", Loaded::Long(l), 20, 5).unwrap();
+        let details = DataDetails {
+            source: Some("a test".into()),
+            ..Default::default()
+        };
+        let p = d.preview(details.clone());
+        let w = p.long.unwrap();
+        assert_eq!((w.points, w.window, w.stride), (500, 20, 5));
+        assert_eq!(p.test, (500 - 20) / 5 + 1);
+        assert_eq!(p.valid, d.valid.as_ref().map(|v| v.count()));
+        assert_eq!(p.details, details);
+        // Unset details are left out of the page's object, not sent as null.
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["details"], serde_json::json!({"source": "a test"}));
     }
 
     #[test]

@@ -1,0 +1,261 @@
+//! The Denoise tab's part of the page API: the denoiser, denoising, the
+//! report figure and its evaluation, and training. The work is done by
+//! [`crate::labs::denoise`].
+
+use super::{
+    bad_input, floats_promise, from_js, js_err, typed_promise, AnyTrainer, Session, SessionKind,
+    TrainSession,
+};
+use crate::figure;
+use crate::infer;
+use crate::labs::denoise::{self, DenoiseSettings, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
+use crate::models::{record, Denoiser, DenoiserConfig, DenoiserKind};
+use crate::training::TrainConfig;
+use burn::module::Module;
+use js_sys::{Promise, Uint8Array};
+use plotters::prelude::IntoDrawingArea;
+use plotters_canvas::CanvasBackend;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// The Denoise tab's handle on a session (`lab.denoise()`).
+#[wasm_bindgen]
+pub struct DenoiseLab {
+    pub(super) s: Rc<Session>,
+}
+
+/// What the Train form sends: the page's choices, on top of
+/// [`DenoiseSettings::quick`].
+#[derive(serde::Deserialize, tsify::Tsify)]
+pub struct DenoiseTrainInput {
+    images: usize,
+    epochs: usize,
+    batch_size: usize,
+    learning_rate: f64,
+    noise_min: f32,
+    noise_max: f32,
+    /// A fresh model (else the current one is fine-tuned).
+    #[serde(default)]
+    from_scratch: bool,
+    /// The architecture of a fresh model (default: canonical).
+    #[serde(default)]
+    kind: Option<DenoiserChoice>,
+    #[serde(default = "one")]
+    seed: u64,
+}
+
+/// The architectures the form offers, by the names it uses.
+#[derive(serde::Deserialize, tsify::Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum DenoiserChoice {
+    Canonical,
+    Skip,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// The current denoiser, as the page describes it.
+#[derive(serde::Serialize, tsify::Tsify)]
+pub struct DenoiserInfo {
+    kind: DenoiserKind,
+    width: usize,
+    bottleneck: usize,
+    /// `"browser"` for a model trained in the page; unset for the shipped
+    /// one and for files from the CLI.
+    trained_in: Option<String>,
+    /// The images and epochs of a training in the page.
+    images: Option<usize>,
+    epochs: Option<usize>,
+    /// Where a checkpoint was taken, when the model is one.
+    checkpoint: Option<CheckpointAt>,
+}
+
+/// The epoch (0-based) and step (0 at an epoch's end) of a checkpoint.
+#[derive(serde::Serialize, serde::Deserialize, tsify::Tsify)]
+pub struct CheckpointAt {
+    pub epoch: usize,
+    pub step: usize,
+}
+
+impl DenoiserInfo {
+    fn of(c: &DenoiserConfig, meta: &serde_json::Value) -> Self {
+        let usize_at = |k: &str| meta.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
+        DenoiserInfo {
+            kind: c.kind,
+            width: c.width,
+            bottleneck: c.bottleneck,
+            trained_in: meta
+                .get("trained_in")
+                .and_then(|v| v.as_str())
+                .map(String::from),
+            images: usize_at("images"),
+            epochs: usize_at("epochs"),
+            checkpoint: meta
+                .get("checkpoint")
+                .and_then(|v| serde_json::from_value(v.clone()).ok()),
+        }
+    }
+}
+
+impl DenoiseLab {
+    fn model(&self) -> Result<Denoiser, JsValue> {
+        self.s
+            .denoiser
+            .borrow()
+            .as_ref()
+            .map(|d| d.0.clone())
+            .ok_or_else(|| js_err("no denoiser is loaded"))
+    }
+}
+
+#[wasm_bindgen]
+impl DenoiseLab {
+    /// Loads a denoiser weights file; a wrong or corrupt file is an error
+    /// with a message, and the current model stays.
+    pub fn load(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        let loaded = record::from_bytes::<Denoiser>(bytes, &self.s.device).map_err(js_err)?;
+        *self.s.denoiser.borrow_mut() = Some(loaded);
+        Ok(())
+    }
+
+    /// The current denoiser as a weights file, for download and for the
+    /// page's storage (read the async way, so this works on WebGPU too).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array<ArrayBuffer>>")]
+    pub fn bytes(&self) -> Result<Promise, JsValue> {
+        let (m, c, meta) = self
+            .s
+            .denoiser
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_err("no denoiser is loaded"))?;
+        Ok(future_to_promise(async move {
+            let bytes = record::to_bytes_async(&m, &c, meta).await.map_err(js_err)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        }))
+    }
+
+    /// What the current denoiser is and where it came from.
+    #[wasm_bindgen(unchecked_return_type = "DenoiserInfo")]
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let d = self.s.denoiser.borrow();
+        let (_, c, meta) = d.as_ref().ok_or_else(|| js_err("no denoiser is loaded"))?;
+        super::to_js(&DenoiserInfo::of(c, meta))
+    }
+
+    /// Denoises `n` 28×28 images (n·784 floats in [0, 1]); resolves to a
+    /// Float32Array of the same length.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
+    pub fn run(&self, images: Vec<f32>) -> Result<Promise, JsValue> {
+        let model = self.model()?;
+        let device = self.s.device.clone();
+        Ok(floats_promise(async move {
+            infer::denoise(&model, &images, &device).await
+        }))
+    }
+
+    /// Draws the report figure (ten digits × clean, noisy, denoised × the
+    /// three levels) on `canvas`, and resolves to the evaluation of the
+    /// first `images` test digits at those levels.
+    #[wasm_bindgen(unchecked_return_type = "Promise<EvalReport>")]
+    pub fn report(
+        &self,
+        canvas: web_sys::HtmlCanvasElement,
+        images: usize,
+    ) -> Result<Promise, JsValue> {
+        let (den, cls, test) = (self.model()?, self.s.classifier()?, self.s.test()?);
+        let device = self.s.device.clone();
+        let backend = self.s.backend.clone();
+        Ok(typed_promise(async move {
+            let fig =
+                denoise::figure_data(&den, &cls, &test, &REPORT_LEVELS, EVAL_SEED, &device).await?;
+            let (w, h) = figure::denoise_figure_size(REPORT_LEVELS.len());
+            canvas.set_width(w);
+            canvas.set_height(h);
+            let root = CanvasBackend::with_canvas_object(canvas)
+                .ok_or("the canvas has no 2D context")?
+                .into_drawing_area();
+            figure::draw_denoise_figure_on(
+                &root,
+                &fig,
+                &format!("aelab denoising report (noise seed {EVAL_SEED}, backend {backend})"),
+            )?;
+            let subset = test.take(images.clamp(1, test.len()));
+            denoise::evaluate(&den, &cls, &subset, &REPORT_LEVELS, EVAL_SEED, &device).await
+        }))
+    }
+
+    /// Prepares a training run of the denoiser. Settings the core refuses
+    /// are a `bad-input` error that names the setting.
+    pub fn start_training(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "DenoiseTrainInput")] config: JsValue,
+    ) -> Result<TrainSession, JsValue> {
+        let c: DenoiseTrainInput = from_js(config, "training settings")?;
+        let train = self.s.train()?;
+        let n = c.images.min(train.len());
+        let quick = DenoiseSettings::quick();
+        let settings = DenoiseSettings {
+            noise: NoiseSpec::between(c.noise_min, c.noise_max),
+            images: Some(c.images),
+            model: match c.kind {
+                Some(DenoiserChoice::Skip) => DenoiserConfig::skip(),
+                _ => DenoiserConfig::canonical(),
+            },
+            train: TrainConfig {
+                epochs: c.epochs,
+                batch_size: c.batch_size,
+                learning_rate: c.learning_rate,
+                seed: c.seed,
+                ..quick.train
+            },
+            ..quick
+        };
+        settings.validate().map_err(bad_input)?;
+        let (model, mcfg, meta) = if c.from_scratch {
+            let model = settings.new_model(&self.s.device).map_err(bad_input)?;
+            (model, settings.model.clone(), serde_json::Value::Null)
+        } else {
+            self.s
+                .denoiser
+                .borrow()
+                .clone()
+                .ok_or_else(|| js_err("no denoiser is loaded to fine-tune"))?
+        };
+        let trainer = settings
+            .trainer(&train, model, &self.s.device)
+            .map_err(bad_input)?;
+        let cancel = trainer.cancel_token();
+        let meta = serde_json::json!({
+            "trained_in": "browser",
+            "backend": self.s.backend,
+            "images": n,
+            "epochs": c.epochs,
+            "noise": [c.noise_min, c.noise_max],
+            "fine_tuned_from": meta,
+        });
+        Ok(TrainSession::new(
+            AnyTrainer::Denoise(trainer),
+            cancel,
+            SessionKind::Denoise { config: mcfg, meta },
+            c.epochs,
+        ))
+    }
+
+    /// Makes the session's current model the lab's denoiser.
+    pub fn adopt(&self, session: &TrainSession) -> Result<(), JsValue> {
+        let guard = session.trainer.borrow();
+        let (Some(AnyTrainer::Denoise(trainer)), SessionKind::Denoise { config, meta }) =
+            (guard.as_ref(), &session.kind)
+        else {
+            return Err(js_err(
+                "this session is still running a step, or it does not train a denoiser",
+            ));
+        };
+        let model = trainer.model().fork(&self.s.device);
+        *self.s.denoiser.borrow_mut() = Some((model, config.clone(), meta.clone()));
+        Ok(())
+    }
+}
