@@ -127,6 +127,7 @@ fn fuzz_run_data() -> crate::labs::anomaly::RunData {
         valid: None,
         test: set(3),
         long: None,
+        test_offset: 0,
     }
 }
 

@@ -348,3 +348,85 @@ fn idx_and_weights_catalogue() {
     assert!(e.contains("a classifier was expected"), "{e}");
     let _ = <Denoiser as Weights>::NAME;
 }
+
+/// Files the Anomaly tab and `aelab anomaly` read through the core
+/// (`labs::anomaly::data::load`, then one file's split): each problem gets
+/// its message, and a constant series is read and scaled without dividing
+/// by zero.
+#[test]
+fn series_file_catalogue() {
+    use aelab::labs::anomaly::data::{load, Loaded, RunData, SeriesOptions, SplitAt};
+    use aelab::platform::block_on;
+    let read = |csv: &str| -> Result<RunData, String> {
+        let (loaded, _) = block_on(load(csv.as_bytes(), &SeriesOptions::default()))?;
+        RunData::one_file("f.csv", loaded, 48, 8, SplitAt::HALF)
+    };
+    let long = |f: &dyn Fn(usize) -> String| {
+        let mut s = String::from("timestamp,value\n");
+        for i in 0..600 {
+            s += &format!("{},{}\n", 1000 + i, f(i));
+        }
+        s
+    };
+    let ucr = |classes: &[&str]| -> String { classes.iter().map(|c| ucr_row(c, 10)).collect() };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "an all-NaN value column",
+            long(&|_| "NaN".into()),
+            "the value is NaN",
+        ),
+        (
+            "a timestamp going back",
+            long(&|i| format!("{}", (i as f32 * 0.1).sin())).replace("\n1300,", "\n900,"),
+            "goes back in time",
+        ),
+        (
+            "a label column whose normal class is a tie",
+            ucr(&["3", "4", "3", "4", "3", "4", "3", "4"]),
+            "equally common",
+        ),
+        (
+            "a file too short to split",
+            long(&|i| format!("{i}"))
+                .lines()
+                .take(200)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "needs at least 240",
+        ),
+    ];
+    for (what, csv, want) in &cases {
+        let got =
+            std::panic::catch_unwind(|| read(csv)).unwrap_or_else(|_| panic!("{what}: panicked"));
+        match got {
+            Ok(_) => panic!("{what}: accepted, expected an error with \"{want}\""),
+            Err(e) => assert!(
+                e.contains(want),
+                "{what}: the message \"{e}\" lacks \"{want}\""
+            ),
+        }
+    }
+    // Several classes (ECG5000's 1–5) are fine: 1 is normal.
+    assert!(read(&ucr(&[
+        "1", "2", "1", "5", "3", "1", "1", "1", "1", "1", "1", "1", "4"
+    ]))
+    .is_ok());
+    // A constant series: read, and scaled to finite values.
+    let d = read(&long(&|_| "7.5".into())).expect("a constant series is data");
+    let scaler = aelab::labs::anomaly::Scaler::fit(&d.train.values).unwrap();
+    let scaled = scaler.apply(&[7.5, 8.0, -3.0]);
+    assert_eq!(
+        scaled,
+        vec![0.0, 0.5, -10.5],
+        "shifted, not divided by a zero range"
+    );
+    let Loaded::Long(_) = block_on(load(
+        long(&|_| "1".into()).as_bytes(),
+        &SeriesOptions::default(),
+    ))
+    .unwrap()
+    .0
+    else {
+        panic!("a two-column file is long")
+    };
+}

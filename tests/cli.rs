@@ -544,3 +544,150 @@ fn skip_denoiser_shape_flags() {
     assert!(err.contains("bottleneck is 0, outside 1..=512"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A long series without labels: `--train FILE` alone splits it, trains
+/// on the first half and flags the rest. The flagged stretches (JSON and
+/// `--flags-out` CSV, in the file's points and timestamps) cover an
+/// anomaly planted in the second half, and nothing else.
+#[test]
+fn anomaly_flags_an_unlabelled_series_and_writes_the_stretches() {
+    let dir = tmpdir("unlabelled");
+    let file = dir.join("series.csv");
+    let mut rows = String::from("timestamp,value\n");
+    for i in 0..3000 {
+        let x = i as f32 * std::f32::consts::TAU;
+        let mut v = (x / 50.0).sin() + 0.3 * (x / 13.0).sin();
+        if (2200..2240).contains(&i) {
+            v = if (i / 4) % 2 == 0 { 2.5 } else { -2.5 };
+        }
+        rows += &format!("{},{v:.4}\n", 1_700_000_000 + 60 * i);
+    }
+    std::fs::write(&file, rows).unwrap();
+    let flags = dir.join("flags.csv");
+    let out = run_ok(
+        aelab()
+            .args([
+                "anomaly", "--window", "40", "--stride", "10", "--epochs", "20",
+            ])
+            .args(["--model", "dense", "--json", "--train"])
+            .arg(&file)
+            .arg("--flags-out")
+            .arg(&flags),
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert!(
+        v.get("auroc").is_none(),
+        "nothing is scored without labels: {v}"
+    );
+    let stretches = v["flagged"].as_array().expect("the flagged stretches");
+    assert_eq!(stretches.len(), 1, "only the planted anomaly: {v}");
+    let (a, b) = (
+        stretches[0]["start"].as_u64().unwrap(),
+        stretches[0]["end"].as_u64().unwrap(),
+    );
+    assert!(a <= 2200 && b >= 2240 && b - a <= 200, "{a}..{b}");
+    assert_eq!(
+        stretches[0]["start_time"].as_str(),
+        Some(format!("{}", 1_700_000_000 + 60 * a).as_str()),
+        "reported in the file's timestamps"
+    );
+    let csv = std::fs::read_to_string(&flags).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("start,end,peak_error,start_time,end_time")
+    );
+    assert!(lines.next().unwrap().starts_with(&format!("{a},{b},")));
+    // --split is for one file; a split that leaves no test part is refused.
+    refused(
+        aelab()
+            .args(["anomaly", "--split", "0.5", "--train"])
+            .arg(&file)
+            .arg("--test")
+            .arg(&file),
+        "--split divides one file",
+    );
+    refused(
+        aelab()
+            .args(["anomaly", "--split", "3000", "--train"])
+            .arg(&file),
+        "leaves nothing to test",
+    );
+    refused(
+        aelab()
+            .args(["anomaly", "compare", "--train"])
+            .arg(&file)
+            .arg("--test")
+            .arg(&file),
+        "labelled test data",
+    );
+}
+
+/// The generated machine signal written without its labels: trained on its
+/// clean part and tested unlabelled, the flagged stretches find most of
+/// its planted anomalies with few false alarms.
+#[test]
+fn anomalies_planted_in_the_machine_signal_are_flagged_without_labels() {
+    let dir = tmpdir("machine-unlabelled");
+    let b = aelab::data::machine::benchmark(1);
+    let write = |name: &str, values: &[f32]| {
+        let p = dir.join(name);
+        let mut s = String::from("value\n");
+        for v in values {
+            s += &format!("{v}\n");
+        }
+        std::fs::write(&p, s).unwrap();
+        p
+    };
+    let mut train = b.train.values.clone();
+    train.extend(&b.valid.values);
+    let (tr, te) = (
+        write("train.csv", &train),
+        write("test.csv", &b.test.series.values),
+    );
+    let out = run_ok(
+        aelab()
+            .args([
+                "anomaly", "--model", "conv1d", "--epochs", "20", "--json", "--train",
+            ])
+            .arg(&tr)
+            .arg("--test")
+            .arg(&te),
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let flagged: Vec<(usize, usize)> = v["flagged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["start"].as_u64().unwrap() as usize,
+                s["end"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let events = &b.test.events;
+    let touches = |(a, b): (usize, usize), s: usize, l: usize| a < s + l && s < b;
+    let found = events
+        .iter()
+        .filter(|e| flagged.iter().any(|&f| touches(f, e.start, e.len)))
+        .count();
+    let false_alarms = flagged
+        .iter()
+        .filter(|&&f| !events.iter().any(|e| touches(f, e.start, e.len)))
+        .count();
+    let points = b.test.series.values.len();
+    eprintln!(
+        "found {found} of {} events; {false_alarms} false alarms in {points} points",
+        events.len()
+    );
+    assert!(
+        found * 10 >= events.len() * 7,
+        "found {found} of {}",
+        events.len()
+    );
+    assert!(
+        false_alarms * 1000 <= 2 * points,
+        "{false_alarms} false alarms"
+    );
+}

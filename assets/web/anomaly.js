@@ -9,7 +9,7 @@ const MAX_UPLOAD = 50 * 1024 * 1024;
 export function setupAnomaly(app) {
   const lab = () => app.lab();
   const an = () => app.handles().anomaly;
-  const st = { loaded: false, result: null, threshold: 0, axis: null, runs: [], settings: null, drawing: false, again: false };
+  const st = { loaded: false, long: false, result: null, threshold: 0, axis: null, runs: [], settings: null, drawing: false, again: false };
 
   // ---------- data ----------
   function showError(msg) { $('an-error').textContent = msg || ''; }
@@ -21,18 +21,25 @@ export function setupAnomaly(app) {
       app.del('anomaly-run');
     }
     st.loaded = true;
+    st.long = !!p.long;
     st.result = null;
-    const parts = [`${p.name}: series of ${p.length} points; ${p.train} normal to train`];
+    const parts = [`${p.name}: series of ${p.length} points; ${p.train} ${p.labelled ? "normal " : ""}to train`];
     if (p.valid != null) parts.push(`${p.valid} normal to set the threshold`);
-    parts.push(`${p.test} to test (${p.test_normal} normal, ${p.test_anomalous} anomalous)`);
+    parts.push(p.labelled ? `${p.test} to test (${p.test_normal} normal, ${p.test_anomalous} anomalous)` : `${p.test} unlabelled ${p.long ? 'windows' : 'series'} to test`);
     if (p.long) parts.push(`windows of ${p.long.window} every ${p.long.stride} over ${p.long.points} test points`);
     const file = p.details.file;
-    if (file) parts.push(`read as ${file.shape} shape, ${file.separator}-separated${file.header ? ', with a header' : ''}`);
+    if (file) {
+      parts.push(`read as ${file.shape} shape, ${file.separator}-separated${file.header ? ', with a header' : ''}`);
+      const how = (c) => `"${c.name}"${c.how === 'given' ? '' : c.how === 'guessed' ? ' (guessed)' : ' (found by its name)'}`;
+      parts.push(file.label ? `labels in ${how(file.label)}${file.normal_label ? `, normal class ${file.normal_label}` : ''}` : 'no labels: the test part will be flagged, not scored');
+      if (file.value) parts.push(`values in ${how(file.value)}`);
+      if (file.timestamp) parts.push(`timestamps in ${how(file.timestamp)}`);
+    }
     if (p.details.events) parts.push(`${p.details.events.length} labelled anomalies: ${[...new Set(p.details.events.map((e) => e.kind))].join(', ')}`);
     $('an-preview-text').textContent = parts.join('; ') + '.';
     an().draw_preview($('an-preview'));
     $('an-train').disabled = false;
-    for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = true;
+    for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep', 'an-flags']) $(id).disabled = true;
     showError('');
     // Sensible sizes for the series length.
     const dense = $('an-model').value === 'dense';
@@ -61,6 +68,7 @@ export function setupAnomaly(app) {
       timestamp_column: $('an-ts').value,
       window: Math.floor(Number($('an-window').value)),
       stride: Math.floor(Number($('an-stride').value)),
+      split: $('an-split').value,
     };
   }
   async function upload(file) {
@@ -116,31 +124,52 @@ export function setupAnomaly(app) {
   });
   $('an-cancel').addEventListener('click', () => { if (session) session.cancel(); });
 
-  function showRun(res, cfg, rule = 'mad:4', threshold = res.detection.threshold) {
+  function showRun(res, cfg, rule = 'mad:4', threshold = res.threshold) {
     st.settings = cfg;
     $('an-status').textContent = `done: ${cfg.model} autoencoder (latent ${cfg.latent}, depth ${cfg.depth}, ${cfg.epochs} epochs).`;
     const th = $('an-threshold');
     th.min = String(res.error_min);
     th.max = String(res.error_max);
     th.step = String((res.error_max - res.error_min) / 1000 || 1e-6);
-    for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep']) $(id).disabled = false;
+    for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep', 'an-flags']) $(id).disabled = false;
     st.rule = rule;
-    setThreshold(threshold, threshold === res.detection.threshold ? res : undefined);
+    setThreshold(threshold, threshold === res.threshold ? res : undefined);
   }
 
   // ---------- threshold, metrics, plots ----------
   const f = (x, d = 4) => Number.isFinite(x) ? x.toFixed(d) : '–';
+  /** @param {import('./aelab.js').RunMetrics} res */
   function show(res) {
     const d = res.detection;
-    $('an-auroc').textContent = f(d.auroc);
-    $('an-auprc').textContent = f(d.auprc);
-    $('an-acc').textContent = f(d.accuracy);
-    $('an-prec').textContent = f(d.precision);
-    $('an-rec').textContent = f(d.recall);
-    $('an-f1').textContent = f(d.f1);
-    $('an-threshold-value').textContent = f(d.threshold, 5);
-    const c = d.confusion;
-    renderTable($('an-confusion'), { caption: 'Confusion matrix (anomaly is positive)', head: ['truth \\ verdict', 'normal', 'anomaly'], rows: [['normal', c[0][0], c[0][1]], ['anomaly', c[1][0], c[1][1]]] });
+    $('an-auroc').textContent = f(d?.auroc);
+    $('an-auprc').textContent = f(d?.auprc);
+    $('an-acc').textContent = f(d?.accuracy);
+    $('an-prec').textContent = f(d?.precision);
+    $('an-rec').textContent = f(d?.recall);
+    $('an-f1').textContent = f(d?.f1);
+    $('an-threshold-value').textContent = f(res.threshold, 5);
+    $('an-note').textContent = res.threshold_note ? `Note: ${res.threshold_note}.` : '';
+    $('an-roc').hidden = !res.labelled;
+    if (d) {
+      const c = d.confusion;
+      renderTable($('an-confusion'), { caption: 'Confusion matrix (anomaly is positive)', head: ['truth \\ verdict', 'normal', 'anomaly'], rows: [['normal', c[0][0], c[0][1]], ['anomaly', c[1][0], c[1][1]]] });
+    } else {
+      $('an-confusion').replaceChildren();
+    }
+    const fl = res.flagged;
+    const unit = st.long ? 'points' : 'test series';
+    $('an-flagged-text').textContent = res.labelled ? '' : `No labels, so nothing is scored: ${fl.length} stretch${fl.length === 1 ? '' : 'es'} above the threshold${fl.length ? ' (yellow on the series plot)' : ''}.`;
+    if (!res.labelled && fl.length) {
+      const timed = fl.some((s) => s.start_time !== undefined);
+      const SHOWN = 20;
+      renderTable($('an-flagged'), {
+        caption: `Flagged stretches${fl.length > SHOWN ? ` (the first ${SHOWN} of ${fl.length}; the CSV has them all)` : ''}`,
+        head: [unit, 'peak error', ...(timed ? ['from', 'to'] : [])],
+        rows: fl.slice(0, SHOWN).map((s) => [`${s.start}–${s.end}`, f(s.peak_error, 5), ...(timed ? [s.start_time ?? '', s.end_time ?? ''] : [])]),
+      });
+    } else {
+      $('an-flagged').replaceChildren();
+    }
     const e = res.events;
     $('an-events').textContent = e ? `· events: ${e.detected} of ${e.events} found (recall ${f(e.event_recall, 3)}), ${e.false_alarms} false alarms (${f(e.false_alarms_per_1000, 2)} per 1000 points)` : '';
     st.last = res;
@@ -207,10 +236,13 @@ export function setupAnomaly(app) {
     if (!st.last || !st.settings) return;
     const d = st.last.detection;
     const s = st.settings;
-    st.runs.push([st.last.data, s.model, s.latent, s.depth, s.epochs, st.rule, f(d.threshold, 5), f(d.auroc), f(d.auprc), f(d.precision), f(d.recall), f(d.f1)]);
+    st.runs.push([st.last.data, s.model, s.latent, s.depth, s.epochs, st.rule, f(st.last.threshold, 5), f(d?.auroc), f(d?.auprc), f(d?.precision), f(d?.recall), f(d?.f1)]);
     renderTable($('an-compare'), compareTable());
     $('an-csv').disabled = false;
     app.save('anomaly-runs', st.runs, 'the comparison table');
+  });
+  $('an-flags').addEventListener('click', () => {
+    try { download(new Blob([an().flagged_csv(st.threshold)], { type: 'text/csv' }), 'aelab-anomaly-flagged.csv'); } catch (e) { showError(errText(e)); }
   });
   $('an-csv').addEventListener('click', () => download(new Blob([toCsv(compareTable())], { type: 'text/csv' }), 'aelab-anomaly-comparison.csv'));
 

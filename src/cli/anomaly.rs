@@ -22,6 +22,9 @@ pub(super) struct AnomalyCmd {
     /// meanstd:K, mad:K, pct:P, max or value:V (default: mad:4, the median of the validation errors plus 4 MAD).
     #[arg(long)]
     threshold: Option<String>,
+    /// Write the flagged stretches as CSV: start, end (exclusive) and peak error, with timestamps when the file has them.
+    #[arg(long, value_name = "FILE")]
+    flags_out: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -45,25 +48,28 @@ struct AnomalyData {
     /// ecg5000 (the UCR heartbeats) or machine (a generated machine signal).
     #[arg(long)]
     dataset: Option<String>,
-    /// A CSV of training series (its normal ones are used).
+    /// A CSV of training series (its normal ones are used). Alone, without --test, the one file is split (--split): its first part trains, the rest is tested.
     #[arg(long)]
     train: Option<PathBuf>,
-    /// A labelled CSV of test series.
+    /// A CSV of test series; with labels it is scored, without them its anomalies are flagged.
     #[arg(long)]
     test: Option<PathBuf>,
+    /// With --train alone: where training ends, a fraction (0.5) or a count of points or rows (5000). Default: half.
+    #[arg(long)]
+    split: Option<String>,
     /// ucr (one series per row), long (one value per row) or auto.
     #[arg(long, default_value = "auto")]
     format: String,
-    /// UCR: the label column (a header name or a 0-based index). Long: the 0/1 label column.
+    /// The label column (a header name or a 0-based index). Default: a column named label, labels, is_anomaly, anomaly, class or target; in a UCR file, a first column of a few whole numbers. Long: its values are 0/1.
     #[arg(long)]
     label_column: Option<String>,
-    /// UCR: the label of normal rows (default 1).
+    /// UCR: the label of normal rows (default: 1 if present, else the most frequent).
     #[arg(long)]
     normal_label: Option<String>,
-    /// Long: the value column (default: "value", else the last column).
+    /// Long: the value column (default: "value", else the last column that is not the label or the timestamp).
     #[arg(long)]
     value_column: Option<String>,
-    /// Long: the timestamp column.
+    /// Long: the timestamp column (default: one named timestamp, time, date or datetime); flagged stretches are reported in its values.
     #[arg(long)]
     timestamp_column: Option<String>,
     /// Long: points per window.
@@ -106,6 +112,7 @@ impl AnomalyData {
             timestamp_column: self.timestamp_column.clone(),
             window: self.window,
             stride: self.stride,
+            split: self.split.clone(),
         }
     }
 }
@@ -122,9 +129,40 @@ fn load_file(path: &Path, o: &SeriesOptions) -> Result<Loaded, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    block_on(anomaly::data::load(&bytes, o))
-        .map(|(loaded, _)| loaded)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    let (loaded, info) =
+        block_on(anomaly::data::load(&bytes, o)).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("{}: {}", path.display(), describe_file(&info));
+    Ok(loaded)
+}
+
+/// What the reader found in a file, in a line: its shape and columns.
+fn describe_file(info: &anomaly::data::FileInfo) -> String {
+    let col = |c: &anomaly::data::FoundColumn| {
+        let how = match c.how {
+            "given" => "",
+            "by its name" => " (found by its name)",
+            _ => " (guessed)",
+        };
+        format!("\"{}\"{how}", c.name)
+    };
+    let mut parts = vec![format!("{} shape", info.shape)];
+    match &info.label {
+        Some(l) => parts.push(format!(
+            "labels in {}{}",
+            col(l),
+            info.normal_label
+                .as_ref()
+                .map_or(String::new(), |n| format!(", normal class {n}"))
+        )),
+        None => parts.push("no labels".into()),
+    }
+    if let Some(v) = &info.value {
+        parts.push(format!("values in {}", col(v)));
+    }
+    if let Some(t) = &info.timestamp {
+        parts.push(format!("timestamps in {}", col(t)));
+    }
+    parts.join("; ")
 }
 
 fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String> {
@@ -142,6 +180,22 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String
         (Some(other), None, None) => Err(format!(
             "unknown dataset '{other}': expected ecg5000 or machine (or --train and --test)"
         )),
+        (None, Some(_), Some(_)) if d.split.is_some() => Err(
+            "--split divides one file: give --train alone, or --train and --test without it"
+                .into(),
+        ),
+        (None, Some(tr), None) => {
+            let o = d.options();
+            let split = o.split()?;
+            let loaded = load_file(tr, &o)?;
+            RunData::one_file(
+                &tr.display().to_string(),
+                loaded,
+                d.window,
+                d.stride,
+                split,
+            )
+        }
         (None, Some(tr), Some(te)) => {
             let o = d.options();
             let train = load_file(tr, &o)?;
@@ -153,9 +207,10 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String
                 d.stride,
             )
         }
-        (None, _, _) => {
-            Err("give --dataset ecg5000|machine, or --train FILE and --test FILE".into())
-        }
+        (None, _, _) => Err(
+            "give --dataset ecg5000|machine, --train FILE (one file, split), or --train FILE and --test FILE"
+                .into(),
+        ),
     }
 }
 
@@ -209,39 +264,87 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             let settings = anomaly_settings(&cmd.model)?;
             let data = anomaly_data(ctx, &cmd.data, cmd.model.seed)?;
             let (valid_err, test_err) = anomaly_train(ctx, &data, &settings)?;
-            let labels = data.test.anomalous.clone().unwrap_or_default();
             let t = rule.resolve(&valid_err);
-            let det = anomaly::detection(
-                settings.model.name(),
-                &test_err,
-                &labels,
-                t,
-                &rule.describe(),
-            );
-            let events = data.long.as_ref().map(|(l, w, s)| {
-                let flagged: Vec<bool> = test_err.iter().map(|&e| e > t).collect();
-                anomaly::event_score(l, *w, *s, &flagged)
+            let items = if data.long.is_some() {
+                "windows"
+            } else {
+                "series"
+            };
+            let note = anomaly::threshold_note(valid_err.len(), items);
+            let long = data.long.as_ref().map(|(l, w, s)| (l, *w, *s));
+            let stretches = anomaly::flagged_stretches(&test_err, t, long, data.test_offset);
+            if let Some(path) = &cmd.flags_out {
+                std::fs::write(path, anomaly::stretches_csv(&stretches))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            let scored = data.test.anomalous.clone().map(|labels| {
+                let det = anomaly::detection(
+                    settings.model.name(),
+                    &test_err,
+                    &labels,
+                    t,
+                    &rule.describe(),
+                );
+                let events = data.long.as_ref().map(|(l, w, s)| {
+                    let flagged: Vec<bool> = test_err.iter().map(|&e| e > t).collect();
+                    anomaly::event_score(l, *w, *s, &flagged)
+                });
+                (det, events)
             });
             if cmd.json {
-                let mut v = serde_json::to_value(&det).map_err(|e| e.to_string())?;
-                if let Some(e) = events {
-                    v["events"] = serde_json::to_value(e).map_err(|e| e.to_string())?;
+                let mut v = match &scored {
+                    Some((det, events)) => {
+                        let mut v = serde_json::to_value(det).map_err(|e| e.to_string())?;
+                        if let Some(e) = events {
+                            v["events"] = serde_json::to_value(e).map_err(|e| e.to_string())?;
+                        }
+                        v
+                    }
+                    None => serde_json::json!({
+                        "model": settings.model.name(),
+                        "threshold": t,
+                        "threshold_rule": rule.describe(),
+                        "tested": test_err.len(),
+                        "flagged_items": test_err.iter().filter(|&&e| e > t).count(),
+                    }),
+                };
+                v["data"] = data.name.clone().into();
+                v["flagged"] = serde_json::to_value(&stretches).map_err(|e| e.to_string())?;
+                if let Some(n) = &note {
+                    v["threshold_note"] = n.clone().into();
                 }
                 println!("{v}");
             } else {
-                print_detection_table(&data.name, &[det]);
-                if let Some(e) = events {
-                    println!(
-                        "events: {} of {} detected (recall {:.3}); {} false alarms ({:.2} per 1000 points)",
-                        e.detected, e.events, e.event_recall, e.false_alarms, e.false_alarms_per_1000
-                    );
+                match scored {
+                    Some((det, events)) => {
+                        print_detection_table(&data.name, &[det]);
+                        if let Some(e) = events {
+                            println!(
+                                "events: {} of {} detected (recall {:.3}); {} false alarms ({:.2} per 1000 points)",
+                                e.detected, e.events, e.event_recall, e.false_alarms, e.false_alarms_per_1000
+                            );
+                        }
+                    }
+                    None => print_stretches(&data, &test_err, t, &rule.describe(), &stretches),
                 }
+                if let Some(n) = &note {
+                    eprintln!("note: {n}");
+                }
+            }
+            if let Some(path) = &cmd.flags_out {
+                eprintln!(
+                    "wrote {} flagged stretch(es) to {}",
+                    stretches.len(),
+                    path.display()
+                );
             }
             Ok(())
         }
         Some(AnomalySub::Compare { data, model, json }) => {
             let d = anomaly_data(ctx, &data, model.seed)?;
-            let labels = d.test.anomalous.clone().unwrap_or_default();
+            let labels = d.test.anomalous.clone().ok_or(
+                "compare scores the models on labelled test data, and these test series have no labels (--label-column)",
+            )?;
             let rules = [
                 anomaly::DEFAULT_THRESHOLD,
                 anomaly::Threshold::MeanStd(2.0),
@@ -277,6 +380,56 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+/// The flagged stretches of unlabelled data, as a table (at most 50 rows).
+fn print_stretches(
+    data: &RunData,
+    errors: &[f32],
+    threshold: f32,
+    rule: &str,
+    stretches: &[anomaly::Stretch],
+) {
+    let items = if data.long.is_some() {
+        "windows"
+    } else {
+        "series"
+    };
+    let flagged = errors.iter().filter(|&&e| e > threshold).count();
+    println!(
+        "{}: no labels, so nothing is scored; {flagged} of {} {items} are above the threshold {threshold:.5} ({rule}), in {} stretch(es)",
+        data.name,
+        errors.len(),
+        stretches.len()
+    );
+    if stretches.is_empty() {
+        return;
+    }
+    let unit = if data.long.is_some() {
+        "points"
+    } else {
+        "test series"
+    };
+    let timed = stretches.iter().any(|s| s.start_time.is_some());
+    println!(
+        "| {unit} | peak error |{}",
+        if timed { " from | to |" } else { "" }
+    );
+    println!("|---|---:|{}", if timed { "---|---|" } else { "" });
+    for s in stretches.iter().take(50) {
+        let times = match (&s.start_time, &s.end_time) {
+            (Some(a), Some(b)) => format!(" {a} | {b} |"),
+            _ if timed => " | |".into(),
+            _ => String::new(),
+        };
+        println!("| {}–{} | {:.5} |{times}", s.start, s.end, s.peak_error);
+    }
+    if stretches.len() > 50 {
+        println!(
+            "(and {} more: --flags-out FILE writes them all)",
+            stretches.len() - 50
+        );
     }
 }
 

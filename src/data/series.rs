@@ -471,7 +471,9 @@ impl<'a> Table<'a> {
     }
 }
 
-fn same_label(a: &str, b: &str) -> bool {
+/// Whether two labels are the same class: as numbers when both are (1 = 1.0),
+/// else as trimmed text.
+pub fn same_label(a: &str, b: &str) -> bool {
     match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
         (Ok(x), Ok(y)) => x == y,
         _ => a.trim() == b.trim(),

@@ -153,27 +153,34 @@ pub fn draw_roc_on<DB: DrawingBackend>(
 
 /// A long series: values, labelled anomalies (red background) and flagged
 /// windows (yellow).
+///
+/// `x0` is the x of the first value (a test part's first point in its
+/// file), so that the axis names the same points as the flagged stretches;
+/// `flagged` is in those coordinates too. Its labels are whole numbers.
 pub fn draw_series_view_on<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     values: &[f32],
+    x0: usize,
     labels: Option<&[bool]>,
     flagged: &[(usize, usize)],
     (x_desc, y_desc): (&str, &str),
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(err)?;
     let n = values.len().max(2);
+    let x0f = x0 as f32;
     let (lo, hi) = range(values.iter().copied());
     let pad = (hi - lo) * 0.05;
     let mut chart = ChartBuilder::on(root)
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(46)
-        .build_cartesian_2d(0f32..n as f32, lo - pad..hi + pad)
+        .build_cartesian_2d(x0f..x0f + n as f32, lo - pad..hi + pad)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
         .draw()
@@ -191,7 +198,10 @@ pub fn draw_series_view_on<DB: DrawingBackend>(
     if let Some(l) = labels {
         let runs = crate::labs::anomaly::runs(l);
         chart
-            .draw_series(runs.iter().map(|&(a, b)| band(a, b, RED_.mix(0.25))))
+            .draw_series(
+                runs.iter()
+                    .map(|&(a, b)| band(x0 + a, x0 + b, RED_.mix(0.25))),
+            )
             .map_err(err)?;
     }
     // Thin the line for very long series.
@@ -202,7 +212,7 @@ pub fn draw_series_view_on<DB: DrawingBackend>(
                 .iter()
                 .enumerate()
                 .step_by(step)
-                .map(|(i, &v)| (i as f32, v)),
+                .map(|(i, &v)| (x0f + i as f32, v)),
             BLUE.stroke_width(1),
         ))
         .map_err(err)?;

@@ -37,13 +37,25 @@ impl Scaler {
         Ok(Self { min, max })
     }
 
+    /// The range scaled to 1; a constant training series (no range) is
+    /// only shifted, so that its errors stay in the data's units instead of
+    /// growing without bound.
+    fn span(&self) -> f32 {
+        let span = self.max - self.min;
+        if span > f32::EPSILON * self.max.abs().max(self.min.abs()).max(1.0) {
+            span
+        } else {
+            1.0
+        }
+    }
+
     pub fn apply(&self, values: &[f32]) -> Vec<f32> {
-        let span = (self.max - self.min).max(1e-12);
+        let span = self.span();
         values.iter().map(|v| (v - self.min) / span).collect()
     }
 
     pub fn unapply(&self, values: &[f32]) -> Vec<f32> {
-        let span = (self.max - self.min).max(1e-12);
+        let span = self.span();
         values.iter().map(|v| v * span + self.min).collect()
     }
 }
@@ -403,6 +415,112 @@ pub fn detection(
     }
 }
 
+/// A flagged stretch of the test data: points `start..end` of its file (a
+/// long series), or series `start..end` of the test set (one series per
+/// row), with the largest error of its windows and, when the file has
+/// them, the timestamps of its first and last points.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct Stretch {
+    pub start: usize,
+    pub end: usize,
+    pub peak_error: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+}
+
+/// The stretches above `threshold`. A long series' windows that overlap or
+/// touch are one stretch of points; `offset` is the file's index of the
+/// test part's first point. Without a long series each test series is an
+/// item, and consecutive flagged series are one stretch.
+pub fn flagged_stretches(
+    errors: &[f32],
+    threshold: f32,
+    long: Option<(&LongSeries, usize, usize)>,
+    offset: usize,
+) -> Vec<Stretch> {
+    let flagged: Vec<bool> = errors.iter().map(|&e| e > threshold).collect();
+    let peak = |a: usize, b: usize| errors[a..b].iter().fold(f32::MIN, |m, &e| m.max(e));
+    match long {
+        None => runs(&flagged)
+            .into_iter()
+            .map(|(a, b)| Stretch {
+                start: offset + a,
+                end: offset + b,
+                peak_error: peak(a, b),
+                start_time: None,
+                end_time: None,
+            })
+            .collect(),
+        Some((l, window, stride)) => {
+            let mut out: Vec<(usize, usize, f32)> = Vec::new();
+            for (k, _) in flagged.iter().enumerate().filter(|(_, &f)| f) {
+                let (a, b) = (k * stride, (k * stride + window).min(l.values.len()));
+                match out.last_mut() {
+                    Some(last) if a <= last.1 => {
+                        last.1 = last.1.max(b);
+                        last.2 = last.2.max(errors[k]);
+                    }
+                    _ => out.push((a, b, errors[k])),
+                }
+            }
+            let time = |i: usize| l.timestamps.as_ref().and_then(|t| t.get(i).cloned());
+            out.into_iter()
+                .map(|(a, b, e)| Stretch {
+                    start: offset + a,
+                    end: offset + b,
+                    peak_error: e,
+                    start_time: time(a),
+                    end_time: time(b - 1),
+                })
+                .collect()
+        }
+    }
+}
+
+/// Flagged stretches as CSV: `start,end,peak_error`, with the timestamps
+/// when there are any (`end` is exclusive; `end_time` is the last point's).
+pub fn stretches_csv(stretches: &[Stretch]) -> String {
+    let timed = stretches.iter().any(|s| s.start_time.is_some());
+    let mut out = String::from(if timed {
+        "start,end,peak_error,start_time,end_time\n"
+    } else {
+        "start,end,peak_error\n"
+    });
+    for s in stretches {
+        out.push_str(&format!("{},{},{}", s.start, s.end, s.peak_error));
+        if timed {
+            let q = |t: &Option<String>| {
+                let t = t.clone().unwrap_or_default();
+                if t.contains([',', '"']) {
+                    format!("\"{}\"", t.replace('"', "\"\""))
+                } else {
+                    t
+                }
+            };
+            out.push_str(&format!(",{},{}", q(&s.start_time), q(&s.end_time)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Fewer normal series (or windows) than this setting the threshold make
+/// it unreliable, and the page and the CLI say so.
+pub const MIN_THRESHOLD_ITEMS: usize = 20;
+
+/// A warning for a threshold set by too few normal errors, or `None`.
+/// `items` names them: "series" or "windows".
+pub fn threshold_note(valid_errors: usize, items: &str) -> Option<String> {
+    (valid_errors < MIN_THRESHOLD_ITEMS).then(|| {
+        format!(
+            "the threshold rests on only {valid_errors} normal {items} (fewer than {MIN_THRESHOLD_ITEMS}), so it may be far from the best one; more normal data, or a larger validation share, makes it reliable"
+        )
+    })
+}
+
 /// Event-level figures of windows flagged on a long series: the share of
 /// labelled anomalous runs of points touched by a flagged window, and
 /// false alarms (runs of flagged windows that touch no anomaly) per 1000
@@ -482,6 +600,51 @@ pub fn event_score(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flagged_windows_merge_into_stretches_of_the_files_points() {
+        let l = LongSeries {
+            values: vec![0.0; 100],
+            labels: None,
+            timestamps: Some((0..100).map(|i| format!("t{i}")).collect()),
+        };
+        // Windows of 20 every 10: 9 windows; 2, 3 (overlapping) and 7.
+        let mut e = vec![0.1f32; 9];
+        e[2] = 0.9;
+        e[3] = 0.6;
+        e[7] = 0.5;
+        let s = flagged_stretches(&e, 0.4, Some((&l, 20, 10)), 1000);
+        assert_eq!(s.len(), 2);
+        assert_eq!((s[0].start, s[0].end, s[0].peak_error), (1020, 1050, 0.9));
+        assert_eq!(
+            (s[0].start_time.as_deref(), s[0].end_time.as_deref()),
+            (Some("t20"), Some("t49"))
+        );
+        assert_eq!((s[1].start, s[1].end), (1070, 1090));
+        let csv = stretches_csv(&s);
+        assert_eq!(
+            csv,
+            "start,end,peak_error,start_time,end_time\n1020,1050,0.9,t20,t49\n1070,1090,0.5,t70,t89\n"
+        );
+        // Series data: consecutive flagged series are one stretch.
+        let s = flagged_stretches(&[0.9, 0.8, 0.1, 0.7], 0.5, None, 10);
+        assert_eq!(
+            s.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(),
+            vec![(10, 12), (13, 14)]
+        );
+        assert_eq!(
+            stretches_csv(&s).lines().next(),
+            Some("start,end,peak_error")
+        );
+        assert!(flagged_stretches(&[0.1; 4], 0.5, None, 0).is_empty());
+    }
+
+    #[test]
+    fn a_threshold_from_few_normal_items_is_flagged_as_unreliable() {
+        let n = threshold_note(2, "series").expect("2 is too few");
+        assert!(n.contains("only 2 normal series"), "{n}");
+        assert!(threshold_note(MIN_THRESHOLD_ITEMS, "windows").is_none());
+    }
 
     #[test]
     fn choices_change_only_what_was_chosen() {

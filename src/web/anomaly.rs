@@ -8,7 +8,8 @@ use crate::data::series;
 use crate::figure::anomaly as plots;
 use crate::labs::anomaly::data::{DataDetails, LabelledEvent, Preview};
 use crate::labs::anomaly::{
-    self, AnomalyChoices, Detection, EventScore, Run, RunData, Scaler, SeriesOptions, Threshold,
+    self, AnomalyChoices, Detection, EventScore, Run, RunData, Scaler, SeriesOptions, Stretch,
+    Threshold,
 };
 use crate::metrics::detection::roc_curve;
 use crate::models::SeriesAe;
@@ -33,13 +34,22 @@ pub struct AnomalyLab {
     pub(super) s: Rc<Session>,
 }
 
-/// The metrics of a run at one threshold: the detection scores (NaN where
-/// the test data has no labels of both kinds), the event scores of a long
-/// series, and the range of the errors, for the threshold's slider.
+/// A run at one threshold: the flagged stretches; with labelled test data,
+/// the detection scores (NaN where the labels are all of one kind) and the
+/// event scores of a long series; a warning when too few normal items set
+/// the threshold; and the range of the errors, for the threshold's slider.
 #[derive(serde::Serialize, tsify::Tsify)]
 pub struct RunMetrics {
-    detection: Detection,
+    /// Whether the test data has labels; without them `detection` and
+    /// `events` are absent, and only `flagged` says what was found.
+    labelled: bool,
+    detection: Option<Detection>,
     events: Option<EventScore>,
+    flagged: Vec<Stretch>,
+    /// The threshold in force and the rule that set it.
+    threshold: f32,
+    threshold_rule: String,
+    threshold_note: Option<String>,
     error_min: f32,
     error_max: f32,
     /// The data's name.
@@ -139,7 +149,8 @@ impl AnomalyLab {
         let state = self.s.anomaly.clone();
         Ok(future_to_promise(async move {
             let (loaded, info) = anomaly::data::load(&bytes, &o).await.map_err(js_err)?;
-            let d = RunData::one_file(&name, loaded, o.window, o.stride).map_err(js_err)?;
+            let split = o.split().map_err(bad_input)?;
+            let d = RunData::one_file(&name, loaded, o.window, o.stride, split).map_err(js_err)?;
             let details = DataDetails {
                 file: Some(info),
                 ..Default::default()
@@ -162,9 +173,13 @@ impl AnomalyLab {
             return plots::draw_series_view_on(
                 &root,
                 &l.values,
+                d.test_offset,
                 l.labels.as_deref(),
                 &[],
-                ("point (test half; labelled anomalies in red)", "value"),
+                (
+                    "point of the file (the test part; labelled anomalies in red)",
+                    "value",
+                ),
             )
             .map_err(js_err);
         }
@@ -291,6 +306,19 @@ impl AnomalyLab {
             .resolve(&r.valid_errors))
     }
 
+    /// The stretches flagged at `threshold`, as CSV (start, end, peak error,
+    /// and the timestamps when the file has them), for download.
+    pub fn flagged_csv(&self, threshold: f32) -> Result<String, JsValue> {
+        let (d, r) = self.run()?;
+        let long = d.long.as_ref().map(|(l, w, s)| (l, *w, *s));
+        Ok(anomaly::stretches_csv(&anomaly::flagged_stretches(
+            &r.test_errors,
+            threshold,
+            long,
+            d.test_offset,
+        )))
+    }
+
     /// The metrics at `threshold` (fast: no model is run).
     #[wasm_bindgen(unchecked_return_type = "RunMetrics")]
     pub fn metrics(&self, threshold: f32) -> Result<JsValue, JsValue> {
@@ -336,20 +364,23 @@ impl AnomalyLab {
             "series" => {
                 match &d.long {
                     Some((l, w, s)) => {
-                        let flagged: Vec<(usize, usize)> = r
-                            .test_errors
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, &e)| e > threshold)
-                            .map(|(k, _)| (k * s, k * s + w))
-                            .collect();
+                        let flagged: Vec<(usize, usize)> = anomaly::flagged_stretches(
+                            &r.test_errors,
+                            threshold,
+                            Some((l, *w, *s)),
+                            d.test_offset,
+                        )
+                        .iter()
+                        .map(|s| (s.start, s.end))
+                        .collect();
                         plots::draw_series_view_on(
                             &root,
                             &l.values,
+                            d.test_offset,
                             l.labels.as_deref(),
                             &flagged,
                             (
-                                "point (red: labelled anomaly; yellow: flagged window)",
+                                "point of the file (red: labelled anomaly; yellow: flagged stretch)",
                                 "value",
                             ),
                         )
@@ -369,6 +400,7 @@ impl AnomalyLab {
                         plots::draw_series_view_on(
                             &root,
                             &r.test_errors,
+                            0,
                             Some(&lab),
                             &flagged,
                             (
@@ -426,24 +458,34 @@ pub(super) fn move_state(from: &AnomalyState, to: &mut AnomalyState) {
 }
 
 fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
-    let labels = d
+    let detection = d
         .test
         .anomalous
-        .clone()
-        .unwrap_or_else(|| vec![false; d.test.count()]);
-    let det = anomaly::detection(&r.model, &r.test_errors, &labels, threshold, rule);
-    let events = d.long.as_ref().map(|(l, w, s)| {
-        let flagged: Vec<bool> = r.test_errors.iter().map(|&e| e > threshold).collect();
-        anomaly::event_score(l, *w, *s, &flagged)
-    });
+        .as_ref()
+        .map(|labels| anomaly::detection(&r.model, &r.test_errors, labels, threshold, rule));
+    let events = d
+        .long
+        .as_ref()
+        .filter(|_| detection.is_some())
+        .map(|(l, w, s)| {
+            let flagged: Vec<bool> = r.test_errors.iter().map(|&e| e > threshold).collect();
+            anomaly::event_score(l, *w, *s, &flagged)
+        });
+    let long = d.long.as_ref().map(|(l, w, s)| (l, *w, *s));
+    let items = if long.is_some() { "windows" } else { "series" };
     let (lo, hi) = r
         .test_errors
         .iter()
         .chain(&r.valid_errors)
         .fold((f32::MAX, f32::MIN), |(a, b), &e| (a.min(e), b.max(e)));
     RunMetrics {
-        detection: det,
+        labelled: detection.is_some(),
+        detection,
         events,
+        flagged: anomaly::flagged_stretches(&r.test_errors, threshold, long, d.test_offset),
+        threshold,
+        threshold_rule: rule.to_string(),
+        threshold_note: anomaly::threshold_note(r.valid_errors.len(), items),
         error_min: lo,
         error_max: hi,
         data: d.name.clone(),

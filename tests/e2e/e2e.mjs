@@ -286,6 +286,45 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   await page.close();
 });
 
+// A long series with timestamps and no labels, with an anomaly planted in
+// its second half.
+function unlabelledCsv() {
+  const rows = ['timestamp,value'];
+  for (let i = 0; i < 3000; i++) {
+    let v = Math.sin(i * 2 * Math.PI / 50) + 0.3 * Math.sin(i * 2 * Math.PI / 13);
+    if (i >= 2200 && i < 2240) v = Math.floor(i / 4) % 2 === 0 ? 2.5 : -2.5;
+    rows.push(`${1700000000 + 60 * i},${v.toFixed(4)}`);
+  }
+  return rows.join('\n') + '\n';
+}
+
+test('an unlabelled series is flagged, not scored: the stretches show in the table and the CSV download', async () => {
+  const { page, errors } = await open('?backend=flex&tab=anomaly');
+  await page.click('#lab-anomaly details summary'); // the CSV options
+  await page.fill('#an-window', '40');
+  await page.fill('#an-stride', '10');
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'traffic.csv', mimeType: 'text/csv', buffer: Buffer.from(unlabelledCsv()) });
+  await page.waitForFunction(() => /unlabelled windows to test/.test(document.getElementById('an-preview-text').textContent));
+  const preview = await page.textContent('#an-preview-text');
+  assert.match(preview, /no labels/);
+  assert.match(preview, /timestamps in "timestamp" \(found by its name\)/);
+  await page.fill('#an-epochs', '20');
+  await page.getByTestId('anomaly-train').click();
+  await page.waitForFunction(() => /nothing is scored: \d+ stretch/.test(document.querySelector('[data-testid=anomaly-flagged]').textContent), null, { timeout: 300_000 });
+  console.log(`# unlabelled: ${await page.getByTestId('anomaly-flagged').textContent()}`);
+  assert.equal(await page.getByTestId('anomaly-auroc').textContent(), '–', 'no AUROC without labels');
+  const cells = await page.$$eval('#an-flagged tbody td', (tds) => tds.map((t) => t.textContent));
+  assert.ok(cells.length >= 4, `a table of stretches: ${cells}`);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#an-flags')]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'start,end,peak_error,start_time,end_time');
+  const hits = csv.slice(1).map((l) => l.split(',').map(Number)).filter(([a, b]) => a <= 2240 && b >= 2200);
+  assert.equal(hits.length, 1, `the planted anomaly is flagged: ${csv.join(' | ')}`);
+  assert.equal(hits[0][3], 1700000000 + 60 * hits[0][0], 'in the file\'s timestamps');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('models, uploads, the comparison table and settings survive a reload; Reset lab clears them', async () => {
   const { page, errors } = await open('?backend=flex');
   await page.getByRole('button', { name: '0.7', exact: true }).click();

@@ -36,6 +36,9 @@ pub struct SeriesOptions {
     pub timestamp_column: Option<String>,
     pub window: usize,
     pub stride: usize,
+    /// One file: where its training part ends, a fraction ("0.5") or a
+    /// count of points or rows ("5000"); see [`SplitAt`]. Default: half.
+    pub split: Option<String>,
 }
 
 impl Default for SeriesOptions {
@@ -48,6 +51,7 @@ impl Default for SeriesOptions {
             timestamp_column: None,
             window: DEFAULT_WINDOW,
             stride: DEFAULT_STRIDE,
+            split: None,
         }
     }
 }
@@ -57,6 +61,11 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 }
 
 impl SeriesOptions {
+    /// Where one file's training part ends (half, when unset).
+    pub fn split(&self) -> Result<SplitAt, String> {
+        nonempty(&self.split).map_or(Ok(SplitAt::HALF), SplitAt::parse)
+    }
+
     /// The shape the options ask for, or the one the table looks like.
     pub fn shape(&self, table: &Table) -> Result<Shape, String> {
         match nonempty(&self.format).unwrap_or("auto") {
@@ -65,6 +74,53 @@ impl SeriesOptions {
             "long" => Ok(Shape::Long),
             f => Err(format!("unknown format '{f}': expected ucr, long or auto")),
         }
+    }
+}
+
+/// Where the training part of one file ends: a fraction of it, or a count
+/// of its points (a long series) or of its rows (one series per row).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SplitAt {
+    Fraction(f64),
+    Count(usize),
+}
+
+impl SplitAt {
+    pub const HALF: SplitAt = SplitAt::Fraction(0.5);
+
+    /// `0.5` (a fraction, strictly between 0 and 1) or `5000` (a count).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || {
+            format!("the split must be a fraction between 0 and 1 (such as 0.5) or a count of points (such as 5000), not '{t}'")
+        };
+        if let Ok(n) = t.parse::<usize>() {
+            return if n >= 1 {
+                Ok(SplitAt::Count(n))
+            } else {
+                Err(bad())
+            };
+        }
+        match t.parse::<f64>() {
+            Ok(f) if f > 0.0 && f < 1.0 => Ok(SplitAt::Fraction(f)),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The index where training ends among `n` items (`what` names them for
+    /// the error when nothing would be left on one side).
+    pub fn at(self, n: usize, what: &str) -> Result<usize, String> {
+        let p = match self {
+            SplitAt::Fraction(f) => (n as f64 * f).round() as usize,
+            SplitAt::Count(c) => c,
+        };
+        if p == 0 || p >= n {
+            return Err(format!(
+                "a split at {p} of {n} {what} leaves nothing to {}",
+                if p == 0 { "train on" } else { "test" }
+            ));
+        }
+        Ok(p)
     }
 }
 
@@ -84,6 +140,154 @@ pub struct FileInfo {
     pub shape: &'static str,
     pub separator: &'static str,
     pub header: Option<Vec<String>>,
+    /// The label column, when there is one, and how it was found.
+    pub label: Option<FoundColumn>,
+    /// UCR: the class taken as normal.
+    pub normal_label: Option<String>,
+    /// Long: the value column and the timestamp column.
+    pub value: Option<FoundColumn>,
+    pub timestamp: Option<FoundColumn>,
+}
+
+/// Header names taken as the label column when none is named.
+pub const LABEL_NAMES: [&str; 6] = [
+    "label",
+    "labels",
+    "is_anomaly",
+    "anomaly",
+    "class",
+    "target",
+];
+/// Header names taken as the timestamp column when none is named.
+pub const TIMESTAMP_NAMES: [&str; 4] = ["timestamp", "time", "date", "datetime"];
+/// A UCR file's first column is proposed as its class when it holds whole
+/// numbers of at most this many distinct values (and at least two).
+const MAX_GUESSED_CLASSES: usize = 10;
+
+/// A column the reader used: its header name (or "column N", 0-based, in a
+/// file without one), its index, and how it was chosen: `"given"` (named
+/// by the user), `"by its name"` (a known header name) or `"guessed"`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct FoundColumn {
+    pub name: String,
+    pub index: usize,
+    pub how: &'static str,
+}
+
+impl FoundColumn {
+    fn new(t: &Table, index: usize, how: &'static str) -> Self {
+        let name = t
+            .header
+            .as_ref()
+            .and_then(|h| h.get(index).cloned())
+            .unwrap_or_else(|| format!("column {index}"));
+        FoundColumn { name, index, how }
+    }
+
+    fn column(&self) -> Column {
+        Column::Index(self.index)
+    }
+}
+
+/// The first column whose header is one of `names` (case and surrounding
+/// space ignored).
+fn by_name(t: &Table, names: &[&str]) -> Option<usize> {
+    let h = t.header.as_ref()?;
+    h.iter()
+        .position(|x| names.iter().any(|n| x.trim().eq_ignore_ascii_case(n)))
+}
+
+/// The label column: the one named, else one with a label's name, else (in
+/// a UCR-shaped file) a first column of few distinct whole numbers.
+fn find_label(t: &Table, shape: Shape, given: Option<&str>) -> Result<Option<FoundColumn>, String> {
+    if let Some(g) = given {
+        let i = t.resolve(&Column::parse(g)).map_err(|e| e.to_string())?;
+        return Ok(Some(FoundColumn::new(t, i, "given")));
+    }
+    if let Some(i) = by_name(t, &LABEL_NAMES) {
+        return Ok(Some(FoundColumn::new(t, i, "by its name")));
+    }
+    if shape == Shape::Ucr && !t.rows.is_empty() {
+        let mut seen: Vec<f64> = Vec::new();
+        for (_, row) in &t.rows {
+            match row[0].trim().parse::<f64>() {
+                Ok(v) if v.fract() == 0.0 && v.is_finite() => {
+                    if !seen.contains(&v) {
+                        seen.push(v);
+                        if seen.len() > MAX_GUESSED_CLASSES {
+                            return Ok(None);
+                        }
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
+        if seen.len() >= 2 {
+            return Ok(Some(FoundColumn::new(t, 0, "guessed")));
+        }
+    }
+    Ok(None)
+}
+
+/// The normal class of a UCR label column: the one given, else 1 when it
+/// occurs, else the most frequent class; a tie for the most frequent is an
+/// error that asks for it.
+fn normal_class(t: &Table, label: &FoundColumn, given: Option<&str>) -> Result<String, String> {
+    if let Some(g) = given {
+        return Ok(g.to_string());
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (_, row) in &t.rows {
+        let v = row[label.index].trim();
+        match counts.iter_mut().find(|(k, _)| series::same_label(k, v)) {
+            Some(c) => c.1 += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    if counts.iter().any(|(k, _)| series::same_label(k, "1")) {
+        return Ok("1".into());
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    match counts.as_slice() {
+        [] => Err(SeriesError::Empty.to_string()),
+        [(a, n), (b, m), ..] if n == m => Err(format!(
+            "cannot tell which class of the label column ({}) is normal: {a} and {b} are equally common; name the normal label",
+            label.name
+        )),
+        [(a, _), ..] => Ok(a.to_string()),
+    }
+}
+
+/// Timestamps must not go back in time: numbers are compared as numbers,
+/// ISO 8601 dates (`2024-01-31…`) as text; other formats are not checked.
+fn check_time_order(stamps: &[String], column: &FoundColumn) -> Result<(), String> {
+    let back = |i: usize| {
+        format!(
+            "the timestamp column ({}) goes back in time at data row {}: {} comes after {}; sort the file by time",
+            column.name,
+            i + 1,
+            stamps[i],
+            stamps[i - 1]
+        )
+    };
+    let nums: Option<Vec<f64>> = stamps.iter().map(|x| x.trim().parse().ok()).collect();
+    if let Some(v) = nums {
+        return match (1..v.len()).find(|&i| v[i] < v[i - 1]) {
+            Some(i) => Err(back(i)),
+            None => Ok(()),
+        };
+    }
+    let iso = |x: &str| {
+        let b = x.trim().as_bytes();
+        b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
+    };
+    if stamps.iter().all(|x| iso(x)) {
+        if let Some(i) = (1..stamps.len()).find(|&i| stamps[i].trim() < stamps[i - 1].trim()) {
+            return Err(back(i));
+        }
+    }
+    Ok(())
 }
 
 /// What [`RunData::preview`] reports of loaded data.
@@ -97,6 +301,8 @@ pub struct Preview {
     /// The normal series that set the threshold, when they are apart.
     pub valid: Option<usize>,
     pub test: usize,
+    /// Whether the test series are labelled (else the counts below are 0).
+    pub labelled: bool,
     pub test_normal: usize,
     pub test_anomalous: usize,
     /// The windows cut from a long series.
@@ -214,7 +420,8 @@ pub async fn load(bytes: &[u8], o: &SeriesOptions) -> Result<(Loaded, FileInfo),
     }
     let table = builder.finish().map_err(s)?;
     let shape = o.shape(&table)?;
-    let info = FileInfo {
+    let label = find_label(&table, shape, nonempty(&o.label_column))?;
+    let mut info = FileInfo {
         shape: if shape == Shape::Ucr { "ucr" } else { "long" },
         separator: match table.separator {
             series::Separator::Comma => "comma",
@@ -222,41 +429,90 @@ pub async fn load(bytes: &[u8], o: &SeriesOptions) -> Result<(Loaded, FileInfo),
             series::Separator::Semicolon => "semicolon",
         },
         header: table.header.clone(),
+        label: label.clone(),
+        normal_label: None,
+        value: None,
+        timestamp: None,
     };
-    let label = nonempty(&o.label_column).map(Column::parse);
+    let label_col = label.as_ref().map(FoundColumn::column);
     let loaded = match shape {
-        Shape::Ucr => Loaded::Ucr(
-            ucr_in_pieces(&table, label.as_ref(), nonempty(&o.normal_label))
-                .await
-                .map_err(s)?,
-        ),
-        Shape::Long => {
-            let value = match nonempty(&o.value_column) {
-                Some(c) => Column::parse(c),
-                None => table.default_value_column(),
+        Shape::Ucr => {
+            let normal = match &label {
+                Some(l) => Some(normal_class(&table, l, nonempty(&o.normal_label))?),
+                None => None,
             };
-            let ts = nonempty(&o.timestamp_column).map(Column::parse);
-            Loaded::Long(
-                long_in_pieces(&table, &value, ts.as_ref(), label.as_ref())
+            info.normal_label = normal.clone();
+            Loaded::Ucr(
+                ucr_in_pieces(&table, label_col.as_ref(), normal.as_deref())
                     .await
                     .map_err(s)?,
             )
+        }
+        Shape::Long => {
+            let ts = match nonempty(&o.timestamp_column) {
+                Some(g) => {
+                    let i = table.resolve(&Column::parse(g)).map_err(s)?;
+                    Some(FoundColumn::new(&table, i, "given"))
+                }
+                None => by_name(&table, &TIMESTAMP_NAMES)
+                    .map(|i| FoundColumn::new(&table, i, "by its name")),
+            };
+            let value = match nonempty(&o.value_column) {
+                Some(c) => FoundColumn::new(
+                    &table,
+                    table.resolve(&Column::parse(c)).map_err(s)?,
+                    "given",
+                ),
+                None => {
+                    // "value", else the last column that is neither the
+                    // label nor the timestamp.
+                    let taken = |i: usize| {
+                        Some(i) == label.as_ref().map(|l| l.index)
+                            || Some(i) == ts.as_ref().map(|t| t.index)
+                    };
+                    match by_name(&table, &["value"]) {
+                        Some(i) => FoundColumn::new(&table, i, "by its name"),
+                        None => {
+                            let i = (0..table.columns())
+                                .rev()
+                                .find(|&i| !taken(i))
+                                .ok_or("the file has no column left for the values")?;
+                            FoundColumn::new(&table, i, "guessed")
+                        }
+                    }
+                }
+            };
+            let l = long_in_pieces(
+                &table,
+                &value.column(),
+                ts.as_ref().map(FoundColumn::column).as_ref(),
+                label_col.as_ref(),
+            )
+            .await
+            .map_err(s)?;
+            if let (Some(stamps), Some(t)) = (&l.timestamps, &ts) {
+                check_time_order(stamps, t)?;
+            }
+            info.value = Some(value);
+            info.timestamp = ts;
+            Loaded::Long(l)
         }
     };
     Ok((loaded, info))
 }
 
-/// Points `a..b` of a long series (its labels too; timestamps dropped).
+/// Points `a..b` of a long series, with their labels and timestamps.
 fn part(l: &LongSeries, a: usize, b: usize) -> LongSeries {
     LongSeries {
         values: l.values[a..b].to_vec(),
         labels: l.labels.as_ref().map(|x| x[a..b].to_vec()),
-        timestamps: None,
+        timestamps: l.timestamps.as_ref().map(|x| x[a..b].to_vec()),
     }
 }
 
-/// The data of an anomaly run: normal training series, labelled test
-/// series, and for long series the test series itself (for event scores).
+/// The data of an anomaly run: normal training series, test series
+/// (labelled or not), and for long series the test series itself (for
+/// event scores and flagged stretches).
 #[derive(Debug, Clone)]
 pub struct RunData {
     pub name: String,
@@ -267,6 +523,9 @@ pub struct RunData {
     pub test: SeriesSet,
     /// The long test series with its window and stride.
     pub long: Option<(LongSeries, usize, usize)>,
+    /// Where the test part starts in its file (a point of a long series, a
+    /// row of one series per row), so that flags name the file's points.
+    pub test_offset: usize,
 }
 
 impl RunData {
@@ -278,6 +537,7 @@ impl RunData {
             valid: None,
             test,
             long: None,
+            test_offset: 0,
         }
     }
 
@@ -292,25 +552,46 @@ impl RunData {
             valid: Some(win(&b.valid)?),
             test: win(&b.test.series)?,
             long: Some((b.test.series, window, stride)),
+            test_offset: 0,
         })
     }
 
-    /// One labelled file (the page's upload). UCR shape: a seeded half of
-    /// the normal rows trains, the other half and every anomalous row
-    /// test. Long shape: the first half of the series trains (its last
-    /// fifth sets the threshold), the second half tests.
+    /// One file (the page's upload, or the CLI's `--train` alone), split
+    /// at `split` ([`SplitAt::HALF`] by default).
+    ///
+    /// - Long shape: the points before the split train (the last fifth of
+    ///   them sets the threshold), the rest test. Labels are optional: with
+    ///   them the run is scored, without them its windows are flagged.
+    /// - UCR shape, labelled: a seeded `split` of the normal rows trains;
+    ///   the other normal rows and every anomalous row test.
+    /// - UCR shape, unlabelled: the rows before the split train, the rest
+    ///   test.
     pub fn one_file(
         name: &str,
         loaded: Loaded,
         window: usize,
         stride: usize,
+        split: SplitAt,
     ) -> Result<Self, String> {
         match loaded {
             Loaded::Ucr(set) => {
                 let Some(flags) = set.anomalous.clone() else {
-                    return Err(
-                        "name the label column: without labels nothing can be scored".into(),
-                    );
+                    let p = split.at(set.count(), "rows")?;
+                    if p < MIN_NORMAL_ROWS / 2 {
+                        return Err(format!(
+                            "only {p} rows train: at least {} are needed",
+                            MIN_NORMAL_ROWS / 2
+                        ));
+                    }
+                    let idx: Vec<usize> = (0..set.count()).collect();
+                    return Ok(RunData {
+                        name: name.to_string(),
+                        train: set.subset(&idx[..p]),
+                        valid: None,
+                        test: set.subset(&idx[p..]),
+                        long: None,
+                        test_offset: p,
+                    });
                 };
                 let mut normal: Vec<usize> = (0..set.count()).filter(|&i| !flags[i]).collect();
                 let anomalous: Vec<usize> = (0..set.count()).filter(|&i| flags[i]).collect();
@@ -326,45 +607,48 @@ impl RunData {
                     );
                 }
                 Rng::new(UCR_SPLIT_SEED).shuffle(&mut normal);
-                let half = normal.len() / 2;
-                let mut test_idx: Vec<usize> = normal[half..].to_vec();
+                let cut = split.at(normal.len(), "normal rows")?;
+                let mut test_idx: Vec<usize> = normal[cut..].to_vec();
                 test_idx.extend(&anomalous);
                 test_idx.sort_unstable();
                 Ok(RunData {
                     name: name.to_string(),
-                    train: set.subset(&normal[..half]),
+                    train: set.subset(&normal[..cut]),
                     valid: None,
                     test: set.subset(&test_idx),
                     long: None,
+                    test_offset: 0,
                 })
             }
             Loaded::Long(long) => {
-                if long.labels.is_none() {
-                    return Err(
-                        "name the 0/1 label column: without labels nothing can be scored".into(),
-                    );
-                }
                 let (w, s) = (window, stride);
                 let n = long.values.len();
-                let half = n / 2;
-                let fit = half * 4 / 5;
-                if fit < w || half - fit < w || n - half < w {
-                    return Err(SeriesError::TooShort {
-                        points: n,
-                        window: w * 5,
-                    }
-                    .to_string());
+                let too_short = || {
+                    format!(
+                        "the series has {n} points, and one file needs at least {} (5 windows of {w}: to train, to set the threshold and to test)",
+                        w * 5
+                    )
+                };
+                if n < w * 5 {
+                    return Err(too_short());
+                }
+                let p = split.at(n, "points")?;
+                let fit = p * 4 / 5;
+                if fit < w || p - fit < w || n - p < w {
+                    return Err(format!(
+                        "{}; a split at point {p} leaves {fit} points to train on, {} to set the threshold and {} to test, each needing a window of {w}",
+                        too_short(),
+                        p - fit,
+                        n - p
+                    ));
                 }
                 let e = |e: SeriesError| e.to_string();
                 let train = part(&long, 0, fit).windows(w, s).map_err(e)?.select(false);
-                let valid = part(&long, fit, half)
-                    .windows(w, s)
-                    .map_err(e)?
-                    .select(false);
-                let test_long = part(&long, half, n);
+                let valid = part(&long, fit, p).windows(w, s).map_err(e)?.select(false);
+                let test_long = part(&long, p, n);
                 let test = test_long.windows(w, s).map_err(e)?;
                 if train.count() < 4 || valid.count() < 1 {
-                    return Err("too few normal windows in the first half to train on".into());
+                    return Err("too few normal windows before the split to train on".into());
                 }
                 Ok(RunData {
                     name: name.to_string(),
@@ -372,13 +656,14 @@ impl RunData {
                     valid: Some(valid),
                     test,
                     long: Some((test_long, w, s)),
+                    test_offset: p,
                 })
             }
         }
     }
 
-    /// A training file and a labelled test file (the CLI's `--train` and
-    /// `--test`). The normal series of the training file train; a long
+    /// A training file and a test file, labelled or not (the CLI's
+    /// `--train` and `--test`). The normal series of the training file train; a long
     /// training series is split in time, its last fifth giving the
     /// validation windows. Errors name the file (`train_name`,
     /// `test_name`) they are about.
@@ -407,11 +692,6 @@ impl RunData {
             Loaded::Ucr(set) => (set, None),
             Loaded::Long(l) => (l.windows(w, s).map_err(at(test_name))?, Some(l)),
         };
-        if test.anomalous.is_none() {
-            return Err(format!(
-                "{test_name}: the test data needs labels (--label-column) to be scored"
-            ));
-        }
         if train.len != test.len {
             return Err(format!(
                 "the training series have {} points and the test series {}",
@@ -424,6 +704,7 @@ impl RunData {
             valid,
             test,
             long: long.map(|l| (l, w, s)),
+            test_offset: 0,
         })
     }
 
@@ -435,9 +716,7 @@ impl RunData {
         let count = |s: &SeriesSet, a: bool| {
             s.anomalous
                 .as_ref()
-                .map_or(if a { 0 } else { s.count() }, |v| {
-                    v.iter().filter(|&&x| x == a).count()
-                })
+                .map_or(0, |v| v.iter().filter(|&&x| x == a).count())
         };
         Preview {
             name: self.name.clone(),
@@ -445,6 +724,7 @@ impl RunData {
             train: self.train.count(),
             valid: self.valid.as_ref().map(|v| v.count()),
             test: self.test.count(),
+            labelled: self.test.anomalous.is_some(),
             test_normal: count(&self.test, false),
             test_anomalous: count(&self.test, true),
             long: self.long.as_ref().map(|(l, w, s)| LongWindows {
@@ -487,7 +767,7 @@ mod tests {
     #[test]
     fn one_ucr_file_trains_on_a_seeded_half_of_its_normal_rows() {
         let set = ucr(30, |i| i % 3 == 0); // 10 anomalous, 20 normal
-        let d = RunData::one_file("x.csv", Loaded::Ucr(set.clone()), 48, 8).unwrap();
+        let d = RunData::one_file("x.csv", Loaded::Ucr(set.clone()), 48, 8, SplitAt::HALF).unwrap();
         assert_eq!((d.train.count(), d.test.count()), (10, 20));
         assert!(d.train.anomalous.as_ref().unwrap().iter().all(|a| !a));
         let (train, test) = (ids(&d.train), ids(&d.test));
@@ -506,21 +786,28 @@ mod tests {
             test.windows(2).all(|w| w[0] < w[1]),
             "test rows keep the file's order"
         );
-        let again = RunData::one_file("x.csv", Loaded::Ucr(set), 48, 8).unwrap();
+        let again = RunData::one_file("x.csv", Loaded::Ucr(set), 48, 8, SplitAt::HALF).unwrap();
         assert_eq!(ids(&again.train), train, "the split is seeded");
         assert!(d.valid.is_none() && d.long.is_none());
     }
 
     #[test]
     fn the_preview_counts_each_split_and_the_windows_of_a_long_series() {
-        let d = RunData::one_file("x.csv", Loaded::Ucr(ucr(30, |i| i % 3 == 0)), 48, 8).unwrap();
+        let d = RunData::one_file(
+            "x.csv",
+            Loaded::Ucr(ucr(30, |i| i % 3 == 0)),
+            48,
+            8,
+            SplitAt::HALF,
+        )
+        .unwrap();
         let p = d.preview(DataDetails::default());
         assert_eq!((p.name.as_str(), p.length), ("x.csv", 5));
         assert_eq!((p.train, p.valid, p.test), (10, None, 20));
         assert_eq!((p.test_normal, p.test_anomalous), (10, 10));
         assert!(p.long.is_none());
         let l = long(1000, |i| (700..720).contains(&i));
-        let d = RunData::one_file("m.csv", Loaded::Long(l), 20, 5).unwrap();
+        let d = RunData::one_file("m.csv", Loaded::Long(l), 20, 5, SplitAt::HALF).unwrap();
         let details = DataDetails {
             source: Some("a test".into()),
             ..Default::default()
@@ -538,10 +825,9 @@ mod tests {
 
     #[test]
     fn one_ucr_file_needs_labels_normal_rows_and_anomalies() {
-        let msg = |s: SeriesSet| RunData::one_file("x", Loaded::Ucr(s), 48, 8).unwrap_err();
-        let mut unlabelled = ucr(20, |_| false);
-        unlabelled.anomalous = None;
-        assert!(msg(unlabelled).contains("name the label column"));
+        let msg = |s: SeriesSet| {
+            RunData::one_file("x", Loaded::Ucr(s), 48, 8, SplitAt::HALF).unwrap_err()
+        };
         assert!(msg(ucr(20, |i| i > 4)).contains("only 5 rows are normal"));
         assert!(msg(ucr(20, |_| false)).contains("no row is anomalous"));
     }
@@ -549,7 +835,7 @@ mod tests {
     #[test]
     fn one_long_file_trains_on_its_first_half_and_tests_on_the_second() {
         let l = long(1000, |i| (700..720).contains(&i));
-        let d = RunData::one_file("m.csv", Loaded::Long(l), 20, 5).unwrap();
+        let d = RunData::one_file("m.csv", Loaded::Long(l), 20, 5, SplitAt::HALF).unwrap();
         let (test_long, w, s) = d.long.as_ref().unwrap();
         assert_eq!((*w, *s), (20, 5));
         assert_eq!(test_long.values[0], 500.0, "the second half tests");
@@ -561,13 +847,55 @@ mod tests {
         let v = d.valid.as_ref().unwrap();
         assert!(v.values.iter().all(|&x| (400.0..500.0).contains(&x)));
         assert_eq!(d.test.count(), (500 - 20) / 5 + 1);
-        let short = RunData::one_file("m", Loaded::Long(long(60, |_| false)), 20, 5);
+        let short = RunData::one_file("m", Loaded::Long(long(60, |_| false)), 20, 5, SplitAt::HALF);
         let e = short.unwrap_err();
         assert!(e.contains("60"), "too short names the points: {e}");
-        let mut unlabelled = long(1000, |_| false);
-        unlabelled.labels = None;
-        let e = RunData::one_file("m", Loaded::Long(unlabelled), 20, 5).unwrap_err();
-        assert!(e.contains("label column"), "{e}");
+    }
+
+    #[test]
+    fn an_unlabelled_file_trains_before_its_split_and_tests_after_it() {
+        let mut l = long(1000, |_| false);
+        l.labels = None;
+        l.timestamps = Some((0..1000).map(|i| format!("t{i}")).collect());
+        let d =
+            RunData::one_file("m", Loaded::Long(l.clone()), 20, 5, SplitAt::Count(600)).unwrap();
+        let (test_long, _, _) = d.long.as_ref().unwrap();
+        assert_eq!((d.test_offset, test_long.values[0]), (600, 600.0));
+        assert_eq!(test_long.timestamps.as_ref().unwrap()[0], "t600");
+        assert!(d.test.anomalous.is_none(), "nothing to score");
+        assert_eq!(
+            d.train.count(),
+            (480 - 20) / 5 + 1,
+            "every window before point 480 trains"
+        );
+        let e = RunData::one_file("m", Loaded::Long(l.clone()), 20, 5, SplitAt::Count(990))
+            .unwrap_err();
+        assert!(e.contains("10 to test"), "{e}");
+        let e = RunData::one_file("m", Loaded::Long(l), 20, 5, SplitAt::Count(1000)).unwrap_err();
+        assert!(e.contains("nothing to test"), "{e}");
+        let mut rows = ucr(20, |_| false);
+        rows.anomalous = None;
+        let d = RunData::one_file("u", Loaded::Ucr(rows), 48, 8, SplitAt::Fraction(0.75)).unwrap();
+        assert_eq!(
+            (d.train.count(), d.test.count(), d.test_offset),
+            (15, 5, 15)
+        );
+        assert_eq!(
+            d.test.series(0)[0],
+            15.0,
+            "the rows after the split test, in order"
+        );
+    }
+
+    #[test]
+    fn a_split_is_a_fraction_or_a_count() {
+        assert_eq!(SplitAt::parse("0.25").unwrap(), SplitAt::Fraction(0.25));
+        assert_eq!(SplitAt::parse(" 5000 ").unwrap(), SplitAt::Count(5000));
+        for bad in ["0", "1.5", "-3", "half", "", "NaN"] {
+            assert!(SplitAt::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(SplitAt::Fraction(0.25).at(1000, "points").unwrap(), 250);
+        assert!(SplitAt::Count(10).at(10, "rows").is_err());
     }
 
     #[test]
@@ -589,14 +917,17 @@ mod tests {
         assert_eq!(d.long.as_ref().unwrap().0.values.len(), 300);
         let mut unlabelled = ucr(10, |_| false);
         unlabelled.anomalous = None;
-        let e = RunData::two_files(
+        let d = RunData::two_files(
             ("a.csv", Loaded::Ucr(ucr(10, |_| false))),
             ("b.csv", Loaded::Ucr(unlabelled)),
             20,
             5,
         )
-        .unwrap_err();
-        assert!(e.starts_with("b.csv: the test data needs labels"), "{e}");
+        .unwrap();
+        assert!(
+            d.test.anomalous.is_none(),
+            "an unlabelled test file is flagged, not scored"
+        );
         let mut other = ucr(10, |i| i == 1);
         other.len = 4;
         other.values.truncate(40);
@@ -608,6 +939,108 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("5 points and the test series 4"), "{e}");
+    }
+
+    fn read(csv: &str, o: &SeriesOptions) -> Result<(Loaded, FileInfo), String> {
+        block_on(load(csv.as_bytes(), o))
+    }
+
+    #[test]
+    fn a_label_column_is_found_by_its_name_or_given() {
+        let long = SeriesOptions {
+            format: Some("long".into()),
+            ..SeriesOptions::default()
+        };
+        for name in LABEL_NAMES {
+            let csv = format!("v,{}\n0.5,0\n0.7,1\n", name.to_uppercase());
+            let (loaded, info) = read(&csv, &long).unwrap();
+            let l = info.label.unwrap_or_else(|| panic!("{name} is a label"));
+            assert_eq!((l.index, l.how), (1, "by its name"), "{name}");
+            let Loaded::Long(series) = loaded else {
+                panic!()
+            };
+            assert_eq!(series.labels, Some(vec![false, true]), "{name}");
+            assert_eq!(series.values, vec![0.5, 0.7], "the value is not the label");
+        }
+        // The user's choice wins over a name.
+        let csv = "label,flag,value\n0,1,0.5\n0,0,0.7\n";
+        let o = SeriesOptions {
+            label_column: Some("flag".into()),
+            ..long.clone()
+        };
+        let (loaded, info) = read(csv, &o).unwrap();
+        assert_eq!(info.label.unwrap().how, "given");
+        let Loaded::Long(series) = loaded else {
+            panic!()
+        };
+        assert_eq!(series.labels, Some(vec![true, false]));
+        // No label, no guess in a long file.
+        let (_, info) = read("a,b\n1,2\n3,4\n", &long).unwrap();
+        assert!(info.label.is_none());
+    }
+
+    #[test]
+    fn a_ucr_files_class_column_is_guessed_and_its_normal_class_chosen() {
+        let row = |c: &str| format!("{c},0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8\n");
+        let ucr = SeriesOptions::default();
+        // ECG5000-like classes 1..5: column 0 is the class, 1 is normal.
+        let csv: String = ["1", "2", "1", "5", "3", "1"].map(row).concat();
+        let (loaded, info) = read(&csv, &ucr).unwrap();
+        let l = info.label.unwrap();
+        assert_eq!(
+            (l.index, l.how, info.normal_label.as_deref()),
+            (0, "guessed", Some("1"))
+        );
+        let Loaded::Ucr(set) = loaded else { panic!() };
+        assert_eq!(set.len, 8);
+        assert_eq!(
+            set.anomalous,
+            Some(vec![false, true, false, true, true, false])
+        );
+        // Without a class 1, the most frequent class is normal.
+        let csv: String = ["0", "7", "0", "0", "7"].map(row).concat();
+        let (_, info) = read(&csv, &ucr).unwrap();
+        assert_eq!(info.normal_label.as_deref(), Some("0"));
+        // A tie cannot be settled: the message asks for the normal label.
+        let csv: String = ["0", "7", "0", "7"].map(row).concat();
+        let e = read(&csv, &ucr).unwrap_err();
+        assert!(
+            e.contains("equally common") && e.contains("normal label"),
+            "{e}"
+        );
+        let given = SeriesOptions {
+            normal_label: Some("7".into()),
+            ..ucr.clone()
+        };
+        assert_eq!(
+            read(&csv, &given).unwrap().1.normal_label.as_deref(),
+            Some("7")
+        );
+        // Real values in the first column are a series, not a class.
+        let csv: String = ["0.25", "1.5", "0.25"].map(row).concat();
+        assert!(read(&csv, &ucr).unwrap().1.label.is_none());
+    }
+
+    #[test]
+    fn timestamps_are_found_by_name_and_must_not_go_back() {
+        let long = SeriesOptions {
+            format: Some("long".into()),
+            ..SeriesOptions::default()
+        };
+        for name in TIMESTAMP_NAMES {
+            let csv = format!("{name},reading\n2024-01-01,1\n2024-01-02,2\n");
+            let (loaded, info) = read(&csv, &long).unwrap();
+            assert_eq!(info.timestamp.unwrap().how, "by its name", "{name}");
+            assert_eq!(info.value.unwrap().name, "reading", "{name}");
+            let Loaded::Long(l) = loaded else { panic!() };
+            assert_eq!(l.timestamps.unwrap()[1], "2024-01-02");
+        }
+        let e = read("time,value\n2024-01-02,1\n2024-01-01,2\n", &long).unwrap_err();
+        assert!(e.contains("goes back in time at data row 2"), "{e}");
+        let e = read("time,value\n10,1\n9.5,2\n", &long).unwrap_err();
+        assert!(e.contains("9.5 comes after 10"), "{e}");
+        // Formats that cannot be ordered as text are not checked.
+        assert!(read("time,value\n2/1/2024,1\n1/2/2024,2\n", &long).is_ok());
     }
 
     #[test]

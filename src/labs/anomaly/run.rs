@@ -110,6 +110,7 @@ mod tests {
             valid: None,
             test: set,
             long: None,
+            test_offset: 0,
         }
     }
 
