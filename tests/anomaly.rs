@@ -60,6 +60,32 @@ fn ecg5000_dense_autoencoder_separates_abnormal_beats() {
     assert_eq!(c[1][0] + c[1][1], labels.iter().filter(|&&a| a).count());
 }
 
+/// The conv1d model, with its dense bottleneck, separates ECG5000's
+/// abnormal beats as well as the dense one (AUROC > 0.97 from 100 epochs,
+/// a few seconds; the full 200-epoch runs over seeds 1–5 are in
+/// docs/results.md). Without the bottleneck it reached 0.939.
+#[test]
+fn ecg5000_conv1d_autoencoder_separates_abnormal_beats() {
+    let device = CpuBackend::Flex.device();
+    let dir = assets_dir().join("ecg5000");
+    let normal = load_ecg5000(&dir, Split::Train).unwrap().select(false);
+    let test = load_ecg5000(&dir, Split::Test).unwrap();
+    let mut s = AnomalySettings::new(SeriesModelKind::Conv1d, 1);
+    assert_eq!(
+        (s.latent, s.depth),
+        (8, 2),
+        "the defaults this test measures"
+    );
+    s.train.epochs = 100;
+    let (mut t, scaler) = anomaly::trainer(&normal, &s, &device).unwrap();
+    run(&mut t);
+    let model = t.into_model();
+    let (err, _) = block_on(anomaly::errors(&model, &scaler, &test, &device)).unwrap();
+    let labels = test.anomalous.clone().unwrap();
+    let auroc = aelab::metrics::detection::auroc(&err, &labels).unwrap();
+    assert!(auroc > 0.97, "AUROC {auroc}");
+}
+
 #[test]
 fn machine_signal_events_are_found() {
     let device = CpuBackend::Flex.device();

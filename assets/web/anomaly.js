@@ -43,7 +43,7 @@ export function setupAnomaly(app) {
     showError('');
     // Sensible sizes for the series length.
     const dense = $('an-model').value === 'dense';
-    $('an-epochs').value = p.name === 'ECG5000' ? (dense ? '300' : '100') : (dense ? '40' : '20');
+    $('an-epochs').value = p.name === 'ECG5000' ? (dense ? '300' : '200') : (dense ? '40' : '20');
   }
   async function useEcg() {
     const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
@@ -95,7 +95,7 @@ export function setupAnomaly(app) {
   drop.addEventListener('drop', (ev) => { ev.preventDefault(); drop.classList.remove('over'); upload(ev.dataTransfer.files[0]); });
   $('an-model').addEventListener('change', () => {
     const dense = $('an-model').value === 'dense';
-    $('an-latent').value = dense ? '32' : '16';
+    $('an-latent').value = dense ? '32' : '8';
     $('an-depth').value = dense ? '3' : '2';
   });
 

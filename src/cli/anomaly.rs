@@ -85,13 +85,13 @@ struct AnomalyModelArgs {
     /// dense or conv1d.
     #[arg(long, default_value = "dense")]
     model: String,
-    /// Bottleneck size (default: 32 for dense, 16 for conv1d).
+    /// Bottleneck size (default: 32 for dense, 8 for conv1d).
     #[arg(long)]
     latent: Option<usize>,
     /// Layers each way (default: 3 for dense, 2 for conv1d).
     #[arg(long)]
     depth: Option<usize>,
-    /// Training epochs (default: 300 for dense, 100 for conv1d).
+    /// Training epochs (default: 300 for dense, 200 for conv1d).
     #[arg(long)]
     epochs: Option<usize>,
     /// Share of the normal training series held out to set the threshold.

@@ -248,7 +248,9 @@ impl AnomalySettings {
     pub fn new(model: SeriesModelKind, seed: u64) -> Self {
         let (latent, depth, epochs) = match model {
             SeriesModelKind::Dense => (32, 3, 300),
-            SeriesModelKind::Conv1d => (16, 2, 100),
+            // A dense bottleneck of 8 after two stride-2 convolutions; 200
+            // epochs reach AUROC 0.991 on ECG5000 (seeds 1–5, docs/results.md).
+            SeriesModelKind::Conv1d => (8, 2, 200),
         };
         Self {
             model,
