@@ -170,6 +170,7 @@ export function setupAnomaly(app) {
     } else {
       $('an-flagged').replaceChildren();
     }
+    $('an-best').textContent = d && Number.isFinite(d.best_f1) ? `Hint: on these test labels the best threshold would be ${f(d.best_threshold, 5)} (F1 ${f(d.best_f1)}); it is shown, never used to choose.` : '';
     const e = res.events;
     $('an-events').textContent = e ? `· events: ${e.detected} of ${e.events} found (recall ${f(e.event_recall, 3)}), ${e.false_alarms} false alarms (${f(e.false_alarms_per_1000, 2)} per 1000 points)` : '';
     st.last = res;

@@ -317,11 +317,17 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             } else {
                 match scored {
                     Some((det, events)) => {
-                        print_detection_table(&data.name, &[det]);
+                        print_detection_table(&data.name, std::slice::from_ref(&det));
                         if let Some(e) = events {
                             println!(
                                 "events: {} of {} detected (recall {:.3}); {} false alarms ({:.2} per 1000 points)",
                                 e.detected, e.events, e.event_recall, e.false_alarms, e.false_alarms_per_1000
+                            );
+                        }
+                        if det.best_f1.is_finite() {
+                            println!(
+                                "hint: on these test labels the best threshold would be {:.5} (F1 {:.4}); the chosen one gives F1 {:.4}. A hint only: choosing by it would fit the test data.",
+                                det.best_threshold, det.best_f1, det.f1
                             );
                         }
                     }

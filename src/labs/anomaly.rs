@@ -10,7 +10,7 @@ pub use run::Run;
 
 use crate::data::series::{LongSeries, SeriesSet};
 use crate::infer::read_f32;
-use crate::metrics::detection::{auprc, auroc, Confusion};
+use crate::metrics::detection::{auprc, auroc, best_f1_threshold, Confusion};
 use crate::models::{SeriesAe, SeriesAeConfig, SeriesModelKind};
 use crate::rng::Rng;
 use crate::training::{Schedule, Task, TrainConfig, Trainer};
@@ -392,6 +392,11 @@ pub struct Detection {
     pub f1: f64,
     /// `[[tn, fp], [fn, tp]]`.
     pub confusion: [[usize; 2]; 2],
+    /// The threshold with the best F1 on these test labels, and that F1
+    /// (NaN without both classes): a hint of what the chosen threshold
+    /// leaves, never used to choose it.
+    pub best_threshold: f32,
+    pub best_f1: f64,
 }
 
 /// Scores labelled test errors at a threshold.
@@ -403,6 +408,7 @@ pub fn detection(
     rule: &str,
 ) -> Detection {
     let c = Confusion::at(errors, anomalous, threshold);
+    let best = best_f1_threshold(errors, anomalous);
     Detection {
         model: model.to_string(),
         auroc: auroc(errors, anomalous).unwrap_or(f64::NAN),
@@ -414,6 +420,8 @@ pub fn detection(
         recall: c.recall(),
         f1: c.f1(),
         confusion: c.matrix(),
+        best_threshold: best.map_or(f32::NAN, |b| b.0),
+        best_f1: best.map_or(f64::NAN, |b| b.1),
     }
 }
 

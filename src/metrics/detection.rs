@@ -146,9 +146,56 @@ impl Confusion {
     }
 }
 
+/// The threshold with the best F1 on labelled scores (flagged: score >
+/// threshold), and that F1; `None` without both classes. A hint for the
+/// user, computed on the test labels: choosing by it would overfit them.
+pub fn best_f1_threshold(scores: &[f32], anomalous: &[bool]) -> Option<(f32, f64)> {
+    let positives = anomalous.iter().filter(|&&a| a).count();
+    if positives == 0 || positives == anomalous.len() || scores.len() != anomalous.len() {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut best: Option<(f32, f64)> = None;
+    let mut tp = 0usize;
+    for k in 1..order.len() {
+        tp += anomalous[order[k - 1]] as usize;
+        // Flag the top k only where the k-th score is above the next one.
+        let next = scores[order[k]];
+        if scores[order[k - 1]] <= next {
+            continue;
+        }
+        let f1 = 2.0 * tp as f64 / (k + positives) as f64;
+        if best.is_none_or(|(_, b)| f1 > b) {
+            best = Some((next, f1));
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_best_f1_threshold_flags_exactly_the_top_scores_it_should() {
+        let scores = [0.1, 0.9, 0.8, 0.2, 0.85, 0.3];
+        let labels = [false, true, true, false, false, true];
+        let (t, f1) = best_f1_threshold(&scores, &labels).unwrap();
+        let c = Confusion::at(&scores, &labels, t);
+        assert!(
+            (c.f1() - f1).abs() < 1e-12,
+            "the F1 it states is the F1 at its threshold"
+        );
+        // Flagging the top 3 gives F1 2/3; all but the lowest two gives
+        // 2·3/(4 + 3) = 0.857, the best.
+        assert_eq!(t, 0.2);
+        assert!((f1 - 6.0 / 7.0).abs() < 1e-12, "{f1}");
+        assert!(best_f1_threshold(&scores, &[false; 6]).is_none());
+        // Ties are flagged together or not at all.
+        let (t, _) = best_f1_threshold(&[0.5, 0.5, 0.1], &[true, false, false]).unwrap();
+        assert_eq!(t, 0.1);
+    }
 
     #[test]
     fn auroc_and_auprc_by_hand() {

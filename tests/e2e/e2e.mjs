@@ -269,6 +269,8 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   const auroc = Number(await page.getByTestId('anomaly-auroc').textContent());
   console.log(`# anomaly, uploaded CSV, dense (latent 4), 30 epochs: AUROC ${auroc}, F1 ${await page.textContent('#an-f1')}`);
   assert.ok(auroc > 0.5 && auroc <= 1, `AUROC ${auroc}`);
+  assert.match(await page.textContent('#an-best'), /best threshold would be \d\.\d{5} \(F1 \d\.\d{4}\); it is shown, never used to choose/);
+  assert.match(await page.textContent('#an-note'), /rests on only \d+ normal series/, 'a 12-beat validation split is flagged as thin');
   const cells = await page.$$eval('#an-confusion tbody td', (tds) => tds.map((t) => t.textContent));
   assert.equal(Number(cells[1]) + Number(cells[2]) + Number(cells[4]) + Number(cells[5]), 30 + 20, 'the test set: half of the 60 normal rows and the 20 anomalous ones');
   // Moving the threshold to its maximum flags nothing: recall 0.
