@@ -265,14 +265,8 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             let data = anomaly_data(ctx, &cmd.data, cmd.model.seed)?;
             let (valid_err, test_err) = anomaly_train(ctx, &data, &settings)?;
             let t = rule.resolve(&valid_err);
-            let items = if data.long.is_some() {
-                "windows"
-            } else {
-                "series"
-            };
-            let note = anomaly::threshold_note(valid_err.len(), items);
-            let long = data.long.as_ref().map(|(l, w, s)| (l, *w, *s));
-            let stretches = anomaly::flagged_stretches(&test_err, t, long, data.test_offset);
+            let note = data.threshold_note(valid_err.len());
+            let stretches = data.stretches(&test_err, t);
             if let Some(path) = &cmd.flags_out {
                 std::fs::write(path, anomaly::stretches_csv(&stretches))
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -285,11 +279,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                     t,
                     &rule.describe(),
                 );
-                let events = data.long.as_ref().map(|(l, w, s)| {
-                    let flagged: Vec<bool> = test_err.iter().map(|&e| e > t).collect();
-                    anomaly::event_score(l, *w, *s, &flagged)
-                });
-                (det, events)
+                (det, data.event_score(&test_err, t))
             });
             if cmd.json {
                 let mut v = match &scored {

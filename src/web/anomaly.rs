@@ -310,13 +310,9 @@ impl AnomalyLab {
     /// and the timestamps when the file has them), for download.
     pub fn flagged_csv(&self, threshold: f32) -> Result<String, JsValue> {
         let (d, r) = self.run()?;
-        let long = d.long.as_ref().map(|(l, w, s)| (l, *w, *s));
-        Ok(anomaly::stretches_csv(&anomaly::flagged_stretches(
-            &r.test_errors,
-            threshold,
-            long,
-            d.test_offset,
-        )))
+        Ok(anomaly::stretches_csv(
+            &d.stretches(&r.test_errors, threshold),
+        ))
     }
 
     /// The metrics at `threshold` (fast: no model is run).
@@ -363,16 +359,12 @@ impl AnomalyLab {
             }
             "series" => {
                 match &d.long {
-                    Some((l, w, s)) => {
-                        let flagged: Vec<(usize, usize)> = anomaly::flagged_stretches(
-                            &r.test_errors,
-                            threshold,
-                            Some((l, *w, *s)),
-                            d.test_offset,
-                        )
-                        .iter()
-                        .map(|s| (s.start, s.end))
-                        .collect();
+                    Some((l, _, _)) => {
+                        let flagged: Vec<(usize, usize)> = d
+                            .stretches(&r.test_errors, threshold)
+                            .iter()
+                            .map(|s| (s.start, s.end))
+                            .collect();
                         plots::draw_series_view_on(
                             &root,
                             &l.values,
@@ -463,16 +455,7 @@ fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
         .anomalous
         .as_ref()
         .map(|labels| anomaly::detection(&r.model, &r.test_errors, labels, threshold, rule));
-    let events = d
-        .long
-        .as_ref()
-        .filter(|_| detection.is_some())
-        .map(|(l, w, s)| {
-            let flagged: Vec<bool> = r.test_errors.iter().map(|&e| e > threshold).collect();
-            anomaly::event_score(l, *w, *s, &flagged)
-        });
-    let long = d.long.as_ref().map(|(l, w, s)| (l, *w, *s));
-    let items = if long.is_some() { "windows" } else { "series" };
+    let events = d.event_score(&r.test_errors, threshold);
     let (lo, hi) = r
         .test_errors
         .iter()
@@ -482,10 +465,10 @@ fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
         labelled: detection.is_some(),
         detection,
         events,
-        flagged: anomaly::flagged_stretches(&r.test_errors, threshold, long, d.test_offset),
+        flagged: d.stretches(&r.test_errors, threshold),
         threshold,
         threshold_rule: rule.to_string(),
-        threshold_note: anomaly::threshold_note(r.valid_errors.len(), items),
+        threshold_note: d.threshold_note(r.valid_errors.len()),
         error_min: lo,
         error_max: hi,
         data: d.name.clone(),

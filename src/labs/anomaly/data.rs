@@ -185,6 +185,12 @@ impl FoundColumn {
         FoundColumn { name, index, how }
     }
 
+    /// The column the user named (a header name or a 0-based index).
+    fn given(t: &Table, name: &str) -> Result<Self, String> {
+        let i = t.resolve(&Column::parse(name)).map_err(|e| e.to_string())?;
+        Ok(FoundColumn::new(t, i, "given"))
+    }
+
     fn column(&self) -> Column {
         Column::Index(self.index)
     }
@@ -202,8 +208,7 @@ fn by_name(t: &Table, names: &[&str]) -> Option<usize> {
 /// a UCR-shaped file) a first column of few distinct whole numbers.
 fn find_label(t: &Table, shape: Shape, given: Option<&str>) -> Result<Option<FoundColumn>, String> {
     if let Some(g) = given {
-        let i = t.resolve(&Column::parse(g)).map_err(|e| e.to_string())?;
-        return Ok(Some(FoundColumn::new(t, i, "given")));
+        return FoundColumn::given(t, g).map(Some);
     }
     if let Some(i) = by_name(t, &LABEL_NAMES) {
         return Ok(Some(FoundColumn::new(t, i, "by its name")));
@@ -450,19 +455,12 @@ pub async fn load(bytes: &[u8], o: &SeriesOptions) -> Result<(Loaded, FileInfo),
         }
         Shape::Long => {
             let ts = match nonempty(&o.timestamp_column) {
-                Some(g) => {
-                    let i = table.resolve(&Column::parse(g)).map_err(s)?;
-                    Some(FoundColumn::new(&table, i, "given"))
-                }
+                Some(g) => Some(FoundColumn::given(&table, g)?),
                 None => by_name(&table, &TIMESTAMP_NAMES)
                     .map(|i| FoundColumn::new(&table, i, "by its name")),
             };
             let value = match nonempty(&o.value_column) {
-                Some(c) => FoundColumn::new(
-                    &table,
-                    table.resolve(&Column::parse(c)).map_err(s)?,
-                    "given",
-                ),
+                Some(c) => FoundColumn::given(&table, c)?,
                 None => {
                     // "value", else the last column that is neither the
                     // label nor the timestamp.
@@ -710,6 +708,37 @@ impl RunData {
 
     /// What the page's preview shows: the shape, the counts and, for long
     /// data, the windows; `details` is added as it is.
+    /// The long test series with its window and stride, as
+    /// [`super::flagged_stretches`] takes them.
+    fn long_windows(&self) -> Option<(&LongSeries, usize, usize)> {
+        self.long.as_ref().map(|(l, w, s)| (l, *w, *s))
+    }
+
+    /// The stretches of the test part whose `errors` are above `threshold`,
+    /// in the file's points (see [`super::flagged_stretches`]).
+    pub fn stretches(&self, errors: &[f32], threshold: f32) -> Vec<super::Stretch> {
+        super::flagged_stretches(errors, threshold, self.long_windows(), self.test_offset)
+    }
+
+    /// Event scores at `threshold`, for a labelled long test series.
+    pub fn event_score(&self, errors: &[f32], threshold: f32) -> Option<super::EventScore> {
+        self.test.anomalous.as_ref()?;
+        let (l, w, s) = self.long_windows()?;
+        let flagged: Vec<bool> = errors.iter().map(|&e| e > threshold).collect();
+        Some(super::event_score(l, w, s, &flagged))
+    }
+
+    /// The warning for a threshold set by `valid` normal items of this data
+    /// (windows of a long series, else series; see [`super::threshold_note`]).
+    pub fn threshold_note(&self, valid: usize) -> Option<String> {
+        let items = if self.long.is_some() {
+            "windows"
+        } else {
+            "series"
+        };
+        super::threshold_note(valid, items)
+    }
+
     /// What was loaded, for the page's preview: the counts of each split,
     /// the windows of a long series, and `details` of the source.
     pub fn preview(&self, details: DataDetails) -> Preview {
