@@ -157,6 +157,7 @@ pub fn anomaly_run_seed(valid: usize, recon: usize) -> Vec<u8> {
     crate::labs::anomaly::Run {
         model: "dense".into(),
         valid_errors: (0..valid).map(|i| i as f32 * 0.1).collect(),
+        threshold_folds: None,
         test_errors: vec![0.5, 0.25, 2.0],
         recon: (0..recon).map(|i| i as f32).collect(),
     }

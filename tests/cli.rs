@@ -691,3 +691,91 @@ fn anomalies_planted_in_the_machine_signal_are_flagged_without_labels() {
         "{false_alarms} false alarms"
     );
 }
+
+/// A small UCR-shaped file, its class in column 0: `normal` rows of class 1
+/// (sines) and `anomalous` rows of class 2 (square waves).
+fn small_ucr(dir: &Path, normal: usize, anomalous: usize) -> PathBuf {
+    let file = dir.join("small-ucr.csv");
+    let mut rows = String::new();
+    for r in 0..normal + anomalous {
+        let class = if r < normal { 1 } else { 2 };
+        let phase = r as f32 * 0.37;
+        let values: Vec<String> = (0..32)
+            .map(|i| {
+                let x = i as f32 * 0.4 + phase;
+                let v = if class == 1 {
+                    x.sin()
+                } else if x.sin() > 0.0 {
+                    1.5
+                } else {
+                    -1.5
+                };
+                format!("{v:.4}")
+            })
+            .collect();
+        rows += &format!("{class},{}\n", values.join(","));
+    }
+    std::fs::write(&file, rows).unwrap();
+    file
+}
+
+#[test]
+fn a_small_file_gets_a_cross_validated_threshold_and_says_so() {
+    let dir = tmpdir("small-ucr");
+    // 23 rows, 12 normal: 6 normal rows train, and a 0.2 split would hold
+    // one of them out to set the threshold.
+    let file = small_ucr(&dir, 12, 11);
+    let run = |extra: &[&str]| {
+        let out = aelab()
+            .args(["anomaly", "--epochs", "30", "--latent", "4", "--json"])
+            .args(extra)
+            .arg("--train")
+            .arg(&file)
+            .output()
+            .expect("aelab runs");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        (v, err)
+    };
+    let (v, err) = run(&[]);
+    assert_eq!(v["threshold_folds"], 5, "{v}");
+    let note = v["threshold_note"].as_str().expect("a note");
+    assert!(
+        note.contains("cross-validated") && note.contains("all 6 normal training series"),
+        "{note}"
+    );
+    assert!(note.contains("fewer than 20"), "still few: {note}");
+    assert!(err.contains("fold 5 of 5"), "{err}");
+    assert!(v["auroc"].as_f64().unwrap() > 0.5, "{v}");
+    // Asked for the split: the warning about one held-out series.
+    let (v, err) = run(&["--threshold-from", "split"]);
+    assert!(v.get("threshold_folds").is_none(), "{v}");
+    assert!(
+        v["threshold_note"]
+            .as_str()
+            .unwrap()
+            .contains("rests on only 1 normal series"),
+        "{v}"
+    );
+    assert!(!err.contains("fold"), "{err}");
+    // A long series cannot be cross-validated, and an unknown source is named.
+    refused(
+        aelab().args([
+            "anomaly",
+            "--dataset",
+            "machine",
+            "--epochs",
+            "1",
+            "--threshold-from",
+            "cv",
+        ]),
+        "needs one series per row",
+    );
+    refused(
+        aelab()
+            .args(["anomaly", "--threshold-from", "folds", "--train"])
+            .arg(&file),
+        "expected auto, split or cv",
+    );
+}

@@ -40,6 +40,7 @@ export function setupAnomaly(app) {
     an().draw_preview($('an-preview'));
     $('an-train').disabled = false;
     for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep', 'an-flags']) $(id).disabled = true;
+    startBeat();
     showError('');
     // Sensible sizes for the series length.
     const dense = $('an-model').value === 'dense';
@@ -104,15 +105,22 @@ export function setupAnomaly(app) {
   $('an-train').addEventListener('click', async () => {
     if (session || app.isTraining()) { $('an-status').textContent = 'another training run is in progress'; return; }
     const num = (id) => Math.floor(Number($(id).value));
-    const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), seed: Math.floor(Math.random() * 1e9) };
+    const from = /** @type {import('./aelab.js').ThresholdFrom} */ ($('an-threshold-from').value);
+    const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), threshold_from: from, seed: Math.floor(Math.random() * 1e9) };
     for (const k of ['latent', 'depth', 'epochs']) if (!(cfg[k] >= 1)) { $('an-status').textContent = `${k} must be a whole number ≥ 1`; return; }
     await runTraining({ start: $('an-train'), cancel: $('an-cancel'), bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') }, {
       begin: () => an().start_training(cfg),
       finish: async (done) => {
         $('an-status').textContent = 'done; measuring the errors…';
-        const res = await an().finish(done);
+        const res = await an().finish(done, (k, n) => {
+          $('an-status').textContent = `setting the threshold by cross-validation: training fold ${k + 1} of ${n} (each on the normal series the others hold out)…`;
+          $('an-progress').value = k / n;
+        });
         showRun(res, cfg);
-        app.save('anomaly-run', { bytes: an().run_bytes(), settings: cfg }, 'the anomaly run');
+        startBeat();
+        let model;
+        try { model = await an().model_bytes(); } catch { model = undefined; }
+        app.save('anomaly-run', { bytes: an().run_bytes(), model, settings: cfg }, 'the anomaly run');
       },
       register: (x) => { session = x; app.setTraining(x); },
       lab,
@@ -197,6 +205,7 @@ export function setupAnomaly(app) {
     $('an-threshold').value = String(t);
     show(res || an().metrics(t));
     redraw();
+    scoreBeat();
   }
   $('an-threshold').addEventListener('input', (ev) => { st.rule = 'by hand'; setThreshold(Number(ev.target.value)); });
   $('an-apply-rule').addEventListener('click', () => {
@@ -217,6 +226,61 @@ export function setupAnomaly(app) {
   hist.addEventListener('pointerdown', (ev) => { if ($('an-threshold').disabled) return; dragging = true; hist.setPointerCapture(ev.pointerId); dragTo(ev); });
   hist.addEventListener('pointermove', (ev) => { if (dragging) dragTo(ev); });
   for (const t of ['pointerup', 'pointercancel']) hist.addEventListener(t, () => { dragging = false; });
+
+  // ---------- a drawn series, scored live ----------
+  const pad = $('an-beat');
+  const beat = { values: /** @type {Float32Array | null} */ (null), frame: null, busy: false, again: false, down: false, last: [0, 0], n: 0 };
+  function beatText(msg) { $('an-beat-error').textContent = msg; }
+  function startBeat() {
+    const ready = st.loaded && an().has_model();
+    for (const id of ['an-beat-reset', 'an-beat-next']) $(id).disabled = !ready;
+    if (!ready) {
+      beat.values = null; beat.frame = null;
+      pad.getContext('2d').clearRect(0, 0, pad.width, pad.height);
+      beatText('Train a model to draw a series and see its error.');
+      return;
+    }
+    try {
+      beat.values = new Float32Array(an().beat_start($('an-beat-from').value, beat.n));
+      scoreBeat();
+    } catch (e) { beat.values = null; beatText(errText(e)); }
+  }
+  async function scoreBeat() {
+    if (!beat.values) return;
+    if (beat.busy) { beat.again = true; return; }
+    beat.busy = true;
+    try {
+      const v = await an().score_beat(pad, beat.values, st.threshold);
+      beat.frame = v.frame;
+      beatText(`error ${f(v.error)} ${v.flagged ? '>' : '≤'} threshold ${f(v.threshold)}: ${v.flagged ? 'flagged as anomalous' : 'passes as normal'}.`);
+    } catch (e) { beatText(errText(e)); }
+    beat.busy = false;
+    if (beat.again) { beat.again = false; scoreBeat(); }
+  }
+  /** The pointer as (point, value) on the drawn series' plot. */
+  function beatPoint(ev) {
+    const a = beat.frame, r = pad.getBoundingClientRect();
+    const x = (ev.clientX - r.left) * pad.width / r.width, y = (ev.clientY - r.top) * pad.height / r.height;
+    return [(x - a.x0) / (a.x1 - a.x0) * (a.len - 1), a.hi - (y - a.y0) / (a.y1 - a.y0) * (a.hi - a.lo)];
+  }
+  function stroke(ev) {
+    const p = beatPoint(ev);
+    an().brush(beat.values, beat.last[0], beat.last[1], p[0], p[1], Number($('an-beat-brush').value));
+    beat.last = p;
+    scoreBeat();
+  }
+  pad.addEventListener('pointerdown', (ev) => {
+    if (!beat.values || !beat.frame) return;
+    beat.down = true;
+    pad.setPointerCapture(ev.pointerId);
+    beat.last = beatPoint(ev);
+    stroke(ev);
+  });
+  pad.addEventListener('pointermove', (ev) => { if (beat.down) stroke(ev); });
+  for (const t of ['pointerup', 'pointercancel']) pad.addEventListener(t, () => { beat.down = false; });
+  $('an-beat-from').addEventListener('change', () => { beat.n = 0; startBeat(); });
+  $('an-beat-reset').addEventListener('click', startBeat);
+  $('an-beat-next').addEventListener('click', () => { beat.n += 1; startBeat(); });
 
   // ---------- exports and the comparison table ----------
   $('an-png').addEventListener('click', () => {
@@ -272,9 +336,13 @@ export function setupAnomaly(app) {
       found.push(source.kind === 'csv' ? `the uploaded ${source.name}` : 'the anomaly data');
       if (run && run.bytes) {
         const res = an().restore_run(run.bytes);
+        if (run.model) {
+          try { an().restore_model(run.model); } catch (e) { beatText(`The saved model could not be restored (${errText(e)}); train again to draw a series.`); }
+        }
         showRun(res, run.settings, th ? th.rule : undefined, th ? th.threshold : undefined);
         $('an-status').textContent = `restored: ${run.settings.model} autoencoder (latent ${run.settings.latent}, depth ${run.settings.depth}, ${run.settings.epochs} epochs).`;
         found.push('the anomaly run');
+        if (an().has_model()) startBeat();
       }
     } catch (e) {
       showError(`Your saved anomaly work could not be restored: ${errText(e)}`);

@@ -97,6 +97,9 @@ struct AnomalyModelArgs {
     /// Share of the normal training series held out to set the threshold.
     #[arg(long, default_value_t = 0.2)]
     valid_fraction: f32,
+    /// Where the threshold's normal errors come from: split (the held-out share), cv (every normal training series, scored by a model of 5 folds trained without it) or auto (cv when the split would hold fewer than 20 series).
+    #[arg(long, default_value = "auto")]
+    threshold_from: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
@@ -222,18 +225,28 @@ fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, St
         epochs: m.epochs,
         seed: Some(m.seed),
         valid_fraction: Some(m.valid_fraction),
+        threshold_from: Some(anomaly::ThresholdFrom::parse(&m.threshold_from)?),
         ..Default::default()
     }
     .settings()
 }
 
-/// Trains on the normal series; returns the model, scaler, validation
-/// errors and test errors.
+/// The normal errors a threshold is set from, and the folds when they are
+/// cross-validated.
+struct ThresholdErrors {
+    errors: Vec<f32>,
+    folds: Option<usize>,
+}
+
+/// Trains on the normal series; returns the normal errors that set the
+/// threshold (the validation split's, or cross-validated ones) and the
+/// test errors.
 fn anomaly_train(
     ctx: &Ctx,
     data: &RunData,
     settings: &anomaly::AnomalySettings,
-) -> Result<(Vec<f32>, Vec<f32>), String> {
+) -> Result<(ThresholdErrors, Vec<f32>), String> {
+    let cv = data.cross_validates(settings)?;
     let (mut trainer, scaler) = match &data.valid {
         Some(v) => anomaly::trainer_split(&data.train, v, settings, &ctx.device)?,
         None => anomaly::trainer(&data.train, settings, &ctx.device)?,
@@ -249,9 +262,34 @@ fn anomaly_train(
     let valid = trainer.task().valid.clone();
     let model = trainer.into_model();
     let unit = anomaly::Scaler { min: 0.0, max: 1.0 };
-    let (valid_err, _) = block_on(anomaly::errors(&model, &unit, &valid, &ctx.device))?;
     let (test_err, _) = block_on(anomaly::errors(&model, &scaler, &data.test, &ctx.device))?;
-    Ok((valid_err, test_err))
+    let threshold = if cv {
+        let n = data.train.count();
+        let errors = block_on(anomaly::cross_validated_errors(
+            &data.train,
+            settings,
+            &ctx.device,
+            &Default::default(),
+            |k, folds| {
+                eprintln!(
+                    "cross-validating the threshold: fold {} of {folds} ({n} normal series)",
+                    k + 1
+                )
+            },
+        ))
+        .map_err(|e| e.to_string())?;
+        ThresholdErrors {
+            folds: Some(anomaly::CV_FOLDS.min(n)),
+            errors,
+        }
+    } else {
+        let (errors, _) = block_on(anomaly::errors(&model, &unit, &valid, &ctx.device))?;
+        ThresholdErrors {
+            errors,
+            folds: None,
+        }
+    };
+    Ok((threshold, test_err))
 }
 
 pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
@@ -263,9 +301,9 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             };
             let settings = anomaly_settings(&cmd.model)?;
             let data = anomaly_data(ctx, &cmd.data, cmd.model.seed)?;
-            let (valid_err, test_err) = anomaly_train(ctx, &data, &settings)?;
-            let t = rule.resolve(&valid_err);
-            let note = data.threshold_note(valid_err.len());
+            let (normal, test_err) = anomaly_train(ctx, &data, &settings)?;
+            let t = rule.resolve(&normal.errors);
+            let note = data.threshold_note(normal.errors.len(), normal.folds);
             let stretches = data.stretches(&test_err, t);
             if let Some(path) = &cmd.flags_out {
                 std::fs::write(path, anomaly::stretches_csv(&stretches))
@@ -302,6 +340,9 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                 v["flagged"] = serde_json::to_value(&stretches).map_err(|e| e.to_string())?;
                 if let Some(n) = &note {
                     v["threshold_note"] = n.clone().into();
+                }
+                if let Some(k) = normal.folds {
+                    v["threshold_folds"] = k.into();
                 }
                 println!("{v}");
             } else {
@@ -354,9 +395,9 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                 let mut m = model.clone();
                 m.model = kind.into();
                 let settings = anomaly_settings(&m)?;
-                let (valid_err, test_err) = anomaly_train(ctx, &d, &settings)?;
+                let (normal, test_err) = anomaly_train(ctx, &d, &settings)?;
                 for r in rules {
-                    let t = r.resolve(&valid_err);
+                    let t = r.resolve(&normal.errors);
                     rows.push(anomaly::detection(
                         kind,
                         &test_err,

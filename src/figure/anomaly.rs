@@ -264,3 +264,85 @@ pub fn draw_reconstructions_on<DB: DrawingBackend>(
     root.present().map_err(err)?;
     Ok(())
 }
+
+/// Where a drawn series' plot lies on the canvas, so that the page can turn
+/// a pointer into a point and a value: pixels `x0..x1` map to points
+/// `0..len − 1`, and pixels `y0..y1` (top to bottom) to values `hi..lo`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct Frame {
+    pub x0: i32,
+    pub x1: i32,
+    pub y0: i32,
+    pub y1: i32,
+    pub lo: f32,
+    pub hi: f32,
+    pub len: usize,
+}
+
+/// A drawn or edited series (blue) and the model's reconstruction of it
+/// (red), in a fixed value range `lo..hi` so that the axes stay put while
+/// the student draws; the caption says the error against the threshold.
+pub fn draw_beat_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    beat: &[f32],
+    recon: &[f32],
+    (lo, hi): (f32, f32),
+    caption: &str,
+) -> Result<Frame, String> {
+    root.fill(&WHITE).map_err(err)?;
+    let last = beat.len().saturating_sub(1).max(1) as f32;
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .caption(caption, ("sans-serif", 13))
+        .x_label_area_size(40)
+        .y_label_area_size(46)
+        .build_cartesian_2d(0f32..last, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("point (drag to draw)")
+        .y_desc("value")
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .light_line_style(GREY)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    let clamp = |v: f32| v.clamp(lo, hi);
+    chart
+        .draw_series(LineSeries::new(
+            recon.iter().enumerate().map(|(i, &v)| (i as f32, clamp(v))),
+            RED_.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label("reconstruction")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED_.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            beat.iter().enumerate().map(|(i, &v)| (i as f32, clamp(v))),
+            BLUE.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label("your series")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLUE.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 210))
+        .label_font(("sans-serif", 12))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    let (x0, y0) = chart.backend_coord(&(0.0, hi));
+    let (x1, y1) = chart.backend_coord(&(last, lo));
+    root.present().map_err(err)?;
+    Ok(Frame {
+        x0,
+        x1,
+        y0,
+        y1,
+        lo,
+        hi,
+        len: beat.len(),
+    })
+}

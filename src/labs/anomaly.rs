@@ -13,7 +13,7 @@ use crate::infer::read_f32;
 use crate::metrics::detection::{auprc, auroc, best_f1_threshold, Confusion};
 use crate::models::{SeriesAe, SeriesAeConfig, SeriesModelKind};
 use crate::rng::Rng;
-use crate::training::{Schedule, Task, TrainConfig, Trainer};
+use crate::training::{CancelToken, Event, Schedule, Task, TrainConfig, TrainError, Trainer};
 use burn::prelude::*;
 
 /// Min–max scaling with the training data's global minimum and maximum, as
@@ -207,7 +207,47 @@ pub struct AnomalySettings {
     pub depth: usize,
     /// Share of the normal training series held out for the threshold.
     pub valid_fraction: f32,
+    /// Where the threshold's normal errors come from.
+    pub threshold_from: ThresholdFrom,
     pub train: TrainConfig,
+}
+
+/// Where the normal errors that set the threshold come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdFrom {
+    /// Cross-validated when the validation split would hold fewer than
+    /// [`MIN_THRESHOLD_ITEMS`] normal series, else the split.
+    #[default]
+    Auto,
+    /// The normal series held out for validation.
+    Split,
+    /// All normal training series, each scored by a model trained without
+    /// it ([`CV_FOLDS`] folds; see [`cross_validated_errors`]).
+    Cv,
+}
+
+impl ThresholdFrom {
+    /// `auto`, `split` or `cv`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(ThresholdFrom::Auto),
+            "split" => Ok(ThresholdFrom::Split),
+            "cv" => Ok(ThresholdFrom::Cv),
+            _ => Err(format!(
+                "unknown threshold source '{s}': expected auto, split or cv"
+            )),
+        }
+    }
+}
+
+/// The folds of a cross-validated threshold.
+pub const CV_FOLDS: usize = 5;
+
+/// How many of `n` normal series [`trainer`] holds out for validation.
+pub fn valid_count(n: usize, valid_fraction: f32) -> usize {
+    ((n as f32 * valid_fraction).round() as usize).clamp(1, n.saturating_sub(1).max(1))
 }
 
 /// What a user chooses for a run (the CLI's flags, the page's form): the
@@ -225,6 +265,7 @@ pub struct AnomalyChoices {
     pub learning_rate: Option<f64>,
     pub seed: Option<u64>,
     pub valid_fraction: Option<f32>,
+    pub threshold_from: Option<ThresholdFrom>,
 }
 
 impl AnomalyChoices {
@@ -236,6 +277,7 @@ impl AnomalyChoices {
         s.latent = self.latent.unwrap_or(s.latent);
         s.depth = self.depth.unwrap_or(s.depth);
         s.valid_fraction = self.valid_fraction.unwrap_or(s.valid_fraction);
+        s.threshold_from = self.threshold_from.unwrap_or(s.threshold_from);
         let t = &mut s.train;
         t.epochs = self.epochs.unwrap_or(t.epochs);
         t.batch_size = self.batch_size.unwrap_or(t.batch_size);
@@ -257,6 +299,7 @@ impl AnomalySettings {
             latent,
             depth,
             valid_fraction: 0.2,
+            threshold_from: ThresholdFrom::Auto,
             train: TrainConfig {
                 epochs,
                 batch_size: 32,
@@ -314,7 +357,7 @@ pub fn trainer(
     }
     let mut idx: Vec<usize> = (0..n).collect();
     Rng::derive(settings.train.seed, 0xA40).shuffle(&mut idx);
-    let n_valid = ((n as f32 * settings.valid_fraction).round() as usize).clamp(1, n - 1);
+    let n_valid = valid_count(n, settings.valid_fraction);
     let (v, t) = idx.split_at(n_valid);
     trainer_split(&normal.subset(t), &normal.subset(v), settings, device)
 }
@@ -376,6 +419,72 @@ pub async fn errors(
         crate::platform::yield_now().await;
     }
     Ok((errs, scaler.unapply(&recon)))
+}
+
+/// Out-of-fold errors of the normal series `normal`: they are shuffled
+/// (by the run's seed) into [`CV_FOLDS`] folds, or one per series when
+/// there are fewer, and for each fold a model with `settings` is trained
+/// on the other folds and gives the errors of the fold's series (in the
+/// scaled units of that model's scaler, as validation errors are). Every
+/// series gets an error from a model that never saw it, so a threshold
+/// can rest on all of them instead of a small validation split.
+/// `on_fold(k, folds)` is called before fold `k` (from 0) trains; `cancel`
+/// stops it between steps.
+pub async fn cross_validated_errors(
+    normal: &SeriesSet,
+    settings: &AnomalySettings,
+    device: &Device,
+    cancel: &CancelToken,
+    mut on_fold: impl FnMut(usize, usize),
+) -> Result<Vec<f32>, TrainError> {
+    let n = normal.count();
+    if n < 3 {
+        return Err(TrainError::BadConfig(format!(
+            "{n} normal series are too few to cross-validate a threshold (at least 3)"
+        )));
+    }
+    let folds = CV_FOLDS.min(n);
+    let mut idx: Vec<usize> = (0..n).collect();
+    Rng::derive(settings.train.seed, 0xC5F).shuffle(&mut idx);
+    let mut out = vec![0.0f32; n];
+    for k in 0..folds {
+        on_fold(k, folds);
+        let held: Vec<usize> = idx.iter().copied().skip(k).step_by(folds).collect();
+        let rest: Vec<usize> = idx
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds != k)
+            .map(|(_, &j)| j)
+            .collect();
+        let mut fold_settings = settings.clone();
+        fold_settings.train.seed = settings.train.seed.wrapping_add(1 + k as u64);
+        let (mut t, _) = trainer_split(
+            &normal.subset(&rest),
+            &normal.subset(&held),
+            &fold_settings,
+            device,
+        )
+        .map_err(TrainError::BadConfig)?;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(TrainError::Cancelled);
+            }
+            if t.step().await? == Event::Finished {
+                break;
+            }
+            crate::platform::yield_now().await;
+        }
+        let held_set = t.task().valid.clone();
+        let model = t.into_model();
+        let unit = Scaler { min: 0.0, max: 1.0 };
+        let (e, _) = errors(&model, &unit, &held_set, device)
+            .await
+            .map_err(TrainError::BadConfig)?;
+        for (&j, e) in held.iter().zip(e) {
+            out[j] = e;
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -531,6 +640,20 @@ pub fn threshold_note(valid_errors: usize, items: &str) -> Option<String> {
     })
 }
 
+/// What a cross-validated threshold rests on: always stated, with the
+/// warning of [`threshold_note`] when even all the normal series are few.
+pub fn cv_threshold_note(errors: usize, folds: usize) -> String {
+    let mut n = format!(
+        "the threshold is cross-validated: it rests on the errors of all {errors} normal training series, each from a model trained without it ({folds} folds)"
+    );
+    if errors < MIN_THRESHOLD_ITEMS {
+        n.push_str(&format!(
+            "; still fewer than {MIN_THRESHOLD_ITEMS}, so it may be far from the best one"
+        ));
+    }
+    n
+}
+
 /// Event-level figures of windows flagged on a long series: the share of
 /// labelled anomalous runs of points touched by a flagged window, and
 /// false alarms (runs of flagged windows that touch no anomaly) per 1000
@@ -607,6 +730,133 @@ pub fn event_score(
     }
 }
 
+/// Edits a series as a drag across its plot does: the pointer moved from
+/// `from` to `to`, each an (index, value) pair in the series' units. The
+/// points under the stroke take its values (interpolated, so a fast drag
+/// leaves no gaps), and their neighbours within `radius` points move
+/// towards them with a cosine falloff, so a stroke bends the curve instead
+/// of leaving a spike. `radius` 0 moves only the points under the stroke.
+pub fn brush(series: &mut [f32], from: (f32, f32), to: (f32, f32), radius: f32) {
+    if series.is_empty()
+        || ![from.0, from.1, to.0, to.1, radius]
+            .iter()
+            .all(|v| v.is_finite())
+    {
+        return;
+    }
+    let ((xa, ya), (xb, yb)) = if from.0 <= to.0 {
+        (from, to)
+    } else {
+        (to, from)
+    };
+    let radius = radius.max(0.0);
+    for (j, v) in series.iter_mut().enumerate() {
+        let x = j as f32;
+        let (target, dist) = if x < xa {
+            (ya, xa - x)
+        } else if x > xb {
+            (yb, x - xb)
+        } else if xb - xa < 1e-6 {
+            (yb, 0.0)
+        } else {
+            (ya + (yb - ya) * (x - xa) / (xb - xa), 0.0)
+        };
+        // Points within half a step of the stroke are under it.
+        let dist = (dist - 0.5).max(0.0);
+        let w = if dist == 0.0 {
+            1.0
+        } else if dist < radius {
+            0.5 * (1.0 + (std::f32::consts::PI * dist / radius).cos())
+        } else {
+            0.0
+        };
+        *v += w * (target - *v);
+    }
+}
+
+/// What a drawn or edited series starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "lowercase")]
+pub enum BeatStart {
+    /// A normal test series (any test series when unlabelled).
+    Normal,
+    /// An anomalous test series.
+    Anomalous,
+    /// A flat line at the training data's mean: to draw from scratch.
+    Flat,
+}
+
+impl RunData {
+    /// The `n`-th test series of the kind `start` asks for (counting round),
+    /// or a flat line, in the data's units.
+    pub fn beat_start(&self, start: BeatStart, n: usize) -> Result<Vec<f32>, String> {
+        let test = &self.test;
+        let pick = |want: bool| -> Result<Vec<f32>, String> {
+            let idx: Vec<usize> = (0..test.count())
+                .filter(|&i| test.anomalous.as_ref().map_or(!want, |a| a[i] == want))
+                .collect();
+            if idx.is_empty() {
+                return Err(if want && test.anomalous.is_none() {
+                    "these test series have no labels, so none is known to be anomalous".into()
+                } else {
+                    format!(
+                        "the test data has no {} series",
+                        if want { "anomalous" } else { "normal" }
+                    )
+                });
+            }
+            Ok(test.series(idx[n % idx.len()]).to_vec())
+        };
+        match start {
+            BeatStart::Normal => pick(false),
+            BeatStart::Anomalous => pick(true),
+            BeatStart::Flat => {
+                let v = &self.train.values;
+                let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64;
+                Ok(vec![mean as f32; self.test.len])
+            }
+        }
+    }
+
+    /// The value range a drawn series' plot keeps while it is edited: the
+    /// training data's, widened by a quarter each way.
+    pub fn beat_range(&self) -> (f32, f32) {
+        let (lo, hi) = self
+            .train
+            .values
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        if lo > hi {
+            return (0.0, 1.0);
+        }
+        let pad = ((hi - lo) * 0.25).max(1e-3);
+        (lo - pad, hi + pad)
+    }
+}
+
+/// The error of one drawn or edited series (scaled MAE, as the test
+/// errors are) and its reconstruction in the data's units. A series of the
+/// wrong length or with a value that is not a number is refused.
+pub async fn score_series(
+    model: &SeriesAe,
+    scaler: &Scaler,
+    series: &[f32],
+    device: &Device,
+) -> Result<(f32, Vec<f32>), String> {
+    if let Some(i) = series.iter().position(|v| !v.is_finite()) {
+        return Err(format!("point {i} of the drawn series is not a number"));
+    }
+    let set = SeriesSet {
+        len: series.len(),
+        values: series.to_vec(),
+        anomalous: None,
+    };
+    let (e, recon) = errors(model, scaler, &set, device).await?;
+    Ok((e.first().copied().unwrap_or(f32::NAN), recon))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,6 +897,103 @@ mod tests {
             Some("start,end,peak_error")
         );
         assert!(flagged_stretches(&[0.1; 4], 0.5, None, 0).is_empty());
+    }
+
+    #[test]
+    fn a_brush_stroke_bends_the_curve_without_gaps() {
+        let mut s = vec![0.0f32; 20];
+        // A stroke from point 5 to point 9 at value 1: the points under it
+        // take 1, the neighbours within the radius move part of the way.
+        brush(&mut s, (5.0, 1.0), (9.0, 1.0), 3.0);
+        assert_eq!(&s[5..=9], &[1.0; 5]);
+        assert!(s[4] > 0.5 && s[4] < 1.0, "{}", s[4]);
+        assert!(s[3] > 0.0 && s[3] < s[4], "{}", s[3]);
+        assert_eq!(s[1], 0.0);
+        assert_eq!(s[14], 0.0);
+        // Backwards and sloped: interpolated along the stroke.
+        let mut s = vec![0.0f32; 11];
+        brush(&mut s, (10.0, 1.0), (0.0, 0.0), 0.0);
+        for (j, v) in s.iter().enumerate() {
+            assert!((v - j as f32 / 10.0).abs() < 1e-6, "point {j}: {v}");
+        }
+        // A radius of 0 moves only the point under a click; NaN is ignored.
+        let mut s = vec![0.0f32; 5];
+        brush(&mut s, (2.2, 3.0), (2.2, 3.0), 0.0);
+        assert_eq!(s, vec![0.0, 0.0, 3.0, 0.0, 0.0]);
+        brush(&mut s, (f32::NAN, 1.0), (1.0, 1.0), 1.0);
+        assert_eq!(s, vec![0.0, 0.0, 3.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_drawn_beat_starts_from_a_test_series_or_a_flat_line() {
+        let test = SeriesSet {
+            len: 2,
+            values: vec![1.0, 1.0, 5.0, 5.0, 2.0, 2.0],
+            anomalous: Some(vec![false, true, false]),
+        };
+        let train = SeriesSet {
+            len: 2,
+            values: vec![0.0, 4.0],
+            anomalous: None,
+        };
+        let d = RunData::ecg5000(train, test);
+        assert_eq!(d.beat_start(BeatStart::Normal, 0).unwrap(), vec![1.0, 1.0]);
+        assert_eq!(d.beat_start(BeatStart::Normal, 3).unwrap(), vec![2.0, 2.0]);
+        assert_eq!(
+            d.beat_start(BeatStart::Anomalous, 7).unwrap(),
+            vec![5.0, 5.0]
+        );
+        assert_eq!(d.beat_start(BeatStart::Flat, 0).unwrap(), vec![2.0, 2.0]);
+        assert_eq!(d.beat_range(), (-1.0, 5.0));
+        let mut unlabelled = d.clone();
+        unlabelled.test.anomalous = None;
+        let e = unlabelled.beat_start(BeatStart::Anomalous, 0).unwrap_err();
+        assert!(e.contains("no labels"), "{e}");
+    }
+
+    #[test]
+    fn the_threshold_is_cross_validated_by_default_only_when_the_split_is_small() {
+        let rows = |n: usize| {
+            RunData::ecg5000(
+                SeriesSet {
+                    len: 4,
+                    values: vec![0.0; 4 * n],
+                    anomalous: Some(vec![false; n]),
+                },
+                SeriesSet {
+                    len: 4,
+                    values: vec![0.0; 4],
+                    anomalous: Some(vec![true]),
+                },
+            )
+        };
+        let mut s = AnomalySettings::new(SeriesModelKind::Dense, 1);
+        // 0.2 of 95 is 19 validation series: too few; of 100, 20: enough.
+        assert_eq!(rows(95).cross_validates(&s), Ok(true));
+        assert_eq!(rows(100).cross_validates(&s), Ok(false));
+        s.threshold_from = ThresholdFrom::Cv;
+        assert_eq!(rows(100).cross_validates(&s), Ok(true));
+        s.threshold_from = ThresholdFrom::Split;
+        assert_eq!(rows(12).cross_validates(&s), Ok(false));
+        // Windows of a long series are never cross-validated.
+        let long = RunData::machine(1, 48, 8).unwrap();
+        s.threshold_from = ThresholdFrom::Auto;
+        assert_eq!(long.cross_validates(&s), Ok(false));
+        s.threshold_from = ThresholdFrom::Cv;
+        let e = long.cross_validates(&s).unwrap_err();
+        assert!(e.contains("one series per row"), "{e}");
+        let n = cv_threshold_note(11, 5);
+        assert!(
+            n.contains("all 11 normal training series")
+                && n.contains("(5 folds)")
+                && n.contains("fewer than 20"),
+            "{n}"
+        );
+        assert!(!cv_threshold_note(40, 5).contains("fewer"));
+        assert_eq!(ThresholdFrom::parse("cv"), Ok(ThresholdFrom::Cv));
+        assert!(ThresholdFrom::parse("folds")
+            .unwrap_err()
+            .contains("auto, split or cv"));
     }
 
     #[test]

@@ -2,16 +2,20 @@
 //! machine signal, an uploaded CSV), training, errors, live metrics at any
 //! threshold, and the plots. The work is done by [`crate::labs::anomaly`].
 
-use super::{bad_input, from_js, js_err, to_js, AnyTrainer, Session, SessionKind, TrainSession};
+use super::{
+    bad_input, from_js, js_err, js_err_kind, to_js, AnyTrainer, ErrorKind, Session, SessionKind,
+    TrainSession,
+};
 use crate::data::machine::benchmark;
 use crate::data::series;
 use crate::figure::anomaly as plots;
 use crate::labs::anomaly::data::{DataDetails, LabelledEvent, Preview};
 use crate::labs::anomaly::{
-    self, AnomalyChoices, Detection, EventScore, Run, RunData, Scaler, SeriesOptions, Stretch,
-    Threshold,
+    self, AnomalyChoices, AnomalySettings, BeatStart, Detection, EventScore, Run, RunData, Scaler,
+    SeriesOptions, Stretch, Threshold,
 };
 use crate::metrics::detection::roc_curve;
+use crate::models::record;
 use crate::models::SeriesAe;
 use js_sys::{Promise, Uint8Array};
 use plotters::prelude::IntoDrawingArea;
@@ -26,6 +30,26 @@ type Data = RunData;
 pub(super) struct AnomalyState {
     data: Option<Rc<Data>>,
     run: Option<Rc<Run>>,
+    /// The last run's model, for scoring a drawn series.
+    model: Option<Rc<Trained>>,
+}
+
+/// A trained series autoencoder with what scores new series: its scaler,
+/// and the settings it was trained with (for its weights file).
+pub(super) struct Trained {
+    model: SeriesAe,
+    scaler: Scaler,
+    settings: AnomalySettings,
+}
+
+/// A drawn series scored: its error against the threshold, and where its
+/// plot lies on the canvas (for turning the pointer into points).
+#[derive(serde::Serialize, tsify::Tsify)]
+pub struct BeatView {
+    error: f32,
+    threshold: f32,
+    flagged: bool,
+    frame: plots::Frame,
 }
 
 /// The Anomaly tab's handle on a session (`lab.anomaly()`).
@@ -66,6 +90,7 @@ fn set_data(
     let mut st = state.borrow_mut();
     st.data = Some(Rc::new(d));
     st.run = None;
+    st.model = None;
     to_js(&p)
 }
 
@@ -85,6 +110,12 @@ impl AnomalyLab {
             (Some(d), Some(r)) => Ok((d.clone(), r.clone())),
             _ => Err(js_err("train a model first")),
         }
+    }
+
+    fn trained(&self) -> Result<Rc<Trained>, JsValue> {
+        self.s.anomaly.borrow().model.clone().ok_or_else(|| {
+            js_err("train a model first: a restored run keeps its errors, and its model only when it was saved with it")
+        })
     }
 }
 
@@ -212,6 +243,7 @@ impl AnomalyLab {
         let c: AnomalyChoices = from_js(config, "settings")?;
         let d = self.data()?;
         let s = c.settings().map_err(bad_input)?;
+        d.cross_validates(&s).map_err(bad_input)?;
         let (trainer, scaler) = match &d.valid {
             Some(v) => anomaly::trainer_split(&d.train, v, &s, &self.s.device),
             None => anomaly::trainer(&d.train, &s, &self.s.device),
@@ -230,10 +262,19 @@ impl AnomalyLab {
         ))
     }
 
-    /// After training: the validation and test errors. Resolves to the
-    /// metrics at the automatic threshold (mad:4).
+    /// After training: the test errors, and the normal errors that set the
+    /// threshold: the validation split's, or cross-validated ones when the
+    /// settings ask or the split is small (five more models are trained;
+    /// `on_fold(k, folds)` is called before each, and the session's Cancel
+    /// stops them). Resolves to the metrics at the automatic threshold
+    /// (mad:4).
     #[wasm_bindgen(unchecked_return_type = "Promise<RunMetrics>")]
-    pub fn finish(&self, session: &TrainSession) -> Result<Promise, JsValue> {
+    pub fn finish(
+        &self,
+        session: &TrainSession,
+        #[wasm_bindgen(unchecked_param_type = "(fold: number, folds: number) => void")]
+        on_fold: Option<js_sys::Function>,
+    ) -> Result<Promise, JsValue> {
         let guard = session.trainer.borrow();
         let (Some(AnyTrainer::Anomaly(t)), SessionKind::Anomaly { settings, scaler }) =
             (guard.as_ref(), &session.kind)
@@ -245,24 +286,55 @@ impl AnomalyLab {
         let model: SeriesAe = t.model();
         let valid = t.task().valid.clone();
         let scaler = *scaler;
-        let name = settings.model.name().to_string();
+        let settings = settings.clone();
         let d = self.data()?;
+        let cv = d.cross_validates(&settings).map_err(bad_input)?;
+        let cancel = session.cancel.clone();
         let (device, state) = (self.s.device.clone(), self.s.anomaly.clone());
         Ok(future_to_promise(async move {
             let unit = Scaler { min: 0.0, max: 1.0 };
-            let (valid_errors, _) = anomaly::errors(&model, &unit, &valid, &device)
-                .await
-                .map_err(js_err)?;
             let (test_errors, recon) = anomaly::errors(&model, &scaler, &d.test, &device)
                 .await
                 .map_err(js_err)?;
+            let (valid_errors, threshold_folds) = if cv {
+                let n = d.train.count();
+                let e = anomaly::cross_validated_errors(
+                    &d.train,
+                    &settings,
+                    &device,
+                    &cancel,
+                    |k, folds| {
+                        if let Some(f) = &on_fold {
+                            let _ =
+                                f.call2(&JsValue::NULL, &(k as u32).into(), &(folds as u32).into());
+                        }
+                    },
+                )
+                .await
+                .map_err(|e| js_err_kind(ErrorKind::of(&e), e))?;
+                (e, Some(anomaly::CV_FOLDS.min(n)))
+            } else {
+                let (e, _) = anomaly::errors(&model, &unit, &valid, &device)
+                    .await
+                    .map_err(js_err)?;
+                (e, None)
+            };
             let run = Rc::new(Run {
-                model: name,
+                model: settings.model.name().to_string(),
                 valid_errors,
+                threshold_folds,
                 test_errors,
                 recon,
             });
-            state.borrow_mut().run = Some(run.clone());
+            {
+                let mut st = state.borrow_mut();
+                st.run = Some(run.clone());
+                st.model = Some(Rc::new(Trained {
+                    model,
+                    scaler,
+                    settings,
+                }));
+            }
             let t = anomaly::DEFAULT_THRESHOLD.resolve(&run.valid_errors);
             to_js(&metrics(
                 &d,
@@ -270,6 +342,123 @@ impl AnomalyLab {
                 t,
                 &anomaly::DEFAULT_THRESHOLD.describe(),
             ))
+        }))
+    }
+
+    /// The last run's model as a weights file (with its scaler), for the
+    /// page's storage, so that a reload can still score drawn series.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn model_bytes(&self) -> Result<Promise, JsValue> {
+        let t = self.trained()?;
+        Ok(future_to_promise(async move {
+            let c = t.settings.model_config(t.model.length());
+            let meta = serde_json::json!({
+                "model": t.settings.model.name(),
+                "scaler": t.scaler,
+                "settings": t.settings,
+            });
+            let bytes = record::to_bytes_async(&t.model, &c, meta)
+                .await
+                .map_err(js_err)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        }))
+    }
+
+    /// Restores the model saved by `model_bytes` for the loaded data; a
+    /// damaged file, or one for series of another length, is an error.
+    pub fn restore_model(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        let d = self.data()?;
+        let (model, _, meta): (SeriesAe, _, _) =
+            record::from_bytes(bytes, &self.s.device).map_err(js_err)?;
+        let damaged = || js_err("the saved anomaly model is damaged");
+        let scaler: Scaler =
+            serde_json::from_value(meta["scaler"].clone()).map_err(|_| damaged())?;
+        let settings: AnomalySettings =
+            serde_json::from_value(meta["settings"].clone()).map_err(|_| damaged())?;
+        if model.length() != d.test.len {
+            return Err(js_err(format!(
+                "the saved anomaly model reads series of {} points, but the data has {}",
+                model.length(),
+                d.test.len
+            )));
+        }
+        self.s.anomaly.borrow_mut().model = Some(Rc::new(Trained {
+            model,
+            scaler,
+            settings,
+        }));
+        Ok(())
+    }
+
+    /// Whether a model is there to score drawn series.
+    pub fn has_model(&self) -> bool {
+        self.s.anomaly.borrow().model.is_some()
+    }
+
+    /// A series to draw on: the `n`-th normal or anomalous test series
+    /// (counting round), or a flat line.
+    pub fn beat_start(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "BeatStart")] start: JsValue,
+        n: u32,
+    ) -> Result<Vec<f32>, JsValue> {
+        let start: BeatStart = from_js(start, "start")?;
+        self.data()?
+            .beat_start(start, n as usize)
+            .map_err(bad_input)
+    }
+
+    /// Bends `series` (in place) as a drag from (`x0`, `y0`) to (`x1`,
+    /// `y1`) does, in points and values (see [`anomaly::brush`]).
+    pub fn brush(&self, series: &mut [f32], x0: f32, y0: f32, x1: f32, y1: f32, radius: f32) {
+        anomaly::brush(series, (x0, y0), (x1, y1), radius);
+    }
+
+    /// Scores a drawn series with the last run's model and draws it with
+    /// its reconstruction on `canvas`; resolves to its error against
+    /// `threshold` and where the plot lies.
+    #[wasm_bindgen(unchecked_return_type = "Promise<BeatView>")]
+    pub fn score_beat(
+        &self,
+        canvas: web_sys::HtmlCanvasElement,
+        series: Vec<f32>,
+        threshold: f32,
+    ) -> Result<Promise, JsValue> {
+        let t = self.trained()?;
+        let d = self.data()?;
+        if series.len() != t.model.length() {
+            return Err(bad_input(format!(
+                "the drawn series has {} points, but the model reads {}",
+                series.len(),
+                t.model.length()
+            )));
+        }
+        let device = self.s.device.clone();
+        Ok(future_to_promise(async move {
+            let (error, recon) = anomaly::score_series(&t.model, &t.scaler, &series, &device)
+                .await
+                .map_err(bad_input)?;
+            let flagged = error > threshold;
+            let caption = format!(
+                "error {error:.4}: {} the threshold {threshold:.4}{}",
+                if flagged { "above" } else { "not above" },
+                if flagged {
+                    ", flagged as anomalous"
+                } else {
+                    ", passes as normal"
+                }
+            );
+            let root = CanvasBackend::with_canvas_object(canvas)
+                .ok_or_else(|| js_err("the canvas has no 2D context"))?
+                .into_drawing_area();
+            let frame = plots::draw_beat_on(&root, &series, &recon, d.beat_range(), &caption)
+                .map_err(js_err)?;
+            to_js(&BeatView {
+                error,
+                threshold,
+                flagged,
+                frame,
+            })
         }))
     }
 
@@ -287,7 +476,11 @@ impl AnomalyLab {
     pub fn restore_run(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
         let d = self.data()?;
         let run = Rc::new(Run::from_bytes(bytes, &d).map_err(js_err)?);
-        self.s.anomaly.borrow_mut().run = Some(run.clone());
+        {
+            let mut st = self.s.anomaly.borrow_mut();
+            st.run = Some(run.clone());
+            st.model = None;
+        }
         let t = anomaly::DEFAULT_THRESHOLD.resolve(&run.valid_errors);
         to_js(&metrics(
             &d,
@@ -443,7 +636,9 @@ impl AnomalyLab {
 }
 
 /// Copies the loaded data and the last run's errors to another session
-/// (the errors are numbers, not tensors, so nothing moves device).
+/// (the errors are numbers, not tensors, so nothing moves device). The
+/// model is not copied: the page restores it from its weights file
+/// (`restore_model`).
 pub(super) fn move_state(from: &AnomalyState, to: &mut AnomalyState) {
     to.data = from.data.clone();
     to.run = from.run.clone();
@@ -468,7 +663,7 @@ fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
         flagged: d.stretches(&r.test_errors, threshold),
         threshold,
         threshold_rule: rule.to_string(),
-        threshold_note: d.threshold_note(r.valid_errors.len()),
+        threshold_note: d.threshold_note(r.valid_errors.len(), r.threshold_folds),
         error_min: lo,
         error_max: hi,
         data: d.name.clone(),

@@ -270,7 +270,31 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   console.log(`# anomaly, uploaded CSV, dense (latent 4), 30 epochs: AUROC ${auroc}, F1 ${await page.textContent('#an-f1')}`);
   assert.ok(auroc > 0.5 && auroc <= 1, `AUROC ${auroc}`);
   assert.match(await page.textContent('#an-best'), /best threshold would be \d\.\d{5} \(F1 \d\.\d{4}\); it is shown, never used to choose/);
-  assert.match(await page.textContent('#an-note'), /rests on only \d+ normal series/, 'a 12-beat validation split is flagged as thin');
+  assert.match(await page.textContent('#an-note'), /cross-validated: it rests on the errors of all 30 normal training series, each from a model trained without it \(5 folds\)/, 'a 6-beat validation split is too thin, so the threshold is cross-validated, and says so');
+  // A drawn series: it starts from a normal test beat; a high plateau drawn
+  // across it raises its error, live.
+  await page.waitForFunction(() => /^error \d\.\d{4} (≤|>) threshold \d\.\d{4}/.test(document.querySelector('[data-testid=anomaly-beat-error]').textContent));
+  const beatError = async () => {
+    const m = /^error (\d\.\d{4}) (≤|>) threshold (\d\.\d{4}): (flagged as anomalous|passes as normal)/.exec(await page.getByTestId('anomaly-beat-error').textContent());
+    assert.ok(m, 'the error is shown');
+    assert.equal(m[2] === '>', Number(m[1]) > Number(m[3]), 'the verdict follows the threshold');
+    assert.equal(m[4] === 'flagged as anomalous', m[2] === '>');
+    return Number(m[1]);
+  };
+  const e0 = await beatError();
+  await page.getByTestId('anomaly-beat').scrollIntoViewIfNeeded();
+  const box = await page.getByTestId('anomaly-beat').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let k = 1; k <= 10; k++) await page.mouse.move(box.x + box.width * (0.2 + 0.05 * k), box.y + box.height * 0.15);
+  await page.mouse.up();
+  await page.waitForFunction((before) => {
+    const m = /^error (\d\.\d{4})/.exec(document.querySelector('[data-testid=anomaly-beat-error]').textContent);
+    return m && Number(m[1]) > before;
+  }, e0);
+  const e1 = await beatError();
+  console.log(`# anomaly, a drawn plateau: error ${e0} → ${e1}`);
+  assert.ok(e1 > e0 * 1.5, `drawing raised the error: ${e0} → ${e1}`);
   const cells = await page.$$eval('#an-confusion tbody td', (tds) => tds.map((t) => t.textContent));
   assert.equal(Number(cells[1]) + Number(cells[2]) + Number(cells[4]) + Number(cells[5]), 30 + 20, 'the test set: half of the 60 normal rows and the 20 anomalous ones');
   // Moving the threshold to its maximum flags nothing: recall 0.
@@ -358,6 +382,7 @@ test('models, uploads, the comparison table and settings survive a reload; Reset
   assert.deepEqual(after, before, 'the run and its threshold are back, unchanged');
   assert.equal(await page.locator('#an-compare tbody tr').count(), 1);
   assert.match(await page.textContent('#restore-note'), /your denoiser.*beats\.csv.*anomaly run/);
+  await page.waitForFunction(() => /^error \d\.\d{4}/.test(document.querySelector('[data-testid=anomaly-beat-error]').textContent), null, { timeout: 60_000 });
   // Reset lab, confirmed: everything is forgotten.
   page.once('dialog', (d) => d.accept());
   await Promise.all([page.waitForEvent('load'), page.click('#reset-lab')]);

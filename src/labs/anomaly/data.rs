@@ -728,15 +728,41 @@ impl RunData {
         Some(super::event_score(l, w, s, &flagged))
     }
 
-    /// The warning for a threshold set by `valid` normal items of this data
-    /// (windows of a long series, else series; see [`super::threshold_note`]).
-    pub fn threshold_note(&self, valid: usize) -> Option<String> {
+    /// The note on a threshold set by `errors` normal items of this data:
+    /// with `folds`, what the cross-validated threshold rests on (see
+    /// [`super::cv_threshold_note`]); else the warning when the validation
+    /// items (windows of a long series, else series) are few (see
+    /// [`super::threshold_note`]).
+    pub fn threshold_note(&self, errors: usize, folds: Option<usize>) -> Option<String> {
+        if let Some(k) = folds {
+            return Some(super::cv_threshold_note(errors, k));
+        }
         let items = if self.long.is_some() {
             "windows"
         } else {
             "series"
         };
-        super::threshold_note(valid, items)
+        super::threshold_note(errors, items)
+    }
+
+    /// Whether the threshold of a run with `settings` on this data is
+    /// cross-validated: when asked, or by default when the validation split
+    /// would hold fewer than [`super::MIN_THRESHOLD_ITEMS`] normal series.
+    /// Windows of a long series cannot be: they overlap, so each fold would
+    /// leak into the others.
+    pub fn cross_validates(&self, settings: &super::AnomalySettings) -> Result<bool, String> {
+        use super::ThresholdFrom;
+        let rows = self.valid.is_none();
+        match settings.threshold_from {
+            ThresholdFrom::Split => Ok(false),
+            ThresholdFrom::Cv if !rows => Err(
+                "a cross-validated threshold needs one series per row: the windows of a long series overlap, so each fold would leak into the others; set the threshold from the split".into(),
+            ),
+            ThresholdFrom::Cv => Ok(true),
+            ThresholdFrom::Auto => Ok(rows
+                && super::valid_count(self.train.count(), settings.valid_fraction)
+                    < super::MIN_THRESHOLD_ITEMS),
+        }
     }
 
     /// What was loaded, for the page's preview: the counts of each split,

@@ -11,12 +11,17 @@ pub const RUN_MAGIC: &[u8; 8] = b"AELABRUN";
 /// The largest run file read (a run on a 50 MB upload stays well below).
 pub const MAX_RUN_BYTES: usize = 256 * 1024 * 1024;
 
-/// A finished run: the validation and test errors and the test series'
-/// reconstructions (flattened, as scaled back to the data's units).
+/// A finished run: the normal errors that set the threshold, the test
+/// errors and the test series' reconstructions (flattened, as scaled back
+/// to the data's units).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub model: String,
+    /// The validation errors, or with `threshold_folds` the cross-validated
+    /// errors of all normal training series.
     pub valid_errors: Vec<f32>,
+    /// The folds of a cross-validated threshold; `None` for the split.
+    pub threshold_folds: Option<usize>,
     pub test_errors: Vec<f32>,
     pub recon: Vec<f32>,
 }
@@ -29,6 +34,9 @@ struct RunHeader {
     valid: usize,
     test: usize,
     recon: usize,
+    /// Absent in runs saved before cross-validated thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folds: Option<usize>,
 }
 
 impl Run {
@@ -43,6 +51,7 @@ impl Run {
             valid: self.valid_errors.len(),
             test: self.test_errors.len(),
             recon: self.recon.len(),
+            folds: self.threshold_folds,
         })
         .unwrap_or_default();
         let mut body = Vec::with_capacity(
@@ -87,6 +96,7 @@ impl Run {
         Ok(Run {
             model: h.model,
             valid_errors: valid.to_vec(),
+            threshold_folds: h.folds,
             test_errors: test.to_vec(),
             recon: recon.to_vec(),
         })
@@ -118,6 +128,7 @@ mod tests {
         Run {
             model: "conv1d".into(),
             valid_errors: vec![0.1, 0.2],
+            threshold_folds: None,
             test_errors: vec![0.5, 1.5, f32::MAX],
             recon: (0..12).map(|i| i as f32 - 3.0).collect(),
         }
@@ -129,6 +140,11 @@ mod tests {
         let bytes = run().to_bytes(&d);
         assert_eq!(&bytes[..8], RUN_MAGIC);
         assert_eq!(Run::from_bytes(&bytes, &d), Ok(run()));
+        let cv = Run {
+            threshold_folds: Some(5),
+            ..run()
+        };
+        assert_eq!(Run::from_bytes(&cv.to_bytes(&d), &d), Ok(cv));
     }
 
     #[test]
