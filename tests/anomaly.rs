@@ -52,7 +52,7 @@ fn ecg5000_dense_autoencoder_separates_abnormal_beats() {
     assert_eq!(recon.len(), 4500 * 140);
     let labels = test.anomalous.clone().unwrap();
     let th = Threshold::Percentile(95.0).resolve(&verr);
-    let d = anomaly::detection("dense", &err, &labels, th, "pct:95");
+    let d = anomaly::detection("dense", &err, &labels, anomaly::Cut::above(th), "pct:95");
     assert!(d.auroc > 0.95, "{d:?}");
     assert!(d.f1 > 0.8, "{d:?}");
     let c = d.confusion;
@@ -124,6 +124,60 @@ fn machine_signal_events_are_found() {
     assert!(block_on(anomaly::errors(&model, &scaler, &wrong, &device))
         .unwrap_err()
         .contains("140 points"));
+}
+
+#[test]
+fn a_stuck_signal_is_flagged_by_the_floor() {
+    // A stuck sensor has none of the normal noise, so a flat line can be
+    // reconstructed better than any normal window: the floor flags it, and
+    // no clean window goes below the floor. It catches a value stuck near
+    // the middle of the signal's range; near its peaks the model
+    // reconstructs a flat line as part of a peak, and the error lies inside
+    // the normal band (docs/results.md).
+    let device = CpuBackend::Flex.device();
+    let d = anomaly::RunData::machine(3, 48, 8).unwrap();
+    let s = AnomalySettings::new(SeriesModelKind::Dense, 3);
+    let (mut t, scaler) =
+        anomaly::trainer_split(&d.train, d.valid.as_ref().unwrap(), &s, &device).unwrap();
+    run(&mut t);
+    let vset = t.task().valid.clone();
+    let model = t.into_model();
+    let unit = anomaly::Scaler { min: 0.0, max: 1.0 };
+    let (verr, _) = block_on(anomaly::errors(&model, &unit, &vset, &device)).unwrap();
+    let cut = d.cut(anomaly::DEFAULT_THRESHOLD.resolve(&verr), &verr, true);
+    let floor = cut.floor.expect("windows of a long series get a floor");
+    let (w, st) = (48, 8);
+    // 12 stretches of 96 points stuck at the value they start at.
+    let mut signal = generate(&MachineConfig::normal(8_000, 6)).series;
+    let stuck_at: Vec<(usize, usize)> = (0..12).map(|i| (400 + i * 600, 496 + i * 600)).collect();
+    for &(a, b) in &stuck_at {
+        let v = signal.values[a];
+        signal.values[a..b].iter_mut().for_each(|x| *x = v);
+    }
+    let windows = signal.windows(w, st).unwrap();
+    let (err, _) = block_on(anomaly::errors(&model, &scaler, &windows, &device)).unwrap();
+    let touches = |k: usize| stuck_at.iter().any(|&(a, b)| k * st < b && k * st + w > a);
+    for (k, &e) in err.iter().enumerate().filter(|(k, _)| !touches(*k)) {
+        assert!(
+            e >= floor,
+            "a clean window at {} is under the floor {floor}: error {e}",
+            k * st
+        );
+    }
+    let caught = stuck_at
+        .iter()
+        .filter(|&&(a, b)| {
+            let inside: Vec<f32> = (0..err.len())
+                .filter(|&k| k * st >= a && k * st + w <= b)
+                .map(|k| err[k])
+                .collect();
+            assert_eq!(inside.len(), 7);
+            // The threshold alone never flags a stuck window.
+            assert!(inside.iter().all(|&e| e <= cut.threshold), "{inside:?}");
+            inside.iter().all(|&e| cut.flags(e))
+        })
+        .count();
+    assert!(caught >= 3, "{caught} of 12 stuck stretches wholly flagged");
 }
 
 #[test]

@@ -156,7 +156,10 @@ export function setupAnomaly(app) {
     $('an-rec').textContent = f(d?.recall);
     $('an-f1').textContent = f(d?.f1);
     $('an-threshold-value').textContent = f(res.threshold, 5);
-    $('an-note').textContent = res.threshold_note ? `Note: ${res.threshold_note}.` : '';
+    const notes = [];
+    if (res.threshold_note) notes.push(`Note: ${res.threshold_note}.`);
+    if (res.floor != null) notes.push(`Windows with an error below the floor ${f(res.floor, 5)} (the dashed line: 70% of the 1st percentile of the normal windows' errors) are flagged too: a stuck signal has none of the normal noise, so it is reconstructed too well.`);
+    $('an-note').textContent = notes.join(' ');
     $('an-roc').hidden = !res.labelled;
     if (d) {
       const c = d.confusion;
@@ -252,7 +255,9 @@ export function setupAnomaly(app) {
     try {
       const v = await an().score_beat(pad, beat.values, st.threshold);
       beat.frame = v.frame;
-      beatText(`error ${f(v.error)} ${v.flagged ? '>' : '≤'} threshold ${f(v.threshold)}: ${v.flagged ? 'flagged as anomalous' : 'passes as normal'}.`);
+      beatText(v.below_floor
+        ? `error ${f(v.error)} < floor ${f(v.floor ?? NaN)}: flagged as anomalous, smoother than any normal window (a stuck signal?).`
+        : `error ${f(v.error)} ${v.flagged ? '>' : '≤'} threshold ${f(v.threshold)}: ${v.flagged ? 'flagged as anomalous' : 'passes as normal'}.`);
     } catch (e) { beatText(errText(e)); }
     beat.busy = false;
     if (beat.again) { beat.again = false; scoreBeat(); }

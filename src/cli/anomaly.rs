@@ -22,6 +22,9 @@ pub(super) struct AnomalyCmd {
     /// meanstd:K, mad:K, pct:P, max or value:V (default: mad:4, the median of the validation errors plus 4 MAD).
     #[arg(long)]
     threshold: Option<String>,
+    /// Long series: do not flag windows reconstructed better than the floor (70% of the 1st percentile of the normal windows' errors), which catches stuck signals.
+    #[arg(long)]
+    no_floor: bool,
     /// Write the flagged stretches as CSV: start, end (exclusive) and peak error, with timestamps when the file has them.
     #[arg(long, value_name = "FILE")]
     flags_out: Option<PathBuf>,
@@ -303,8 +306,9 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             let data = anomaly_data(ctx, &cmd.data, cmd.model.seed)?;
             let (normal, test_err) = anomaly_train(ctx, &data, &settings)?;
             let t = rule.resolve(&normal.errors);
+            let cut = data.cut(t, &normal.errors, !cmd.no_floor);
             let note = data.threshold_note(normal.errors.len(), normal.folds);
-            let stretches = data.stretches(&test_err, t);
+            let stretches = data.stretches(&test_err, cut);
             if let Some(path) = &cmd.flags_out {
                 std::fs::write(path, anomaly::stretches_csv(&stretches))
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -314,10 +318,10 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                     settings.model.name(),
                     &test_err,
                     &labels,
-                    t,
+                    cut,
                     &rule.describe(),
                 );
-                (det, data.event_score(&test_err, t))
+                (det, data.event_score(&test_err, cut))
             });
             if cmd.json {
                 let mut v = match &scored {
@@ -331,9 +335,10 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                     None => serde_json::json!({
                         "model": settings.model.name(),
                         "threshold": t,
+                        "floor": cut.floor,
                         "threshold_rule": rule.describe(),
                         "tested": test_err.len(),
-                        "flagged_items": test_err.iter().filter(|&&e| e > t).count(),
+                        "flagged_items": test_err.iter().filter(|&&e| cut.flags(e)).count(),
                     }),
                 };
                 v["data"] = data.name.clone().into();
@@ -362,7 +367,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                             );
                         }
                     }
-                    None => print_stretches(&data, &test_err, t, &rule.describe(), &stretches),
+                    None => print_stretches(&data, &test_err, cut, &rule.describe(), &stretches),
                 }
                 if let Some(n) = &note {
                     eprintln!("note: {n}");
@@ -402,7 +407,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                         kind,
                         &test_err,
                         &labels,
-                        t,
+                        d.cut(t, &normal.errors, true),
                         &r.describe(),
                     ));
                 }
@@ -424,18 +429,23 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
 fn print_stretches(
     data: &RunData,
     errors: &[f32],
-    threshold: f32,
+    cut: anomaly::Cut,
     rule: &str,
     stretches: &[anomaly::Stretch],
 ) {
+    let threshold = cut.threshold;
     let items = if data.long.is_some() {
         "windows"
     } else {
         "series"
     };
-    let flagged = errors.iter().filter(|&&e| e > threshold).count();
+    let flagged = errors.iter().filter(|&&e| cut.flags(e)).count();
+    let floor = cut
+        .floor
+        .map(|f| format!(" or below the floor {f:.5}"))
+        .unwrap_or_default();
     println!(
-        "{}: no labels, so nothing is scored; {flagged} of {} {items} are above the threshold {threshold:.5} ({rule}), in {} stretch(es)",
+        "{}: no labels, so nothing is scored; {flagged} of {} {items} are above the threshold {threshold:.5} ({rule}){floor}, in {} stretch(es)",
         data.name,
         errors.len(),
         stretches.len()
@@ -476,10 +486,13 @@ fn print_detection_table(name: &str, rows: &[anomaly::Detection]) {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in rows {
         println!(
-            "| {} | {} | {:.5} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:?} |",
+            "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:?} |",
             r.model,
             r.threshold_rule,
-            r.threshold,
+            match r.floor {
+                Some(f) => format!("{:.5} (floor {f:.5})", r.threshold),
+                None => format!("{:.5}", r.threshold),
+            },
             r.auroc,
             r.auprc,
             r.accuracy,

@@ -43,9 +43,11 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     errors: &[f32],
     anomalous: &[bool],
-    threshold: f32,
+    cut: crate::labs::anomaly::Cut,
     bins: usize,
+    items: &str,
 ) -> Result<Axis, String> {
+    let threshold = cut.threshold;
     root.fill(&WHITE).map_err(err)?;
     let (lo, hi0) = range(errors.iter().copied().chain([threshold]));
     let hi = hi0 + (hi0 - lo) * 0.02;
@@ -73,19 +75,28 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("reconstruction error (MAE, scaled)")
-        .y_desc("series")
+        .y_desc(items)
+        .y_label_formatter(&|y| format!("{}", y.round() as i64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(err)?;
+    let labelled = anomalous.iter().any(|&a| a);
     for (k, color) in [(0usize, BLUE), (1, RED_)] {
+        if k == 1 && !labelled {
+            continue;
+        }
         chart
             .draw_series(counts.iter().enumerate().map(|(b, c)| {
                 let x = lo + b as f32 * w;
                 Rectangle::new([(x, 0.0), (x + w, c[k] as f32)], color.mix(0.45).filled())
             }))
             .map_err(err)?
-            .label(if k == 0 { "normal" } else { "anomalous" })
+            .label(match (k, labelled) {
+                (0, true) => "normal",
+                (0, false) => "test items",
+                _ => "anomalous",
+            })
             .legend(move |(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.6).filled())
             });
@@ -98,6 +109,21 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
         .map_err(err)?
         .label("threshold (drag it)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+    if let Some(f) = cut.floor.filter(|f| (lo..hi).contains(f)) {
+        let grey = RGBColor(110, 110, 120);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(f, 0.0), (f, top * 1.08)],
+                5,
+                4,
+                grey.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("floor: smoother is flagged")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], grey.stroke_width(2))
+            });
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))

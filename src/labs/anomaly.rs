@@ -200,6 +200,47 @@ fn median32(v: &[f32]) -> f32 {
 /// 99th percentile, and inflates the standard deviation, but not the MAD.
 pub const DEFAULT_THRESHOLD: Threshold = Threshold::Mad(4.0);
 
+/// What flags a window or a series: an error above the threshold or, for
+/// windows of a long series, one below the floor. A stuck sensor has none
+/// of the normal signal's noise, so its windows are reconstructed better
+/// than any normal window, and no upper threshold can catch them.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct Cut {
+    pub threshold: f32,
+    pub floor: Option<f32>,
+}
+
+/// The floor is this share of the 1st percentile of the normal windows'
+/// errors: on the generated machine signal (seeds 1–5) fully stuck windows
+/// fall to 0.003–0.013 against normal windows' 0.018–0.023 and more.
+pub const FLOOR_SHARE: f32 = 0.7;
+
+impl Cut {
+    /// Only the threshold.
+    pub fn above(threshold: f32) -> Self {
+        Cut {
+            threshold,
+            floor: None,
+        }
+    }
+
+    pub fn flags(&self, error: f32) -> bool {
+        error > self.threshold || self.floor.is_some_and(|f| error < f)
+    }
+
+    pub fn flag_all(&self, errors: &[f32]) -> Vec<bool> {
+        errors.iter().map(|&e| self.flags(e)).collect()
+    }
+}
+
+/// The floor set by the errors of normal windows: [`FLOOR_SHARE`] of their
+/// 1st percentile, or `None` with fewer than [`MIN_THRESHOLD_ITEMS`].
+pub fn error_floor(normal_errors: &[f32]) -> Option<f32> {
+    (normal_errors.len() >= MIN_THRESHOLD_ITEMS)
+        .then(|| FLOOR_SHARE * Threshold::Percentile(1.0).resolve(normal_errors))
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnomalySettings {
     pub model: SeriesModelKind,
@@ -494,6 +535,9 @@ pub struct Detection {
     pub auroc: f64,
     pub auprc: f64,
     pub threshold: f32,
+    /// The floor below which windows are flagged too (see [`Cut`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub floor: Option<f32>,
     pub threshold_rule: String,
     pub accuracy: f64,
     pub precision: f64,
@@ -508,21 +552,23 @@ pub struct Detection {
     pub best_f1: f64,
 }
 
-/// Scores labelled test errors at a threshold.
+/// Scores labelled test errors at a cut (a threshold, and a floor for
+/// windows of a long series).
 pub fn detection(
     model: &str,
     errors: &[f32],
     anomalous: &[bool],
-    threshold: f32,
+    cut: Cut,
     rule: &str,
 ) -> Detection {
-    let c = Confusion::at(errors, anomalous, threshold);
+    let c = Confusion::of(&cut.flag_all(errors), anomalous);
     let best = best_f1_threshold(errors, anomalous);
     Detection {
         model: model.to_string(),
         auroc: auroc(errors, anomalous).unwrap_or(f64::NAN),
         auprc: auprc(errors, anomalous).unwrap_or(f64::NAN),
-        threshold,
+        threshold: cut.threshold,
+        floor: cut.floor,
         threshold_rule: rule.to_string(),
         accuracy: c.accuracy(),
         precision: c.precision(),
@@ -556,11 +602,11 @@ pub struct Stretch {
 /// item, and consecutive flagged series are one stretch.
 pub fn flagged_stretches(
     errors: &[f32],
-    threshold: f32,
+    cut: Cut,
     long: Option<(&LongSeries, usize, usize)>,
     offset: usize,
 ) -> Vec<Stretch> {
-    let flagged: Vec<bool> = errors.iter().map(|&e| e > threshold).collect();
+    let flagged = cut.flag_all(errors);
     let peak = |a: usize, b: usize| errors[a..b].iter().fold(f32::MIN, |m, &e| m.max(e));
     match long {
         None => runs(&flagged)
@@ -873,7 +919,7 @@ mod tests {
         e[2] = 0.9;
         e[3] = 0.6;
         e[7] = 0.5;
-        let s = flagged_stretches(&e, 0.4, Some((&l, 20, 10)), 1000);
+        let s = flagged_stretches(&e, Cut::above(0.4), Some((&l, 20, 10)), 1000);
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].start, s[0].end, s[0].peak_error), (1020, 1050, 0.9));
         assert_eq!(
@@ -887,7 +933,7 @@ mod tests {
             "start,end,peak_error,start_time,end_time\n1020,1050,0.9,t20,t49\n1070,1090,0.5,t70,t89\n"
         );
         // Series data: consecutive flagged series are one stretch.
-        let s = flagged_stretches(&[0.9, 0.8, 0.1, 0.7], 0.5, None, 10);
+        let s = flagged_stretches(&[0.9, 0.8, 0.1, 0.7], Cut::above(0.5), None, 10);
         assert_eq!(
             s.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(),
             vec![(10, 12), (13, 14)]
@@ -896,7 +942,7 @@ mod tests {
             stretches_csv(&s).lines().next(),
             Some("start,end,peak_error")
         );
-        assert!(flagged_stretches(&[0.1; 4], 0.5, None, 0).is_empty());
+        assert!(flagged_stretches(&[0.1; 4], Cut::above(0.5), None, 0).is_empty());
     }
 
     #[test]
@@ -994,6 +1040,40 @@ mod tests {
         assert!(ThresholdFrom::parse("folds")
             .unwrap_err()
             .contains("auto, split or cv"));
+    }
+
+    #[test]
+    fn a_cut_flags_errors_above_the_threshold_and_below_the_floor() {
+        let c = Cut {
+            threshold: 0.5,
+            floor: Some(0.1),
+        };
+        assert_eq!(
+            c.flag_all(&[0.05, 0.1, 0.3, 0.5, 0.6]),
+            vec![true, false, false, false, true]
+        );
+        assert_eq!(Cut::above(0.5).flag_all(&[0.05, 0.6]), vec![false, true]);
+        // The floor: 0.7 of the 1st percentile, from at least 20 errors.
+        let e: Vec<f32> = (1..=101).map(|i| i as f32).collect();
+        assert!((error_floor(&e).unwrap() - 0.7 * 2.0).abs() < 1e-5);
+        assert_eq!(error_floor(&e[..19]), None);
+        // Only windows of a long series get one.
+        let long = RunData::machine(1, 48, 8).unwrap();
+        assert!(long.cut(0.5, &e, true).floor.is_some());
+        assert!(long.cut(0.5, &e, false).floor.is_none());
+        let rows = RunData::ecg5000(
+            SeriesSet {
+                len: 1,
+                values: vec![0.0; 30],
+                anomalous: None,
+            },
+            SeriesSet {
+                len: 1,
+                values: vec![0.0],
+                anomalous: None,
+            },
+        );
+        assert!(rows.cut(0.5, &e, true).floor.is_none());
     }
 
     #[test]

@@ -97,14 +97,20 @@ pub struct Confusion {
 
 impl Confusion {
     pub fn at(scores: &[f32], anomalous: &[bool], threshold: f32) -> Self {
+        let flags: Vec<bool> = scores.iter().map(|&s| s > threshold).collect();
+        Self::of(&flags, anomalous)
+    }
+
+    /// The confusion of given flags (`true` = flagged) against the labels.
+    pub fn of(flags: &[bool], anomalous: &[bool]) -> Self {
         let mut c = Confusion {
             tn: 0,
             fp: 0,
             fn_: 0,
             tp: 0,
         };
-        for (&s, &a) in scores.iter().zip(anomalous) {
-            match (s > threshold, a) {
+        for (&f, &a) in flags.iter().zip(anomalous) {
+            match (f, a) {
                 (true, true) => c.tp += 1,
                 (true, false) => c.fp += 1,
                 (false, true) => c.fn_ += 1,

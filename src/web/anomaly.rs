@@ -48,7 +48,11 @@ pub(super) struct Trained {
 pub struct BeatView {
     error: f32,
     threshold: f32,
+    /// The floor of windows of a long series (see [`anomaly::Cut`]).
+    floor: Option<f32>,
     flagged: bool,
+    /// Flagged for being below the floor.
+    below_floor: bool,
     frame: plots::Frame,
 }
 
@@ -72,6 +76,9 @@ pub struct RunMetrics {
     flagged: Vec<Stretch>,
     /// The threshold in force and the rule that set it.
     threshold: f32,
+    /// With windows of a long series: the floor below which a window is
+    /// flagged too (a stuck signal; see [`anomaly::Cut`]).
+    floor: Option<f32>,
     threshold_rule: String,
     threshold_note: Option<String>,
     error_min: f32,
@@ -433,21 +440,28 @@ impl AnomalyLab {
                 t.model.length()
             )));
         }
+        let c = match self.run() {
+            Ok((_, r)) => cut(&d, &r, threshold),
+            Err(_) => anomaly::Cut::above(threshold),
+        };
         let device = self.s.device.clone();
         Ok(future_to_promise(async move {
             let (error, recon) = anomaly::score_series(&t.model, &t.scaler, &series, &device)
                 .await
                 .map_err(bad_input)?;
-            let flagged = error > threshold;
-            let caption = format!(
-                "error {error:.4}: {} the threshold {threshold:.4}{}",
-                if flagged { "above" } else { "not above" },
-                if flagged {
-                    ", flagged as anomalous"
-                } else {
-                    ", passes as normal"
+            let flagged = c.flags(error);
+            let below_floor = c.floor.is_some_and(|f| error < f);
+            let caption = match c.floor {
+                Some(f) if below_floor => format!(
+                    "error {error:.4}: below the floor {f:.4}, smoother than any normal window (a stuck signal?)"
+                ),
+                _ if flagged => {
+                    format!("error {error:.4}: above the threshold {threshold:.4}, flagged as anomalous")
                 }
-            );
+                _ => format!(
+                    "error {error:.4}: not above the threshold {threshold:.4}, passes as normal"
+                ),
+            };
             let root = CanvasBackend::with_canvas_object(canvas)
                 .ok_or_else(|| js_err("the canvas has no 2D context"))?
                 .into_drawing_area();
@@ -456,7 +470,9 @@ impl AnomalyLab {
             to_js(&BeatView {
                 error,
                 threshold,
+                floor: c.floor,
                 flagged,
+                below_floor,
                 frame,
             })
         }))
@@ -504,7 +520,7 @@ impl AnomalyLab {
     pub fn flagged_csv(&self, threshold: f32) -> Result<String, JsValue> {
         let (d, r) = self.run()?;
         Ok(anomaly::stretches_csv(
-            &d.stretches(&r.test_errors, threshold),
+            &d.stretches(&r.test_errors, cut(&d, &r, threshold)),
         ))
     }
 
@@ -536,14 +552,27 @@ impl AnomalyLab {
             .unwrap_or_else(|| vec![false; d.test.count()]);
         match what {
             "histogram" => {
-                let axis = plots::draw_histogram_on(&root, &r.test_errors, &labels, threshold, 60)
-                    .map_err(js_err)?;
+                let axis = plots::draw_histogram_on(
+                    &root,
+                    &r.test_errors,
+                    &labels,
+                    cut(&d, &r, threshold),
+                    60,
+                    if d.long.is_some() {
+                        "windows"
+                    } else {
+                        "series"
+                    },
+                )
+                .map_err(js_err)?;
                 to_js(&axis)
             }
             "roc" => {
                 let curve = roc_curve(&r.test_errors, &labels);
-                let c =
-                    crate::metrics::detection::Confusion::at(&r.test_errors, &labels, threshold);
+                let c = crate::metrics::detection::Confusion::of(
+                    &cut(&d, &r, threshold).flag_all(&r.test_errors),
+                    &labels,
+                );
                 let fpr = c.fp as f64 / (c.fp + c.tn).max(1) as f64;
                 let auroc =
                     crate::metrics::detection::auroc(&r.test_errors, &labels).unwrap_or(f64::NAN);
@@ -554,7 +583,7 @@ impl AnomalyLab {
                 match &d.long {
                     Some((l, _, _)) => {
                         let flagged: Vec<(usize, usize)> = d
-                            .stretches(&r.test_errors, threshold)
+                            .stretches(&r.test_errors, cut(&d, &r, threshold))
                             .iter()
                             .map(|s| (s.start, s.end))
                             .collect();
@@ -616,7 +645,7 @@ impl AnomalyLab {
                             format!(
                                 "{kind} #{i}: error {:.4}{}",
                                 r.test_errors[i],
-                                if r.test_errors[i] > threshold {
+                                if cut(&d, &r, threshold).flags(r.test_errors[i]) {
                                     " (flagged)"
                                 } else {
                                     ""
@@ -644,13 +673,19 @@ pub(super) fn move_state(from: &AnomalyState, to: &mut AnomalyState) {
     to.run = from.run.clone();
 }
 
+/// What flags a test item of `r` at `threshold` (see [`RunData::cut`]).
+fn cut(d: &Data, r: &Run, threshold: f32) -> anomaly::Cut {
+    d.cut(threshold, &r.valid_errors, true)
+}
+
 fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
+    let c = cut(d, r, threshold);
     let detection = d
         .test
         .anomalous
         .as_ref()
-        .map(|labels| anomaly::detection(&r.model, &r.test_errors, labels, threshold, rule));
-    let events = d.event_score(&r.test_errors, threshold);
+        .map(|labels| anomaly::detection(&r.model, &r.test_errors, labels, c, rule));
+    let events = d.event_score(&r.test_errors, c);
     let (lo, hi) = r
         .test_errors
         .iter()
@@ -660,7 +695,8 @@ fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
         labelled: detection.is_some(),
         detection,
         events,
-        flagged: d.stretches(&r.test_errors, threshold),
+        flagged: d.stretches(&r.test_errors, c),
+        floor: c.floor,
         threshold,
         threshold_rule: rule.to_string(),
         threshold_note: d.threshold_note(r.valid_errors.len(), r.threshold_folds),

@@ -714,18 +714,31 @@ impl RunData {
         self.long.as_ref().map(|(l, w, s)| (l, *w, *s))
     }
 
-    /// The stretches of the test part whose `errors` are above `threshold`,
+    /// The stretches of the test part whose `errors` `cut` flags,
     /// in the file's points (see [`super::flagged_stretches`]).
-    pub fn stretches(&self, errors: &[f32], threshold: f32) -> Vec<super::Stretch> {
-        super::flagged_stretches(errors, threshold, self.long_windows(), self.test_offset)
+    pub fn stretches(&self, errors: &[f32], cut: super::Cut) -> Vec<super::Stretch> {
+        super::flagged_stretches(errors, cut, self.long_windows(), self.test_offset)
     }
 
-    /// Event scores at `threshold`, for a labelled long test series.
-    pub fn event_score(&self, errors: &[f32], threshold: f32) -> Option<super::EventScore> {
+    /// Event scores at `cut`, for a labelled long test series.
+    pub fn event_score(&self, errors: &[f32], cut: super::Cut) -> Option<super::EventScore> {
         self.test.anomalous.as_ref()?;
         let (l, w, s) = self.long_windows()?;
-        let flagged: Vec<bool> = errors.iter().map(|&e| e > threshold).collect();
-        Some(super::event_score(l, w, s, &flagged))
+        Some(super::event_score(l, w, s, &cut.flag_all(errors)))
+    }
+
+    /// What flags a test item at `threshold`: with windows of a long
+    /// series, a floor set by `normal_errors` too (see [`super::Cut`]),
+    /// unless `floor` is false.
+    pub fn cut(&self, threshold: f32, normal_errors: &[f32], floor: bool) -> super::Cut {
+        super::Cut {
+            threshold,
+            floor: if floor && self.long.is_some() {
+                super::error_floor(normal_errors)
+            } else {
+                None
+            },
+        }
     }
 
     /// The note on a threshold set by `errors` normal items of this data:
