@@ -11,6 +11,17 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 #[cfg(not(target_arch = "wasm32"))]
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
+/// A tick label: a whole number without a decimal point ("20", not
+/// "20.0"), any other value to two significant decimals.
+pub fn tick(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-6 * x.abs().max(1.0) {
+        format!("{}", x.round() as i64)
+    } else {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// Natively plotters draws text with a registered font; in the browser it
 /// uses the canvas's own fonts.
 #[cfg(not(target_arch = "wasm32"))]
@@ -324,6 +335,8 @@ pub fn draw_loss_chart_on<DB: DrawingBackend>(
     };
     let mut chart = ChartBuilder::on(root)
         .margin(10)
+        // Room for the last tick's label, centred on the right edge.
+        .margin_right(24)
         .x_label_area_size(34)
         .y_label_area_size(52)
         .build_cartesian_2d(0f64..epochs.max(1) as f64, lo..hi)
@@ -332,6 +345,8 @@ pub fn draw_loss_chart_on<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("epoch")
         .y_desc("loss")
+        .x_labels(epochs.clamp(2, 10) + 1)
+        .x_label_formatter(&|x| tick(*x))
         .light_line_style(RGBColor(235, 235, 240))
         .label_style(("sans-serif", 13))
         .draw()
@@ -406,5 +421,16 @@ mod tests {
         assert_eq!(&bytes[1..4], b"PNG");
         draw_loss_chart(&[], &[], 0, &out).unwrap();
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn whole_ticks_have_no_decimal_point() {
+        assert_eq!(tick(20.0), "20");
+        assert_eq!(tick(4500.0), "4500");
+        assert_eq!(tick(-3.0), "-3");
+        assert_eq!(tick(0.5), "0.5");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(0.126), "0.13");
+        assert_eq!(tick(1e-9), "0");
     }
 }

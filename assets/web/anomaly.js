@@ -118,9 +118,10 @@ export function setupAnomaly(app) {
         });
         showRun(res, cfg);
         startBeat();
+        const bytes = an().run_bytes();
         let model;
         try { model = await an().model_bytes(); } catch { model = undefined; }
-        app.save('anomaly-run', { bytes: an().run_bytes(), model, settings: cfg }, 'the anomaly run');
+        app.save('anomaly-run', { bytes, model, settings: cfg }, 'the anomaly run');
       },
       register: (x) => { session = x; app.setTraining(x); },
       lab,
@@ -355,5 +356,16 @@ export function setupAnomaly(app) {
     return found.join(', ') || null;
   }
 
-  return { onShow() {}, restore };
+  // After a backend switch the run moves with the data, but the model's
+  // tensors do not: it is loaded again from its saved weights file.
+  async function reload() {
+    if (!st.loaded || an().has_model()) return;
+    const run = await app.get('anomaly-run');
+    if (run && run.model) {
+      try { an().restore_model(run.model); } catch (e) { beatText(`The saved model could not be restored (${errText(e)}); train again to draw a series.`); return; }
+    }
+    startBeat();
+  }
+
+  return { onShow() {}, restore, reload };
 }

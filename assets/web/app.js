@@ -140,6 +140,7 @@ async function startLab(choice, why) {
     // The generator is reloaded from its weights file: the old session's
     // tensors may sit on a lost GPU.
     if (state.bytes.augmenter) await augmentTab.reload(state.bytes.augmenter);
+    await anomalyTab.reload();
   }
   showBackend();
   const msg = [why, lab.note].filter(Boolean).join(' ');

@@ -271,6 +271,7 @@ fn anomaly_train(
         let errors = block_on(anomaly::cross_validated_errors(
             &data.train,
             settings,
+            &scaler,
             &ctx.device,
             &Default::default(),
             |k, folds| {

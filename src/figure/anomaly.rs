@@ -49,7 +49,7 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
 ) -> Result<Axis, String> {
     let threshold = cut.threshold;
     root.fill(&WHITE).map_err(err)?;
-    let (lo, hi0) = range(errors.iter().copied().chain([threshold]));
+    let (lo, hi0) = range(errors.iter().copied().chain([threshold]).chain(cut.floor));
     let hi = hi0 + (hi0 - lo) * 0.02;
     let bins = bins.max(5);
     let w = (hi - lo) / bins as f32;
@@ -76,7 +76,9 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("reconstruction error (MAE, scaled)")
         .y_desc(items)
-        .y_label_formatter(&|y| format!("{}", y.round() as i64))
+        // Counts: no more labels than whole numbers up to the top.
+        .y_labels((top as usize + 1).min(11))
+        .y_label_formatter(&|y| crate::figure::tick(*y as f64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
         .draw()
@@ -198,6 +200,8 @@ pub fn draw_series_view_on<DB: DrawingBackend>(
     let pad = (hi - lo) * 0.05;
     let mut chart = ChartBuilder::on(root)
         .margin(10)
+        // Room for the last tick's label, centred on the right edge.
+        .margin_right(28)
         .x_label_area_size(30)
         .y_label_area_size(46)
         .build_cartesian_2d(x0f..x0f + n as f32, lo - pad..hi + pad)
@@ -206,7 +210,7 @@ pub fn draw_series_view_on<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .x_label_formatter(&|x| crate::figure::tick(*x as f64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
         .draw()
@@ -263,13 +267,18 @@ pub fn draw_reconstructions_on<DB: DrawingBackend>(
         let pad = (hi - lo) * 0.05;
         let mut chart = ChartBuilder::on(area)
             .margin(6)
+            .margin_right(16)
             .caption(title, ("sans-serif", 12))
             .x_label_area_size(20)
             .y_label_area_size(34)
             .build_cartesian_2d(0f32..input.len().max(2) as f32, lo - pad..hi + pad)
             .map_err(err)?;
+        // A panel is a few hundred pixels wide: four x labels, not ten.
         chart
             .configure_mesh()
+            .x_labels(4)
+            .y_labels(5)
+            .x_label_formatter(&|x| crate::figure::tick(*x as f64))
             .light_line_style(GREY)
             .label_style(("sans-serif", 10))
             .draw()
@@ -321,6 +330,7 @@ pub fn draw_beat_on<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .margin(10)
         .caption(caption, ("sans-serif", 13))
+        .margin_right(20)
         .x_label_area_size(40)
         .y_label_area_size(46)
         .build_cartesian_2d(0f32..last, lo..hi)
@@ -329,7 +339,7 @@ pub fn draw_beat_on<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("point (drag to draw)")
         .y_desc("value")
-        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .x_label_formatter(&|x| crate::figure::tick(*x as f64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
         .draw()

@@ -465,8 +465,9 @@ pub async fn errors(
 /// Out-of-fold errors of the normal series `normal`: they are shuffled
 /// (by the run's seed) into [`CV_FOLDS`] folds, or one per series when
 /// there are fewer, and for each fold a model with `settings` is trained
-/// on the other folds and gives the errors of the fold's series (in the
-/// scaled units of that model's scaler, as validation errors are). Every
+/// on the other folds and gives the errors of the fold's series, in the
+/// units of `scaler` (the final model's, so that the errors compare with
+/// its test errors; each fold's model has its own). Every
 /// series gets an error from a model that never saw it, so a threshold
 /// can rest on all of them instead of a small validation split.
 /// `on_fold(k, folds)` is called before fold `k` (from 0) trains; `cancel`
@@ -474,6 +475,7 @@ pub async fn errors(
 pub async fn cross_validated_errors(
     normal: &SeriesSet,
     settings: &AnomalySettings,
+    scaler: &Scaler,
     device: &Device,
     cancel: &CancelToken,
     mut on_fold: impl FnMut(usize, usize),
@@ -499,7 +501,7 @@ pub async fn cross_validated_errors(
             .collect();
         let mut fold_settings = settings.clone();
         fold_settings.train.seed = settings.train.seed.wrapping_add(1 + k as u64);
-        let (mut t, _) = trainer_split(
+        let (mut t, fold_scaler) = trainer_split(
             &normal.subset(&rest),
             &normal.subset(&held),
             &fold_settings,
@@ -521,8 +523,10 @@ pub async fn cross_validated_errors(
         let (e, _) = errors(&model, &unit, &held_set, device)
             .await
             .map_err(TrainError::BadConfig)?;
+        // MAE over the fold's span, turned into MAE over the final span.
+        let to_final = fold_scaler.span() / scaler.span();
         for (&j, e) in held.iter().zip(e) {
-            out[j] = e;
+            out[j] = e * to_final;
         }
     }
     Ok(out)

@@ -308,6 +308,7 @@ impl AnomalyLab {
                 let e = anomaly::cross_validated_errors(
                     &d.train,
                     &settings,
+                    &scaler,
                     &device,
                     &cancel,
                     |k, folds| {
@@ -335,6 +336,13 @@ impl AnomalyLab {
             });
             {
                 let mut st = state.borrow_mut();
+                // Other data loaded while the errors were measured: this
+                // run belongs to data that is gone.
+                if !st.data.as_ref().is_some_and(|now| Rc::ptr_eq(now, &d)) {
+                    return Err(bad_input(
+                        "other data was loaded while the errors were measured, so this run was dropped; train again on the data now loaded",
+                    ));
+                }
                 st.run = Some(run.clone());
                 st.model = Some(Rc::new(Trained {
                     model,
@@ -607,7 +615,7 @@ impl AnomalyLab {
                             .test_errors
                             .iter()
                             .enumerate()
-                            .filter(|(_, &e)| e > threshold)
+                            .filter(|(_, &e)| cut(&d, &r, threshold).flags(e))
                             .map(|(k, _)| (k, k + 1))
                             .collect();
                         let lab: Vec<bool> = labels.clone();
