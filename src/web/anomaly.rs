@@ -558,13 +558,14 @@ impl AnomalyLab {
             .anomalous
             .clone()
             .unwrap_or_else(|| vec![false; d.test.count()]);
+        let c = cut(&d, &r, threshold);
         match what {
             "histogram" => {
                 let axis = plots::draw_histogram_on(
                     &root,
                     &r.test_errors,
                     &labels,
-                    cut(&d, &r, threshold),
+                    c,
                     60,
                     if d.long.is_some() {
                         "windows"
@@ -577,10 +578,8 @@ impl AnomalyLab {
             }
             "roc" => {
                 let curve = roc_curve(&r.test_errors, &labels);
-                let c = crate::metrics::detection::Confusion::of(
-                    &cut(&d, &r, threshold).flag_all(&r.test_errors),
-                    &labels,
-                );
+                let c =
+                    crate::metrics::detection::Confusion::of(&c.flag_all(&r.test_errors), &labels);
                 let fpr = c.fp as f64 / (c.fp + c.tn).max(1) as f64;
                 let auroc =
                     crate::metrics::detection::auroc(&r.test_errors, &labels).unwrap_or(f64::NAN);
@@ -591,7 +590,7 @@ impl AnomalyLab {
                 match &d.long {
                     Some((l, _, _)) => {
                         let flagged: Vec<(usize, usize)> = d
-                            .stretches(&r.test_errors, cut(&d, &r, threshold))
+                            .stretches(&r.test_errors, c)
                             .iter()
                             .map(|s| (s.start, s.end))
                             .collect();
@@ -615,7 +614,7 @@ impl AnomalyLab {
                             .test_errors
                             .iter()
                             .enumerate()
-                            .filter(|(_, &e)| cut(&d, &r, threshold).flags(e))
+                            .filter(|(_, &e)| c.flags(e))
                             .map(|(k, _)| (k, k + 1))
                             .collect();
                         let lab: Vec<bool> = labels.clone();
@@ -653,7 +652,7 @@ impl AnomalyLab {
                             format!(
                                 "{kind} #{i}: error {:.4}{}",
                                 r.test_errors[i],
-                                if cut(&d, &r, threshold).flags(r.test_errors[i]) {
+                                if c.flags(r.test_errors[i]) {
                                     " (flagged)"
                                 } else {
                                     ""
