@@ -12,6 +12,9 @@ WASM_BINDGEN=0.2.130
 TRUNK=0.21.14 # 0.22 needs rustc >= 1.96.1
 WASM_OPT=0.116.1
 tools_target="$HOME/.cache/aelab-tools-target"
+# scripts/test.sh lints aelab's crates through clippy-driver; the tools
+# installed here are not aelab's and must build with plain rustc.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 
 have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q "$2"; }
 
@@ -25,8 +28,9 @@ fi
 if ! have_version trunk "$TRUNK"; then
   # Without its TLS and update check (it serves on loopback and never
   # downloads here), and without its fat LTO and single codegen unit, which
-  # serialise the build: 10 minutes cold instead of 12 on 2 cores.
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  # serialise the build: 10 minutes cold instead of 12 on 2 cores. At
+  # opt-level 1: it only runs cargo and wasm-bindgen and copies files.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
     CARGO_TARGET_DIR="$tools_target" cargo install --locked --force --no-default-features trunk --version "$TRUNK"
 fi
 # wasm-opt is only needed for release builds (size report, bench):
