@@ -382,3 +382,72 @@ async fn a_cancelled_session_says_so_in_its_error_kind() {
         assert!(msg.as_string().unwrap().contains(says), "{msg:?}");
     }
 }
+
+/// What the compute worker relies on: a session hands each new checkpoint
+/// over once (`fresh_checkpoint`), the checkpoint denoises as a preview
+/// without replacing the current denoiser, a file that is no denoiser is
+/// refused and the preview stays, and the chart of a run elsewhere records
+/// the session's own step events.
+#[wasm_bindgen_test]
+async fn a_run_hands_over_each_checkpoint_once_and_it_denoises_as_a_preview() {
+    use aelab::data::idx::write_idx;
+    use wasm_bindgen_futures::JsFuture;
+    let lab = aelab::web::Lab::create("flex".into()).await.unwrap();
+    let n = 24;
+    let images = write_idx(&[n, 28, 28], &vec![90u8; n * 784]);
+    let labels = write_idx(&[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>());
+    lab.load_train_set(&images, &labels).unwrap();
+    let den = lab.denoise();
+    let cfg = r#"{"images": 16, "epochs": 1, "batch_size": 8, "learning_rate": 0.001,
+                 "noise_min": 0.3, "noise_max": 0.9, "from_scratch": true, "kind": "canonical"}"#;
+    let session = den
+        .start_training(js_sys::JSON::parse(cfg).unwrap())
+        .unwrap();
+    assert!(
+        session.fresh_checkpoint().is_none(),
+        "no checkpoint before a step"
+    );
+    let mut chart = aelab::web::LossChart::new(1);
+    let mut events = Vec::new();
+    loop {
+        let ev = JsFuture::from(session.step()).await.unwrap();
+        let kind = js_sys::Reflect::get(&ev, &"kind".into())
+            .unwrap()
+            .as_string()
+            .unwrap();
+        chart.record(ev.clone());
+        events.push(kind.clone());
+        if kind == "finished" {
+            break;
+        }
+    }
+    assert_eq!(events, ["step", "step", "epoch", "finished"]);
+    assert_eq!(chart.recorded_steps(), 2, "the chart has both steps");
+    let ck = session
+        .fresh_checkpoint()
+        .expect("a checkpoint at the epoch's end");
+    assert!(
+        session.fresh_checkpoint().is_none(),
+        "each checkpoint is handed over once"
+    );
+    // No denoiser is loaded: the preview alone denoises.
+    assert!(!den.previewing());
+    let at = den.set_preview(&ck.to_vec()).unwrap();
+    assert_eq!(
+        js_sys::Reflect::get(&at, &"epoch".into()).unwrap().as_f64(),
+        Some(1.0)
+    );
+    assert!(den.previewing());
+    let out = JsFuture::from(den.run(vec![0.5; 784]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(js_sys::Float32Array::from(out).length(), 784);
+    assert!(den.set_preview(b"not a weights file").is_err());
+    assert!(den.previewing(), "a refused file leaves the preview");
+    den.clear_preview();
+    assert!(!den.previewing());
+    assert!(
+        den.run(vec![0.5; 784]).is_err(),
+        "without the preview there is no denoiser"
+    );
+}

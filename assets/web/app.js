@@ -7,6 +7,7 @@ import { setupDenoise } from './denoise.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
+import { Compute } from './compute.js';
 
 // ---------- WebGPU devices, for the lost-device handling and its test ----------
 // Every GPUDevice the wasm module asks for is remembered here, so that the
@@ -22,8 +23,13 @@ if (self.GPUAdapter && GPUAdapter.prototype.requestDevice) {
     return device;
   };
 }
+// The compute worker, shared by the tabs that train in it (compute.js).
+const compute = new Compute((why) => console.warn(why));
 window.aelabTest = Object.assign(window.aelabTest || {}, {
-  loseGpu() { for (const d of gpuDevices) d.destroy(); return gpuDevices.length; },
+  // The compute worker's devices are lost too.
+  loseGpu() { for (const d of gpuDevices) d.destroy(); compute.loseGpu(); return gpuDevices.length; },
+  // Stops the compute worker as a crash would.
+  killWorker() { const had = !!compute.worker; compute.lost('the compute worker stopped (killed by the test)'); return had; },
 });
 
 const state = {
@@ -188,7 +194,7 @@ $('backend-select').addEventListener('change', async (ev) => {
 
 // ---------- the Denoise tab (denoise.js) ----------
 const { update, showModelInfo, setNoise, drawSample, testSet, trainSet } = setupDenoise({
-  state, save, recover, saveSettingsSoon,
+  state, save, recover, saveSettingsSoon, compute,
 });
 
 
@@ -234,6 +240,8 @@ const augmentTab = setupAugment({
   save,
   get: (key) => store.get(key),
   setAugmenter: (bytes) => { state.bytes.augmenter = bytes; },
+  classifier: () => state.bytes.classifier,
+  compute,
 });
 const anomalyTab = setupAnomaly({
   save,

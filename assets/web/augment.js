@@ -2,6 +2,7 @@
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
 import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining } from './ui.js';
+import { workerAvailable, workerSession } from './compute.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
 
@@ -70,27 +71,44 @@ export function setupAugment(app) {
     const s = settings();
     const bad = check(s);
     if (bad) { $('aug-status').textContent = bad; return; }
+    const inWorker = workerAvailable();
+    $('aug-status').dataset.where = inWorker ? 'worker' : 'page';
     await runTraining({ start: $('aug-train'), cancel: $('aug-cancel'), bar: $('aug-progress'), status: $('aug-status'), chart: $('aug-chart') }, {
       prepare: async () => {
         $('aug-status').textContent = 'loading MNIST…';
         await Promise.all([app.trainSet(), app.testSet()]);
         showExamples();
+        if (inWorker) {
+          $('aug-status').textContent = 'starting the compute worker…';
+          await app.compute.ensure(lab().backend);
+        }
       },
-      begin: () => aug().start_training(s),
+      // In the compute worker where the page has one (compute.js).
+      begin: () => inWorker
+        ? workerSession(app.compute, 'train-augment', { settings: s, classifier: app.classifier() }, { epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; } })
+        : aug().start_training(s),
       finish: async (done) => {
         $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
-        await install(await aug().adopt(done));
-        await keep();
+        if (inWorker) {
+          const { bytes } = done.result;
+          await install(await aug().load(bytes));
+          await keep(bytes);
+        } else {
+          await install(await aug().adopt(done));
+          await keep();
+        }
       },
       register: (x) => { session = x; app.setTraining(x); },
       lab,
       cancelled: 'cancelled: the previous generator (if any) stays.',
       failed: (msg) => `training failed: ${msg}. The previous generator (if any) stays.`,
       recover: (e) => app.recover(e, 'training the generator'),
-      rescue: async (checkpoint) => {
+      rescue: async (checkpoint, why) => {
         await install(await aug().load(checkpoint));
         await keep(checkpoint);
-        $('aug-status').textContent = 'WebGPU failed during training; aelab moved to the CPU and kept the generator as trained up to its last checkpoint.';
+        $('aug-status').textContent = why === 'worker'
+          ? 'The compute worker stopped during training; aelab kept the generator as trained up to its last checkpoint. The next run starts a new worker.'
+          : 'WebGPU failed during training; aelab moved to the CPU and kept the generator as trained up to its last checkpoint.';
       },
     });
   });

@@ -6,15 +6,25 @@
 import * as aelab from './aelab.js';
 import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
 import * as store from './store.js';
+import { workerAvailable, workerSession } from './compute.js';
 
 const PAD = 280;
 const BRUSH = 22;
 const MAX_UPLOAD = 64 * 1024 * 1024;
+// How often a run in the compute worker sends the page a checkpoint to
+// denoise with, in ms (and at each epoch's end).
+const PREVIEW_MS = 2000;
 
 // `app`: the page's shared state and services (app.js).
-/** @param {{ state: { lab: import('./ui.js').Lab, labs: import('./ui.js').Labs, [more: string]: any }, [more: string]: any }} app */
+/** @param {{ state: { lab: import('./ui.js').Lab, labs: import('./ui.js').Labs, [more: string]: any }, compute: import('./compute.js').Compute, [more: string]: any }} app */
 export function setupDenoise(app) {
   const { state, save, recover, saveSettingsSoon } = app;
+
+  // The compute worker (app.js makes it; compute.js): denoiser training and
+  // the report's table run there where the page can have one (served over
+  // http), so the page keeps answering, and the pad denoises with a run's
+  // latest checkpoint. From file:// they run on the page's thread.
+  const { compute } = app;
 
   // ---------- draw pad ----------
   const pad = $('pad');
@@ -208,9 +218,21 @@ export function setupDenoise(app) {
       'accuracy noisy (%)', 'accuracy denoised (%)', 'accuracy 3×3 median (%)'];
     return { head, rows, caption: `${caption}: ${rep.images} test images, classifier ${(100 * rep.classifier_accuracy_clean).toFixed(2)} % on clean digits` };
   }
+  // The figure is drawn here; the table (n test digits, up to 10000) is
+  // computed in the compute worker where the page has one.
   async function makeReport(n, canvas) {
     await testSet();
-    return await state.labs.denoise.report(canvas, n);
+    await state.labs.denoise.draw_report(canvas);
+    if (workerAvailable()) {
+      try {
+        await compute.ensure(state.lab.backend);
+        return await compute.request('evaluate-denoiser', { denoiser: state.bytes.denoiser, classifier: state.bytes.classifier, images: n }).done;
+      } catch (e) {
+        if (!e || e.kind !== 'worker-lost') throw e;
+        console.warn(`${errText(e)}: the table is computed on the page's thread`);
+      }
+    }
+    return await state.labs.denoise.evaluate(n);
   }
   $('report-make').addEventListener('click', async () => {
     const btn = $('report-make');
@@ -260,6 +282,49 @@ export function setupDenoise(app) {
   }
 
   const COMPARE_N = 500;
+
+  function compareTable(before, after) {
+    const t = reportTable(after, 'Trained here');
+    const b = reportTable(before, 'Before');
+    renderTable($('train-compare'), {
+      caption: `Before and after training, on the first ${COMPARE_N} test images`,
+      head: ['model', ...b.head],
+      rows: [...b.rows.map((r) => ['before', ...r]), ...t.rows.map((r) => ['after', ...r])],
+    });
+  }
+
+  const atText = (at) => at.step === 0 ? `after epoch ${at.epoch}` : `epoch ${at.epoch + 1}, step ${at.step}`;
+
+  // A checkpoint from the worker: the pad denoises with it from now on.
+  function showPreview(bytes) {
+    try {
+      const at = state.labs.denoise.set_preview(bytes);
+      $('denoise-source').textContent = `Denoised by the model being trained (${at ? atText(at) : 'latest checkpoint'}). Cancel, and the current model is back.`;
+      $('denoise-source').dataset.preview = 'true';
+      update();
+    } catch (e) { console.warn(`checkpoint not shown: ${errText(e)}`); }
+  }
+  function endPreview() {
+    if (state.labs) state.labs.denoise.clear_preview();
+    $('denoise-source').textContent = '';
+    $('denoise-source').dataset.preview = 'false';
+  }
+
+  // The model of a run kept after a failure: its last checkpoint.
+  async function rescue(checkpoint, why, ui) {
+    endPreview();
+    state.labs.denoise.load(checkpoint);
+    state.bytes.denoiser = checkpoint;
+    save('denoiser', checkpoint, 'the trained denoiser');
+    const at = state.labs.denoise.info().checkpoint || { epoch: 0, step: 0 };
+    const kept = `kept the model as trained up to ${atText(at)} (its last checkpoint)`;
+    ui.status.textContent = why === 'worker'
+      ? `The compute worker stopped during training; aelab ${kept}. The next run starts a new worker.`
+      : `WebGPU failed during training; aelab moved to the CPU and ${kept}.`;
+    showModelInfo();
+    update();
+  }
+
   $('train-start').addEventListener('click', async () => {
     if (state.training) return;
     const cfg = trainSettings();
@@ -268,7 +333,47 @@ export function setupDenoise(app) {
     }
     const ui = { start: $('train-start'), cancel: $('train-cancel'), bar: $('train-progress'), status: $('train-status'), chart: $('train-chart') };
     $('train-compare').textContent = '';
+    const common = {
+      register: (session) => { state.training = session; if (!session) endPreview(); },
+      lab: () => state.lab,
+      cancelled: 'cancelled: the previous model stays.',
+      failed: (msg) => `training failed: ${msg}. The model from before the run stays.`,
+      recover: (e) => recover(e, 'training'),
+      rescue: (checkpoint, why) => rescue(checkpoint, why, ui),
+    };
+    const adopt = async (bytes) => {
+      state.bytes.denoiser = bytes;
+      save('denoiser', bytes, 'the trained denoiser');
+      ui.status.textContent = 'done: the trained model is now the current denoiser.';
+      showModelInfo();
+      update();
+    };
+    if (workerAvailable()) {
+      ui.status.dataset.where = 'worker';
+      await runTraining(ui, {
+        ...common,
+        prepare: async () => {
+          ui.status.textContent = 'starting the compute worker…';
+          await compute.ensure(state.lab.backend);
+        },
+        begin: () => workerSession(compute, 'train-denoise', {
+          denoiser: state.bytes.denoiser, classifier: state.bytes.classifier, settings: cfg,
+          compare: COMPARE_N, checkpoint_ms: PREVIEW_MS,
+        }, { epochs: cfg.epochs, onStatus: (t) => { ui.status.textContent = t; }, onCheckpoint: showPreview }),
+        finish: async (session) => {
+          const { bytes, before, after } = session.result;
+          endPreview();
+          state.labs.denoise.load(bytes);
+          compareTable(before, after);
+          await adopt(bytes);
+        },
+      });
+      return;
+    }
+    // No worker here (file://): train on the page's thread.
+    ui.status.dataset.where = 'page';
     await runTraining(ui, {
+      ...common,
       prepare: async () => {
         ui.status.textContent = 'loading the MNIST training set (10 MB)…';
         await trainSet();
@@ -281,34 +386,10 @@ export function setupDenoise(app) {
       begin: () => state.labs.denoise.start_training(cfg),
       finish: async (session) => {
         state.labs.denoise.adopt(session);
-        state.bytes.denoiser = await state.labs.denoise.bytes();
-        save('denoiser', state.bytes.denoiser, 'the trained denoiser');
+        const bytes = await state.labs.denoise.bytes();
         ui.status.textContent = 'done; measuring the new model…';
-        const after = await makeReport(COMPARE_N, document.createElement('canvas'));
-        const t = reportTable(after, 'Trained here');
-        const b = reportTable(state.pretrainedReport, 'Before');
-        renderTable($('train-compare'), {
-          caption: `Before and after training, on the first ${COMPARE_N} test images`,
-          head: ['model', ...b.head],
-          rows: [...b.rows.map((r) => ['before', ...r]), ...t.rows.map((r) => ['after', ...r])],
-        });
-        ui.status.textContent = 'done: the trained model is now the current denoiser.';
-        showModelInfo();
-        update();
-      },
-      register: (session) => { state.training = session; },
-      lab: () => state.lab,
-      cancelled: 'cancelled: the previous model stays.',
-      failed: (msg) => `training failed: ${msg}. The model from before the run stays.`,
-      recover: (e) => recover(e, 'training'),
-      rescue: async (checkpoint) => {
-        state.labs.denoise.load(checkpoint);
-        state.bytes.denoiser = checkpoint;
-        save('denoiser', checkpoint, 'the trained denoiser');
-        const at = state.labs.denoise.info().checkpoint || { epoch: 0, step: 0 };
-        ui.status.textContent = `WebGPU failed during training; aelab moved to the CPU and kept the model as trained up to epoch ${at.epoch}, step ${at.step} (its last checkpoint).`;
-        showModelInfo();
-        update();
+        compareTable(state.pretrainedReport, await makeReport(COMPARE_N, document.createElement('canvas')));
+        await adopt(bytes);
       },
     });
   });

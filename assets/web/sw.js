@@ -2,9 +2,9 @@
 // the page reloads and all three labs work with the network off. Requests
 // go to the network first (so a new build is picked up at once) and fall
 // back to the cache when the network is gone.
-const CACHE = 'aelab-v7';
+const CACHE = 'aelab-v8';
 const ASSETS = [
-  './', 'index.html', 'app.js', 'ui.js', 'store.js', 'denoise.js', 'augment.js', 'anomaly.js', 'style.css',
+  './', 'index.html', 'app.js', 'ui.js', 'store.js', 'denoise.js', 'augment.js', 'anomaly.js', 'compute.js', 'worker.js', 'style.css',
   'aelab.js', 'aelab_bg.wasm', 'bench.html', 'bench.js',
   'models/classifier.aelab', 'models/denoiser-skip.aelab', 'models/denoiser-canonical.aelab',
   'mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz',

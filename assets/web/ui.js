@@ -117,17 +117,30 @@ export async function driveSession(session, { bar, status, chart }) {
 // and says whether it did, and then `rescue(checkpoint)`, if given, adopts
 // the run's last checkpoint.
 // The buttons come back in every case (`canStart()` for the start button).
+// A run that trains in the compute worker (compute.js) looks the same; when
+// the worker stops mid-run (kind `worker-lost`), `rescue(checkpoint,
+// 'worker')` adopts the last checkpoint it sent.
+/**
+ * What runTraining drives: the core's TrainSession, or a run in the compute
+ * worker (compute.js's workerSession).
+ * @typedef {object} RunSession
+ * @property {() => Promise<import('./aelab.js').StepEvent>} step
+ * @property {(canvas: HTMLCanvasElement) => void} draw_chart
+ * @property {() => Uint8Array | undefined} checkpoint
+ * @property {() => void} cancel
+ * @property {() => void} free
+ */
 /**
  * @typedef {object} TrainingRun
  * @property {() => Promise<void>} [prepare]
- * @property {() => import('./aelab.js').TrainSession} begin
- * @property {(session: import('./aelab.js').TrainSession) => Promise<void>} finish
- * @property {(session: import('./aelab.js').TrainSession | null) => void} register
+ * @property {() => RunSession} begin
+ * @property {(session: any) => Promise<void>} finish
+ * @property {(session: RunSession | null) => void} register
  * @property {() => import('./aelab.js').Lab} lab
  * @property {string} cancelled
  * @property {(message: string) => string} failed
  * @property {(error: unknown) => Promise<boolean>} recover
- * @property {(checkpoint: Uint8Array) => Promise<void>} [rescue]
+ * @property {(checkpoint: Uint8Array, why: 'gpu' | 'worker') => Promise<void>} [rescue]
  * @property {() => boolean} [canStart]
  */
 /** @param {any} ui the run's elements: start, cancel, bar, status, chart @param {TrainingRun} run */
@@ -148,14 +161,25 @@ export async function runTraining(ui, { prepare, begin, finish, register, lab, c
     if (e && e.kind === 'cancelled') ui.status.textContent = cancelled;
     else if (e && e.kind === 'bad-input') ui.status.textContent = `cannot train with these settings: ${msg}`;
     else if (e && e.kind === 'diverged') ui.status.textContent = failed(msg);
-    else {
+    else if (e && e.kind === 'worker-lost') {
+      // The compute worker stopped; the page's own session is fine.
+      ui.status.textContent = failed(msg);
+      const checkpoint = rescue && session ? session.checkpoint() : undefined;
+      if (checkpoint) {
+        try {
+          await rescue(checkpoint, 'worker');
+        } catch (e2) {
+          ui.status.textContent = `the compute worker stopped and its checkpoint could not be loaded: ${errText(e2)}`;
+        }
+      }
+    } else {
       // The backend failed (or something unforeseen): on WebGPU, move to the CPU.
       ui.status.textContent = failed(msg);
       const checkpoint = rescue && session && lab().backend === 'webgpu' ? session.checkpoint() : undefined;
       const moved = await recover(e);
       if (moved && checkpoint) {
         try {
-          await rescue(checkpoint);
+          await rescue(checkpoint, 'gpu');
         } catch (e2) {
           ui.status.textContent = `WebGPU failed during training and its checkpoint could not be loaded: ${errText(e2)}`;
         }

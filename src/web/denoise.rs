@@ -145,45 +145,86 @@ impl DenoiseLab {
         super::to_js(&DenoiserInfo::of(c, meta))
     }
 
-    /// Denoises `n` 28×28 images (n·784 floats in [0, 1]); resolves to a
+    /// Denoises `n` 28×28 images (n·784 floats in [0, 1]) with the preview
+    /// when one is set, else the current denoiser; resolves to a
     /// Float32Array of the same length.
     #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
     pub fn run(&self, images: Vec<f32>) -> Result<Promise, JsValue> {
-        let model = self.model()?;
+        let preview = self.s.preview.borrow().clone();
+        let model = match preview {
+            Some(m) => m,
+            None => self.model()?,
+        };
         let device = self.s.device.clone();
         Ok(floats_promise(async move {
             infer::denoise(&model, &images, &device).await
         }))
     }
 
-    /// Draws the report figure (ten digits × clean, noisy, denoised × the
-    /// three levels) on `canvas`, and resolves to the evaluation of the
-    /// first `images` test digits at those levels.
+    /// Denoises with a checkpoint of a run that trains elsewhere (a weights
+    /// file from the compute worker) until [`DenoiseLab::clear_preview`]; the
+    /// current denoiser stays as it is. Returns where the checkpoint was
+    /// taken. A file that is not a denoiser is an error, and the preview
+    /// before it stays.
+    #[wasm_bindgen(unchecked_return_type = "CheckpointAt | undefined")]
+    pub fn set_preview(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        let (m, _, meta) = record::from_bytes::<Denoiser>(bytes, &self.s.device).map_err(js_err)?;
+        *self.s.preview.borrow_mut() = Some(m);
+        let at: Option<CheckpointAt> = meta
+            .get("checkpoint")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        super::to_js(&at)
+    }
+
+    /// Denoises with the current denoiser again.
+    pub fn clear_preview(&self) {
+        *self.s.preview.borrow_mut() = None;
+    }
+
+    /// Whether a preview denoises in place of the current denoiser.
+    #[wasm_bindgen(getter)]
+    pub fn previewing(&self) -> bool {
+        self.s.preview.borrow().is_some()
+    }
+
+    /// The evaluation of the current denoiser on the first `images` test
+    /// digits at the report's levels (the report's table, without its
+    /// figure: the compute worker has no canvas).
     #[wasm_bindgen(unchecked_return_type = "Promise<EvalReport>")]
-    pub fn report(
-        &self,
-        canvas: web_sys::HtmlCanvasElement,
-        images: usize,
-    ) -> Result<Promise, JsValue> {
+    pub fn evaluate(&self, images: usize) -> Result<Promise, JsValue> {
+        let (den, cls, test) = (self.model()?, self.s.classifier()?, self.s.test()?);
+        let device = self.s.device.clone();
+        Ok(typed_promise(async move {
+            let subset = test.take(images.clamp(1, test.len()));
+            denoise::evaluate(&den, &cls, &subset, &REPORT_LEVELS, EVAL_SEED, &device).await
+        }))
+    }
+
+    /// Draws the report figure (ten digits × clean, noisy, denoised × the
+    /// three levels) on `canvas`. Its table is [`DenoiseLab::evaluate`],
+    /// which the page runs in the compute worker where it has one.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn draw_report(&self, canvas: web_sys::HtmlCanvasElement) -> Result<Promise, JsValue> {
         let (den, cls, test) = (self.model()?, self.s.classifier()?, self.s.test()?);
         let device = self.s.device.clone();
         let backend = self.s.backend.clone();
-        Ok(typed_promise(async move {
-            let fig =
-                denoise::figure_data(&den, &cls, &test, &REPORT_LEVELS, EVAL_SEED, &device).await?;
+        Ok(future_to_promise(async move {
+            let fig = denoise::figure_data(&den, &cls, &test, &REPORT_LEVELS, EVAL_SEED, &device)
+                .await
+                .map_err(js_err)?;
             let (w, h) = figure::denoise_figure_size(REPORT_LEVELS.len());
             canvas.set_width(w);
             canvas.set_height(h);
             let root = CanvasBackend::with_canvas_object(canvas)
-                .ok_or("the canvas has no 2D context")?
+                .ok_or_else(|| js_err("the canvas has no 2D context"))?
                 .into_drawing_area();
             figure::draw_denoise_figure_on(
                 &root,
                 &fig,
                 &format!("aelab denoising report (noise seed {EVAL_SEED}, backend {backend})"),
-            )?;
-            let subset = test.take(images.clamp(1, test.len()));
-            denoise::evaluate(&den, &cls, &subset, &REPORT_LEVELS, EVAL_SEED, &device).await
+            )
+            .map_err(js_err)?;
+            Ok(JsValue::UNDEFINED)
         }))
     }
 

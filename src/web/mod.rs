@@ -31,17 +31,17 @@ pub use augment::AugmentLab;
 pub use denoise::DenoiseLab;
 
 /// Turns a panic into a visible message: the console gets the backtrace and
-/// the page's `window.aelabPanic(message)` (when defined) shows it.
+/// the global `aelabPanic(message)` (when defined) shows it: the page's
+/// banner, or the compute worker's report to the page.
 #[wasm_bindgen(start)]
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
         let msg = info.to_string();
-        if let Some(window) = web_sys::window() {
-            if let Ok(f) = js_sys::Reflect::get(&window, &"aelabPanic".into()) {
-                if let Some(f) = f.dyn_ref::<js_sys::Function>() {
-                    let _ = f.call1(&JsValue::NULL, &msg.into());
-                }
+        // The page's window, or the compute worker's global scope.
+        if let Ok(f) = js_sys::Reflect::get(&js_sys::global(), &"aelabPanic".into()) {
+            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+                let _ = f.call1(&JsValue::NULL, &msg.into());
             }
         }
     }));
@@ -245,6 +245,9 @@ pub(crate) struct Session {
     backend: String,
     note: String,
     denoiser: RefCell<Option<(Denoiser, DenoiserConfig, serde_json::Value)>>,
+    /// A checkpoint of a run in the compute worker, which denoises in place
+    /// of `denoiser` while the run goes on ([`DenoiseLab::set_preview`]).
+    preview: RefCell<Option<Denoiser>>,
     classifier: RefCell<Option<Classifier>>,
     test: RefCell<Option<Rc<Mnist>>>,
     train: RefCell<Option<Rc<Mnist>>>,
@@ -307,6 +310,7 @@ impl Lab {
                 backend,
                 note,
                 denoiser: RefCell::new(None),
+                preview: RefCell::new(None),
                 classifier: RefCell::new(None),
                 test: RefCell::new(None),
                 train: RefCell::new(None),
@@ -479,14 +483,16 @@ pub struct TrainSession {
     trainer: Rc<RefCell<Option<AnyTrainer>>>,
     cancel: crate::training::CancelToken,
     kind: SessionKind,
-    train_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
-    valid_curve: Rc<RefCell<Vec<figure::CurvePoint>>>,
-    epochs: usize,
+    curves: Rc<RefCell<Curves>>,
     /// The last checkpoint: a weights file of the model as trained so far,
-    /// read to the CPU at each epoch's end and every
-    /// [`CHECKPOINT_EVERY_MS`], so that a lost GPU does not lose the run.
+    /// read to the CPU at each epoch's end and every `checkpoint_every` ms
+    /// ([`CHECKPOINT_EVERY_MS`] unless the page sets it), so that a lost GPU
+    /// or worker does not lose the run. `fresh` says whether it is newer
+    /// than the one [`TrainSession::fresh_checkpoint`] last gave.
     checkpoint: Rc<RefCell<Option<Vec<u8>>>>,
+    fresh: Rc<std::cell::Cell<bool>>,
     checkpoint_at: Rc<std::cell::Cell<f64>>,
+    checkpoint_every: Rc<std::cell::Cell<f64>>,
     /// The configuration and metadata a checkpoint is written with, fixed
     /// for the session.
     checkpoint_spec: Rc<CheckpointSpec>,
@@ -494,6 +500,109 @@ pub struct TrainSession {
 
 /// How often a running session copies its model to the CPU, at most.
 const CHECKPOINT_EVERY_MS: f64 = 15_000.0;
+
+/// The fewest milliseconds between two checkpoints the page may ask for: a
+/// checkpoint reads the model back, which costs a step's time on a GPU.
+const CHECKPOINT_MIN_MS: f64 = 500.0;
+
+/// A run's loss curves: the training loss per step (as epochs, fractional)
+/// and the validation loss per epoch; drawn smoothed.
+pub(crate) struct Curves {
+    train: Vec<figure::CurvePoint>,
+    valid: Vec<figure::CurvePoint>,
+    epochs: usize,
+}
+
+impl Curves {
+    fn new(epochs: usize) -> Self {
+        Curves {
+            train: Vec::new(),
+            valid: Vec::new(),
+            epochs,
+        }
+    }
+
+    fn step(&mut self, at: f64, loss: f64) {
+        if at.is_finite() && loss.is_finite() {
+            self.train.push((at, loss));
+        }
+    }
+
+    /// The end of 0-based epoch `epoch`, with its validation loss.
+    fn epoch_end(&mut self, epoch: usize, valid_loss: Option<f64>) {
+        if let Some(v) = valid_loss.filter(|v| v.is_finite()) {
+            self.valid.push(((epoch + 1) as f64, v));
+        }
+    }
+
+    fn draw(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
+        let root = CanvasBackend::with_canvas_object(canvas)
+            .ok_or_else(|| js_err("the canvas has no 2D context"))?
+            .into_drawing_area();
+        figure::draw_loss_chart_on(&root, &smooth(&self.train), &self.valid, self.epochs)
+            .map_err(js_err)
+    }
+}
+
+/// The loss chart of a run that trains elsewhere (in the compute worker):
+/// the page records the run's step events and draws them as a
+/// [`TrainSession`] draws its own.
+#[wasm_bindgen]
+pub struct LossChart {
+    curves: Curves,
+}
+
+#[wasm_bindgen]
+impl LossChart {
+    #[wasm_bindgen(constructor)]
+    pub fn new(epochs: usize) -> LossChart {
+        LossChart {
+            curves: Curves::new(epochs),
+        }
+    }
+
+    /// Records a step event of the run (a [`StepEvent`]); other events and
+    /// malformed ones are ignored.
+    pub fn record(&mut self, #[wasm_bindgen(unchecked_param_type = "StepEvent")] event: JsValue) {
+        match serde_wasm_bindgen::from_value::<StepEventIn>(event) {
+            Ok(StepEventIn::Step { at, progress }) => self.curves.step(at, progress.loss),
+            Ok(StepEventIn::Epoch { stats }) => {
+                self.curves.epoch_end(stats.epoch, stats.valid_loss)
+            }
+            _ => {}
+        }
+    }
+
+    pub fn draw(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
+        self.curves.draw(canvas)
+    }
+
+    /// How many training steps the chart holds.
+    #[wasm_bindgen(getter)]
+    pub fn recorded_steps(&self) -> usize {
+        self.curves.train.len()
+    }
+}
+
+/// The fields of a [`StepEvent`] the chart reads back.
+#[derive(serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum StepEventIn {
+    Step { at: f64, progress: LossIn },
+    Epoch { stats: EpochIn },
+    Finished,
+}
+
+#[derive(serde::Deserialize)]
+struct LossIn {
+    loss: f64,
+}
+
+#[derive(serde::Deserialize)]
+struct EpochIn {
+    epoch: usize,
+    valid_loss: Option<f64>,
+}
 
 /// What a checkpoint needs besides the weights: the model's configuration
 /// and metadata.
@@ -567,11 +676,11 @@ impl TrainSession {
             cancel,
             checkpoint_spec: Rc::new(CheckpointSpec::of(&kind)),
             kind,
-            train_curve: Rc::new(RefCell::new(Vec::new())),
-            valid_curve: Rc::new(RefCell::new(Vec::new())),
-            epochs,
+            curves: Rc::new(RefCell::new(Curves::new(epochs))),
             checkpoint: Rc::new(RefCell::new(None)),
+            fresh: Rc::new(std::cell::Cell::new(false)),
             checkpoint_at: Rc::new(std::cell::Cell::new(js_sys::Date::now())),
+            checkpoint_every: Rc::new(std::cell::Cell::new(CHECKPOINT_EVERY_MS)),
         }
     }
 }
@@ -588,14 +697,40 @@ impl TrainSession {
             .map(|b| Uint8Array::from(b.as_slice()))
     }
 
+    /// The last checkpoint if it is newer than the one this gave last time,
+    /// else `undefined`: the compute worker passes each one to the page,
+    /// which denoises with it while the run goes on.
+    pub fn fresh_checkpoint(&self) -> Option<Uint8Array> {
+        if !self.fresh.replace(false) {
+            return None;
+        }
+        self.checkpoint()
+    }
+
+    /// Takes a checkpoint every `ms` milliseconds (at least
+    /// [`CHECKPOINT_MIN_MS`]) besides each epoch's end.
+    pub fn set_checkpoint_every(&self, ms: f64) {
+        let ms = if ms.is_finite() {
+            ms
+        } else {
+            CHECKPOINT_EVERY_MS
+        };
+        self.checkpoint_every.set(ms.max(CHECKPOINT_MIN_MS));
+    }
+
     /// Does one step; resolves to a [`StepEvent`]. Rejects with an error
     /// whose `kind` says why when training fails or is cancelled.
     #[wasm_bindgen(unchecked_return_type = "Promise<StepEvent>")]
     pub fn step(&self) -> Promise {
         let cell = self.trainer.clone();
-        let (tc, vc) = (self.train_curve.clone(), self.valid_curve.clone());
+        let curves = self.curves.clone();
         let spec = self.checkpoint_spec.clone();
-        let (ck, ck_at) = (self.checkpoint.clone(), self.checkpoint_at.clone());
+        let (ck, ck_at, fresh) = (
+            self.checkpoint.clone(),
+            self.checkpoint_at.clone(),
+            self.fresh.clone(),
+        );
+        let every = self.checkpoint_every.get();
         future_to_promise(async move {
             let mut trainer = cell
                 .borrow_mut()
@@ -607,7 +742,7 @@ impl TrainSession {
                 Ok(Event::EpochEnd(s)) => {
                     Some(serde_json::json!({"epoch": s.epoch + 1, "step": 0}))
                 }
-                Ok(Event::Step(p)) if js_sys::Date::now() - ck_at.get() > CHECKPOINT_EVERY_MS => {
+                Ok(Event::Step(p)) if js_sys::Date::now() - ck_at.get() > every => {
                     Some(serde_json::json!({"epoch": p.epoch, "step": p.step}))
                 }
                 _ => None,
@@ -615,7 +750,10 @@ impl TrainSession {
             if let Some(at) = at {
                 ck_at.set(js_sys::Date::now());
                 match trainer.checkpoint(&spec, at).await {
-                    Ok(bytes) => *ck.borrow_mut() = Some(bytes),
+                    Ok(bytes) => {
+                        *ck.borrow_mut() = Some(bytes);
+                        fresh.set(true);
+                    }
                     Err(e) => web_sys::console::warn_1(&format!("checkpoint failed: {e}").into()),
                 }
             }
@@ -623,18 +761,19 @@ impl TrainSession {
             let event = result.map_err(|e| js_err_kind(ErrorKind::of(&e), e))?;
             let out = match event {
                 Event::Step(p) => {
-                    let x = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
-                    tc.borrow_mut().push((x, p.loss as f64));
+                    let at = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
+                    curves.borrow_mut().step(at, p.loss as f64);
                     let fraction = p.fraction();
                     StepEvent::Step {
                         progress: p,
                         fraction,
+                        at,
                     }
                 }
                 Event::EpochEnd(s) => {
-                    if let Some(v) = s.valid_loss {
-                        vc.borrow_mut().push(((s.epoch + 1) as f64, v as f64));
-                    }
+                    curves
+                        .borrow_mut()
+                        .epoch_end(s.epoch, s.valid_loss.map(f64::from));
                     StepEvent::Epoch { stats: s }
                 }
                 Event::Finished => StepEvent::Finished,
@@ -649,16 +788,7 @@ impl TrainSession {
 
     /// Draws the train (per step) and validation (per epoch) loss curves.
     pub fn draw_chart(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
-        let root = CanvasBackend::with_canvas_object(canvas)
-            .ok_or_else(|| js_err("the canvas has no 2D context"))?
-            .into_drawing_area();
-        figure::draw_loss_chart_on(
-            &root,
-            &smooth(&self.train_curve.borrow()),
-            &self.valid_curve.borrow(),
-            self.epochs,
-        )
-        .map_err(js_err)
+        self.curves.borrow().draw(canvas)
     }
 }
 
@@ -681,8 +811,13 @@ fn smooth(points: &[figure::CurvePoint]) -> Vec<figure::CurvePoint> {
 #[derive(serde::Serialize, tsify::Tsify)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum StepEvent {
-    /// A batch was trained.
-    Step { progress: Progress, fraction: f64 },
+    /// A batch was trained; `at` is where, in epochs (2.5: half-way
+    /// through the third), and `fraction` how much of the run is done.
+    Step {
+        progress: Progress,
+        fraction: f64,
+        at: f64,
+    },
     /// An epoch ended (with its validation loss, when there is one).
     Epoch { stats: EpochStats },
     /// The last epoch ended.

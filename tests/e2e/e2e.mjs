@@ -119,7 +119,7 @@ test('a wrong weights file gets a clear message and the model stays', async () =
   await page.close();
 });
 
-test('training in the page runs, reports progress, can be cancelled, and replaces the model', async () => {
+test('training in the compute worker runs, reports progress, denoises the pad meanwhile, can be cancelled, survives a lost worker, and replaces the model', async () => {
   const { page, errors } = await open('?backend=flex');
   await page.fill('#train-images', '300');
   await page.fill('#train-epochs', '1');
@@ -130,15 +130,41 @@ test('training in the page runs, reports progress, can be cancelled, and replace
   const rows = await page.$$eval('#train-compare tbody tr', (trs) => trs.map((tr) => tr.children[0].textContent));
   assert.deepEqual(rows, ['before', 'before', 'before', 'after', 'after', 'after']);
   assert.match(await page.textContent('#model-info'), /trained in this browser/);
-  // A longer run, cancelled: the trained model stays.
+  // Served over http, the run trains in the compute worker.
+  assert.equal(await page.getAttribute('#train-status', 'data-where'), 'worker');
+  assert.equal(await page.getByTestId('denoise-source').getAttribute('data-preview'), 'false');
+  // A longer run: while it trains, the pad denoises a drawn digit with the
+  // run's latest checkpoint; cancelled, the trained model stays.
   await page.fill('#train-images', '20000');
   await page.getByTestId('train-start').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid=train-progress]').value > 0, null, { timeout: 300_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=denoise-source]').dataset.preview === 'true', null, { timeout: 300_000 });
+  assert.match(await page.getByTestId('denoise-source').textContent(), /^Denoised by the model being trained \((epoch \d+, step \d+|after epoch \d+)\)/);
+  await page.getByTestId('clear').click();
+  await drawStroke(page, DIGITS[1][0]);
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('1'), 'a digit drawn during training is denoised and judged');
+  assert.match(await page.textContent('#train-status'), /^epoch 1\/1 · step \d+/, 'the run is still going');
+  // A click on a tab is answered meanwhile.
+  await page.click('#tab-augment');
+  await page.waitForSelector('#lab-augment:not([hidden])', { timeout: 10_000 });
+  await page.click('#tab-denoise');
+  await page.waitForSelector('#lab-denoise:not([hidden])', { timeout: 10_000 });
   assert.equal(await page.getByTestId('train-cancel').isEnabled(), true);
   await page.getByTestId('train-cancel').click();
   await page.waitForFunction(() => /cancelled/.test(document.getElementById('train-status').textContent), null, { timeout: 120_000 });
   assert.equal(await page.getByTestId('train-start').isEnabled(), true);
   assert.match(await page.textContent('#model-info'), /trained in this browser/);
+  assert.equal(await page.getByTestId('denoise-source').getAttribute('data-preview'), 'false', 'the preview ends with the run');
+  // The worker stops mid-run: the run's last checkpoint becomes the model,
+  // and the next run gets a new worker.
+  await page.getByTestId('train-start').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=denoise-source]').dataset.preview === 'true', null, { timeout: 300_000 });
+  assert.equal(await page.evaluate(() => window.aelabTest.killWorker()), true);
+  await page.waitForFunction(() => /compute worker stopped during training; aelab kept the model as trained up to/.test(document.getElementById('train-status').textContent), null, { timeout: 60_000 });
+  assert.match(await page.textContent('#model-info'), /\(checkpoint at epoch \d+, step \d+\)/);
+  assert.equal(await page.getByTestId('train-start').isEnabled(), true);
+  await page.fill('#train-images', '300');
+  await page.getByTestId('train-start').click();
+  await page.waitForFunction(() => /^done:/.test(document.getElementById('train-status').textContent), null, { timeout: 600_000 });
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -180,6 +206,7 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   await page.getByTestId('augment-train').click();
   await page.waitForFunction(() => document.getElementById('aug-progress').value > 0, null, { timeout: 300_000 });
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length === 100, null, { timeout: 300_000 });
+  assert.equal(await page.getAttribute('#aug-status', 'data-where'), 'worker', 'served over http, the generator trains in the compute worker');
   const verdicts = await page.$$eval('[data-testid=augment-grid] figcaption', (cs) => cs.map((c) => c.textContent));
   for (const v of verdicts) assert.match(v, /^\d \d+%/, `verdict "${v}"`);
   const wrong = await page.$$eval('[data-testid=augment-grid] figure.wrong', (fs) => fs.map((f) => f.dataset.digit));

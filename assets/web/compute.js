@@ -1,0 +1,167 @@
+// @ts-check
+// The page's side of the compute worker (worker.js, whose header gives the
+// protocol): requests with ids, their progress events, cancellation, typed
+// errors, and a worker that stopped, which is restarted for the next
+// request. No computation here.
+import * as aelab from './aelab.js';
+
+/** An Error with the core's `kind` (or 'worker-lost'). */
+function kindError(message, kind) {
+  return Object.assign(new Error(message), { kind: kind || null });
+}
+
+/**
+ * Whether this page can have a compute worker: served over http(s), where
+ * a module worker may load the page's own scripts. From file:// (and the
+ * single-file aelab.html) the page trains on its own thread.
+ */
+export function workerAvailable() {
+  // `?worker=off` trains on the page's thread, to compare.
+  if (new URLSearchParams(location.search).get('worker') === 'off') return false;
+  return typeof Worker !== 'undefined' && /^https?:$/.test(location.protocol);
+}
+
+export class Compute {
+  /** @param {(why: string) => void} onLost called when a running worker stops */
+  constructor(onLost) {
+    this.onLost = onLost;
+    /** @type {Worker | null} */
+    this.worker = null;
+    /** The backend asked for, and the one the worker runs on. */
+    this.choice = '';
+    this.backend = '';
+    this.note = '';
+    this.nextId = 1;
+    /** @type {Map<number, { resolve: (v: any) => void, reject: (e: any) => void, onEvent?: (ev: any) => void }>} */
+    this.pending = new Map();
+  }
+
+  /** A worker on `choice`, started (or restarted) when needed. */
+  async ensure(choice) {
+    if (this.worker && this.choice === choice) return this;
+    this.stop();
+    const url = new URL('./worker.js', import.meta.url);
+    const worker = new Worker(url, { type: 'module' });
+    this.worker = worker;
+    worker.onmessage = (ev) => this.receive(ev.data);
+    worker.onerror = (ev) => {
+      ev.preventDefault();
+      this.lost(`the compute worker stopped: ${ev.message || 'it could not load'}`);
+    };
+    worker.onmessageerror = () => this.lost('the compute worker sent a message the page could not read');
+    try {
+      const info = await this.request('init', { choice }).done;
+      this.choice = choice;
+      this.backend = info.backend;
+      this.note = info.note;
+    } catch (e) {
+      this.stop();
+      throw e;
+    }
+    return this;
+  }
+
+  /**
+   * Sends a request; `done` settles with its answer, or rejects with an
+   * Error whose `kind` says why. `onEvent` gets its progress events.
+   * @param {string} kind @param {object} payload
+   * @param {{ onEvent?: (ev: any) => void, transfer?: Transferable[] }} [opts]
+   * @returns {{ id: number, done: Promise<any> }}
+   */
+  request(kind, payload, { onEvent, transfer = [] } = {}) {
+    const id = this.nextId++;
+    const done = new Promise((resolve, reject) => {
+      if (!this.worker) { reject(kindError('the compute worker is not running', 'worker-lost')); return; }
+      this.pending.set(id, { resolve, reject, onEvent });
+      this.worker.postMessage({ id, kind, payload }, transfer);
+    });
+    return { id, done };
+  }
+
+  /** Loses the worker's WebGPU devices (for the lost-device test). */
+  loseGpu() {
+    if (this.worker) this.request('lose-gpu', {}).done.catch(() => {});
+  }
+
+  cancel(id) {
+    if (this.worker) this.worker.postMessage({ id, kind: 'cancel' });
+  }
+
+  receive(msg) {
+    if (msg.kind === 'panic') { this.lost(`the compute worker hit an internal error: ${msg.message}`); return; }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if (msg.kind === 'event') { if (p.onEvent) p.onEvent(msg.event); return; }
+    this.pending.delete(msg.id);
+    if (msg.kind === 'result') p.resolve(msg.value);
+    else {
+      p.reject(kindError(msg.error.message, msg.error.kind));
+      // An error without a kind is not the core's: the module may be
+      // broken, so the next request gets a fresh worker.
+      if (!msg.error.kind) this.stop();
+    }
+  }
+
+  /** The worker stopped: every request fails with kind 'worker-lost'. */
+  lost(why) {
+    const had = this.pending.size > 0;
+    this.stop(why);
+    if (had) this.onLost(why);
+  }
+
+  /** Stops the worker; pending requests fail with `why`. */
+  stop(why = 'the compute worker was stopped') {
+    if (this.worker) this.worker.terminate();
+    this.worker = null;
+    this.choice = this.backend = '';
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(kindError(why, 'worker-lost'));
+  }
+}
+
+/**
+ * A training run in the worker, shaped like the core's TrainSession for
+ * ui.js's runTraining: `step()` resolves to the next step event (and to
+ * `{ kind: 'finished' }` once the answer is in `result`), `draw_chart`
+ * draws the loss curves from the events, `checkpoint()` is the last
+ * checkpoint the worker sent.
+ * @param {Compute} compute @param {string} kind @param {object} payload
+ * @param {{ epochs: number, onStatus: (text: string) => void, onCheckpoint?: (bytes: Uint8Array) => void, transfer?: Transferable[] }} opts
+ * @returns {import('./ui.js').RunSession & { result: any }}
+ */
+export function workerSession(compute, kind, payload, { epochs, onStatus, onCheckpoint, transfer }) {
+  /** @type {{ ev?: any, err?: any }[]} */
+  const queue = [];
+  /** @type {((item: { ev?: any, err?: any }) => void) | null} */
+  let waiting = null;
+  const push = (item) => {
+    if (waiting) { const w = waiting; waiting = null; w(item); } else queue.push(item);
+  };
+  const chart = new aelab.LossChart(epochs);
+  /** @type {Uint8Array | undefined} */
+  let last;
+  const run = {
+    /** The worker's answer, once the run finished. @type {any} */
+    result: null,
+    async step() {
+      const item = queue.length ? queue.shift() : await new Promise((r) => { waiting = r; });
+      if (item.err) throw item.err;
+      return item.ev;
+    },
+    draw_chart(canvas) { chart.draw(canvas); },
+    checkpoint() { return last; },
+    cancel() { compute.cancel(id); },
+    free() { chart.free(); },
+  };
+  const { id, done } = compute.request(kind, payload, {
+    transfer,
+    onEvent: (ev) => {
+      if (ev.kind === 'status') onStatus(ev.text);
+      else if (ev.kind === 'checkpoint') { last = ev.bytes; if (onCheckpoint) onCheckpoint(ev.bytes); }
+      else { chart.record(ev); push({ ev }); }
+    },
+  });
+  done.then((value) => { run.result = value; push({ ev: { kind: 'finished' } }); }, (err) => push({ err }));
+  return run;
+}
