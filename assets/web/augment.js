@@ -2,7 +2,7 @@
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
 import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining } from './ui.js';
-import { workerAvailable, workerSession } from './compute.js';
+import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
 
@@ -71,17 +71,19 @@ export function setupAugment(app) {
     const s = settings();
     const bad = check(s);
     if (bad) { $('aug-status').textContent = bad; return; }
-    const inWorker = workerAvailable();
+    if (workerAvailable()) $('aug-status').textContent = 'starting the compute worker…';
+    $('aug-train').disabled = true;
+    let inWorker = false;
+    try {
+      inWorker = await useWorker(app.compute, lab().backend, (t) => { $('aug-status').textContent = t; });
+    } finally { $('aug-train').disabled = false; }
+    if (session || app.isTraining()) return;
     $('aug-status').dataset.where = inWorker ? 'worker' : 'page';
     await runTraining({ start: $('aug-train'), cancel: $('aug-cancel'), bar: $('aug-progress'), status: $('aug-status'), chart: $('aug-chart') }, {
       prepare: async () => {
         $('aug-status').textContent = 'loading MNIST…';
         await Promise.all([app.trainSet(), app.testSet()]);
         showExamples();
-        if (inWorker) {
-          $('aug-status').textContent = 'starting the compute worker…';
-          await app.compute.ensure(lab().backend);
-        }
       },
       // In the compute worker where the page has one (compute.js).
       begin: () => inWorker

@@ -18,7 +18,8 @@ function kindError(message, kind) {
 export function workerAvailable() {
   // `?worker=off` trains on the page's thread, to compare.
   if (new URLSearchParams(location.search).get('worker') === 'off') return false;
-  return typeof Worker !== 'undefined' && /^https?:$/.test(location.protocol);
+  // The single-file build's modules are blob: URLs, even over http.
+  return typeof Worker !== 'undefined' && /^https?:$/.test(location.protocol) && /^https?:/.test(import.meta.url);
 }
 
 export class Compute {
@@ -32,13 +33,31 @@ export class Compute {
     this.backend = '';
     this.note = '';
     this.nextId = 1;
+    /** @type {Promise<void> | null} a start in progress */
+    this.starting = null;
     /** @type {Map<number, { resolve: (v: any) => void, reject: (e: any) => void, onEvent?: (ev: any) => void }>} */
     this.pending = new Map();
   }
 
-  /** A worker on `choice`, started (or restarted) when needed. */
+  /**
+   * A worker on `choice`, started (or restarted) when needed. A worker
+   * that is busy is kept whatever its backend (a report asked for during a
+   * run waits for nothing and restarts nothing). Rejects when no worker can
+   * start here.
+   */
   async ensure(choice) {
-    if (this.worker && this.choice === choice) return this;
+    while (this.starting) await this.starting.catch(() => {});
+    if (this.worker && (this.choice === choice || this.pending.size > 0)) return this;
+    this.starting = this.start(choice);
+    try {
+      await this.starting;
+    } finally {
+      this.starting = null;
+    }
+    return this;
+  }
+
+  async start(choice) {
     this.stop();
     const url = new URL('./worker.js', import.meta.url);
     const worker = new Worker(url, { type: 'module' });
@@ -55,10 +74,9 @@ export class Compute {
       this.backend = info.backend;
       this.note = info.note;
     } catch (e) {
-      this.stop();
+      if (this.worker === worker) this.stop();
       throw e;
     }
-    return this;
   }
 
   /**
@@ -88,18 +106,14 @@ export class Compute {
   }
 
   receive(msg) {
+    // A panic leaves the module unusable: the next request gets a new worker.
     if (msg.kind === 'panic') { this.lost(`the compute worker hit an internal error: ${msg.message}`); return; }
     const p = this.pending.get(msg.id);
     if (!p) return;
     if (msg.kind === 'event') { if (p.onEvent) p.onEvent(msg.event); return; }
     this.pending.delete(msg.id);
     if (msg.kind === 'result') p.resolve(msg.value);
-    else {
-      p.reject(kindError(msg.error.message, msg.error.kind));
-      // An error without a kind is not the core's: the module may be
-      // broken, so the next request gets a fresh worker.
-      if (!msg.error.kind) this.stop();
-    }
+    else p.reject(kindError(msg.error.message, msg.error.kind));
   }
 
   /** The worker stopped: every request fails with kind 'worker-lost'. */
@@ -118,6 +132,28 @@ export class Compute {
     this.pending.clear();
     for (const p of pending) p.reject(kindError(why, 'worker-lost'));
   }
+}
+
+/**
+ * Whether this click can use the worker: it is started on `choice` when
+ * needed; when it cannot start, `say` gets why and the caller works on the
+ * page's thread.
+ * @param {Compute} compute @param {string} choice @param {(text: string) => void} say
+ */
+export async function useWorker(compute, choice, say) {
+  if (!workerAvailable()) return false;
+  try {
+    await compute.ensure(choice);
+    return true;
+  } catch (e) {
+    say(`the compute worker could not start (${e && e.message ? e.message : e}); training on the page's thread instead…`);
+    return false;
+  }
+}
+
+/** What the worker's backend note adds to a status line ('' when it runs as asked). */
+export function workerNote(compute) {
+  return compute.note ? ` ${compute.note}` : '';
 }
 
 /**
@@ -141,6 +177,8 @@ export function workerSession(compute, kind, payload, { epochs, onStatus, onChec
   const chart = new aelab.LossChart(epochs);
   /** @type {Uint8Array | undefined} */
   let last;
+  let settled = false;
+  let freed = false;
   const run = {
     /** The worker's answer, once the run finished. @type {any} */
     result: null,
@@ -152,16 +190,19 @@ export function workerSession(compute, kind, payload, { epochs, onStatus, onChec
     draw_chart(canvas) { chart.draw(canvas); },
     checkpoint() { return last; },
     cancel() { compute.cancel(id); },
-    free() { chart.free(); },
+    // A run given up by the page (its driver failed) is cancelled too.
+    free() { if (!settled) compute.cancel(id); freed = true; chart.free(); },
   };
   const { id, done } = compute.request(kind, payload, {
     transfer,
     onEvent: (ev) => {
+      if (freed) return;
       if (ev.kind === 'status') onStatus(ev.text);
       else if (ev.kind === 'checkpoint') { last = ev.bytes; if (onCheckpoint) onCheckpoint(ev.bytes); }
       else { chart.record(ev); push({ ev }); }
     },
   });
-  done.then((value) => { run.result = value; push({ ev: { kind: 'finished' } }); }, (err) => push({ err }));
+  done.then((value) => { settled = true; run.result = value; push({ ev: { kind: 'finished' } }); },
+    (err) => { settled = true; push({ err }); });
   return run;
 }

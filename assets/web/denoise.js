@@ -6,7 +6,7 @@
 import * as aelab from './aelab.js';
 import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
 import * as store from './store.js';
-import { workerAvailable, workerSession } from './compute.js';
+import { workerAvailable, workerSession, useWorker } from './compute.js';
 
 const PAD = 280;
 const BRUSH = 22;
@@ -223,15 +223,23 @@ export function setupDenoise(app) {
   async function makeReport(n, canvas) {
     await testSet();
     await state.labs.denoise.draw_report(canvas);
+    return await table(n);
+  }
+  // The report's table of the current denoiser: in the worker when one can
+  // run, else here.
+  async function table(n) {
     if (workerAvailable()) {
+      let started = false;
       try {
         await compute.ensure(state.lab.backend);
+        started = true;
         return await compute.request('evaluate-denoiser', { denoiser: state.bytes.denoiser, classifier: state.bytes.classifier, images: n }).done;
       } catch (e) {
-        if (!e || e.kind !== 'worker-lost') throw e;
+        if (started && (!e || e.kind !== 'worker-lost')) throw e;
         console.warn(`${errText(e)}: the table is computed on the page's thread`);
       }
     }
+    await testSet();
     return await state.labs.denoise.evaluate(n);
   }
   $('report-make').addEventListener('click', async () => {
@@ -305,7 +313,9 @@ export function setupDenoise(app) {
     } catch (e) { console.warn(`checkpoint not shown: ${errText(e)}`); }
   }
   function endPreview() {
+    const was = state.labs && state.labs.denoise.previewing;
     if (state.labs) state.labs.denoise.clear_preview();
+    if (was) update();
     $('denoise-source').textContent = '';
     $('denoise-source').dataset.preview = 'false';
   }
@@ -325,8 +335,9 @@ export function setupDenoise(app) {
     update();
   }
 
+  let starting = false;
   $('train-start').addEventListener('click', async () => {
-    if (state.training) return;
+    if (state.training || starting) return;
     const cfg = trainSettings();
     for (const [k, v] of Object.entries(cfg)) {
       if (typeof v === 'number' && !Number.isFinite(v)) { $('train-status').textContent = `"${k}" is not a number`; return; }
@@ -341,21 +352,28 @@ export function setupDenoise(app) {
       recover: (e) => recover(e, 'training'),
       rescue: (checkpoint, why) => rescue(checkpoint, why, ui),
     };
-    const adopt = async (bytes) => {
+    const keep = (bytes) => {
       state.bytes.denoiser = bytes;
       save('denoiser', bytes, 'the trained denoiser');
-      ui.status.textContent = 'done: the trained model is now the current denoiser.';
+    };
+    const done = (where = '') => {
+      ui.status.textContent = `done: the trained model is now the current denoiser.${where}`;
       showModelInfo();
       update();
     };
-    if (workerAvailable()) {
+    starting = true;
+    ui.start.disabled = true;
+    let inWorker = false;
+    try {
+      if (workerAvailable()) ui.status.textContent = 'starting the compute worker…';
+      inWorker = await useWorker(compute, state.lab.backend, (t) => { ui.status.textContent = t; });
+    } finally { starting = false; ui.start.disabled = false; }
+    if (inWorker) {
       ui.status.dataset.where = 'worker';
+      // The worker's session may have fallen back (no WebGPU there).
+      const where = compute.backend !== state.lab.backend ? ` It trained on the CPU in the compute worker: ${compute.note}` : '';
       await runTraining(ui, {
         ...common,
-        prepare: async () => {
-          ui.status.textContent = 'starting the compute worker…';
-          await compute.ensure(state.lab.backend);
-        },
         begin: () => workerSession(compute, 'train-denoise', {
           denoiser: state.bytes.denoiser, classifier: state.bytes.classifier, settings: cfg,
           compare: COMPARE_N, checkpoint_ms: PREVIEW_MS,
@@ -364,13 +382,14 @@ export function setupDenoise(app) {
           const { bytes, before, after } = session.result;
           endPreview();
           state.labs.denoise.load(bytes);
+          keep(bytes);
           compareTable(before, after);
-          await adopt(bytes);
+          done(where);
         },
       });
       return;
     }
-    // No worker here (file://): train on the page's thread.
+    // No worker here (file://, or it could not start): train on the page's thread.
     ui.status.dataset.where = 'page';
     await runTraining(ui, {
       ...common,
@@ -380,16 +399,16 @@ export function setupDenoise(app) {
         await testSet();
         if (!state.pretrainedReport) {
           ui.status.textContent = 'measuring the current model…';
-          state.pretrainedReport = await makeReport(COMPARE_N, document.createElement('canvas'));
+          state.pretrainedReport = await state.labs.denoise.evaluate(COMPARE_N);
         }
       },
       begin: () => state.labs.denoise.start_training(cfg),
       finish: async (session) => {
         state.labs.denoise.adopt(session);
-        const bytes = await state.labs.denoise.bytes();
+        keep(await state.labs.denoise.bytes());
         ui.status.textContent = 'done; measuring the new model…';
-        compareTable(state.pretrainedReport, await makeReport(COMPARE_N, document.createElement('canvas')));
-        await adopt(bytes);
+        compareTable(state.pretrainedReport, await state.labs.denoise.evaluate(COMPARE_N));
+        done();
       },
     });
   });

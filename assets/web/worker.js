@@ -18,16 +18,9 @@ import init, * as aelab from './aelab.js';
 
 /** @type {any} */
 const scope = self;
-/** @type {aelab.Lab | null} */
-let lab = null;
-/** @type {Promise<void> | null} */
-let started = null;
-/** Requests that can be cancelled, by id. @type {Map<number, { cancel(): void }>} */
-const running = new Map();
-/** What is loaded already. */
-const loaded = { train: false, test: false };
 
 const errText = (e) => (e && e.message) ? e.message : String(e);
+const cancelled = () => Object.assign(new Error('training was cancelled'), { kind: 'cancelled' });
 
 scope.aelabPanic = (message) => scope.postMessage({ kind: 'panic', message });
 
@@ -50,25 +43,80 @@ async function fetchBytes(url) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-/** The session, once `init` made it. */
-function session() {
-  if (!lab) throw Object.assign(new Error('the compute worker has not started'), { kind: 'device' });
-  return lab;
+/** A session of the module with its lab handles and what it has loaded. */
+class Session {
+  /** @param {aelab.Lab} lab */
+  constructor(lab) {
+    this.lab = lab;
+    this.denoise = lab.denoise();
+    this.augment = lab.augment();
+    this.loaded = { train: false, test: false };
+  }
+
+  async mnist(which, status) {
+    if (this.loaded[which]) return;
+    if (which === 'train') {
+      status('loading the MNIST training set (10 MB) in the compute worker…');
+      const [im, lb] = await Promise.all([fetchBytes('mnist/train-images-idx3-ubyte.gz'), fetchBytes('mnist/train-labels-idx1-ubyte.gz')]);
+      this.lab.load_train_set(im, lb);
+    } else {
+      status('loading the MNIST test set in the compute worker…');
+      const [im, lb] = await Promise.all([fetchBytes('mnist/t10k-images-idx3-ubyte.gz'), fetchBytes('mnist/t10k-labels-idx1-ubyte.gz')]);
+      this.lab.load_test_set(im, lb);
+    }
+    this.loaded[which] = true;
+  }
+
+  free() {
+    this.denoise.free();
+    this.augment.free();
+    this.lab.free();
+  }
 }
 
-async function loadMnist(which, status) {
-  const s = session();
-  if (loaded[which]) return;
-  if (which === 'train') {
-    status('loading the MNIST training set (10 MB) in the compute worker…');
-    const [im, lb] = await Promise.all([fetchBytes('mnist/train-images-idx3-ubyte.gz'), fetchBytes('mnist/train-labels-idx1-ubyte.gz')]);
-    s.load_train_set(im, lb);
-  } else {
-    status('loading the MNIST test set in the compute worker…');
-    const [im, lb] = await Promise.all([fetchBytes('mnist/t10k-images-idx3-ubyte.gz'), fetchBytes('mnist/t10k-labels-idx1-ubyte.gz')]);
-    s.load_test_set(im, lb);
+let started = null;
+let choice = '';
+/** The session runs train in. @type {Session | null} */
+let trainer = null;
+/**
+ * A second session for the report's tables, so that one asked for during a
+ * run never touches the run's models. @type {Session | null}
+ */
+let reporter = null;
+/** Requests that can be cancelled, by id. @type {Map<number, { cancel(): void }>} */
+const running = new Map();
+
+function training() {
+  if (!trainer) throw Object.assign(new Error('the compute worker has not started'), { kind: 'device' });
+  return trainer;
+}
+
+async function reporting() {
+  const t = training();
+  if (!reporter) {
+    reporter = new Session(await aelab.Lab.create(choice));
+    // The data decoded already is shared, not decoded again.
+    reporter.lab.share_data(t.lab);
+    reporter.loaded = { ...t.loaded };
   }
-  loaded[which] = true;
+  return reporter;
+}
+
+/**
+ * A request that can be cancelled at any point: before its training
+ * session exists, between steps (the session's own cancel), and after the
+ * steps, before it answers.
+ */
+function job(id) {
+  const j = {
+    stop: false,
+    /** @type {aelab.TrainSession | null} */
+    run: null,
+    cancel() { j.stop = true; if (j.run) j.run.cancel(); },
+    check() { if (j.stop) throw cancelled(); },
+  };
+  running.set(id, j);
+  return j;
 }
 
 /**
@@ -92,13 +140,14 @@ async function steps(run, emit) {
 /** @type {Record<string, (id: number, payload: any, emit: (event: any, transfer?: Transferable[]) => void) => Promise<any>>} */
 const handlers = {
   /** Starts the module and a session on `choice` ("auto", "webgpu", "flex"). */
-  async init(_id, { choice }) {
-    if (!started) started = init({ module_or_path: 'aelab_bg.wasm' }).then(() => {});
+  async init(_id, payload) {
+    if (!started) started = init({ module_or_path: 'aelab_bg.wasm' });
     await started;
-    if (lab) lab.free();
-    lab = await aelab.Lab.create(choice);
-    loaded.train = loaded.test = false;
-    return { backend: lab.backend, note: lab.note };
+    for (const s of [trainer, reporter]) if (s) s.free();
+    reporter = null;
+    choice = payload.choice;
+    trainer = new Session(await aelab.Lab.create(choice));
+    return { backend: trainer.lab.backend, note: trainer.lab.note };
   },
 
   /** Destroys the worker's WebGPU devices (the lost-device test). */
@@ -109,27 +158,30 @@ const handlers = {
 
   /**
    * Trains the Augment tab's generator on `settings` (the tab's form), with
-   * `classifier` (a weights file) to judge it; the answer is its weights file, which the page loads (encoding the examples
-   * and fitting the Gaussian there). Events: status lines, step events and
-   * checkpoints (kept by the page in case the worker stops).
+   * `classifier` (a weights file) to judge it; the answer is its weights
+   * file, which the page loads (encoding the examples and fitting the
+   * Gaussian there). Events: status lines, step events and checkpoints
+   * (kept by the page in case the worker stops).
    */
   async 'train-augment'(id, { settings, classifier }, emit) {
-    const s = session();
-    s.load_classifier(classifier);
+    const j = job(id);
+    const s = training();
     const status = (text) => emit({ kind: 'status', text });
-    await loadMnist('train', status);
-    await loadMnist('test', status);
-    const a = s.augment();
-    const run = a.start_training(settings);
-    running.set(id, run);
+    s.lab.load_classifier(classifier);
+    await s.mnist('train', status);
+    await s.mnist('test', status);
+    j.check();
+    const run = s.augment.start_training(settings);
+    j.run = run;
     try {
       await steps(run, emit);
-      await a.adopt(run);
+      await s.augment.adopt(run);
     } finally {
-      running.delete(id);
+      j.run = null;
       run.free();
     }
-    const bytes = await a.bytes();
+    const bytes = await s.augment.bytes();
+    j.check();
     return { value: { bytes }, transfer: [bytes.buffer] };
   },
 
@@ -138,11 +190,11 @@ const handlers = {
    * first `images` test digits, judged by `classifier`.
    */
   async 'evaluate-denoiser'(_id, { denoiser, classifier, images }, emit) {
-    const s = session();
-    await loadMnist('test', (text) => emit({ kind: 'status', text }));
-    s.load_classifier(classifier);
-    s.denoise().load(denoiser);
-    return await s.denoise().evaluate(images);
+    const s = await reporting();
+    await s.mnist('test', (text) => emit({ kind: 'status', text }));
+    s.lab.load_classifier(classifier);
+    s.denoise.load(denoiser);
+    return await s.denoise.evaluate(images);
   },
 
   /**
@@ -154,32 +206,32 @@ const handlers = {
    * model's weights file and the two evaluations.
    */
   async 'train-denoise'(id, { denoiser, classifier, settings, compare, checkpoint_ms }, emit) {
-    const s = session();
-    const d = s.denoise();
+    const j = job(id);
+    const s = training();
     const status = (text) => emit({ kind: 'status', text });
-    s.load_classifier(classifier);
-    d.load(denoiser);
-    await loadMnist('train', status);
-    await loadMnist('test', status);
-    let stop = false;
-    running.set(id, { cancel: () => { stop = true; } });
+    s.lab.load_classifier(classifier);
+    s.denoise.load(denoiser);
+    await s.mnist('train', status);
+    await s.mnist('test', status);
+    j.check();
     status('measuring the current model…');
     await new Promise((r) => setTimeout(r, 0));
-    const before = await d.evaluate(compare);
-    if (stop) throw Object.assign(new Error('training was cancelled'), { kind: 'cancelled' });
-    const run = d.start_training(settings);
-    running.set(id, run);
+    const before = await s.denoise.evaluate(compare);
+    j.check();
+    const run = s.denoise.start_training(settings);
+    j.run = run;
     try {
       run.set_checkpoint_every(checkpoint_ms);
       await steps(run, emit);
-      d.adopt(run);
+      s.denoise.adopt(run);
     } finally {
-      running.delete(id);
+      j.run = null;
       run.free();
     }
-    const bytes = await d.bytes();
     status('done; measuring the new model…');
-    const after = await d.evaluate(compare);
+    const after = await s.denoise.evaluate(compare);
+    const bytes = await s.denoise.bytes();
+    j.check();
     return { value: { bytes, before, after }, transfer: [bytes.buffer] };
   },
 };
@@ -195,7 +247,8 @@ scope.onmessage = async (/** @type {MessageEvent} */ msg) => {
     const { value, transfer } = out && out.transfer ? out : { value: out, transfer: [] };
     scope.postMessage({ id, kind: 'result', value }, transfer);
   } catch (e) {
-    running.delete(id);
     scope.postMessage({ id, kind: 'error', error: { message: errText(e), kind: (e && e.kind) || null } });
+  } finally {
+    running.delete(id);
   }
 };
