@@ -4,6 +4,7 @@
 // errors, and a worker that stopped, which is restarted for the next
 // request. No computation here.
 import * as aelab from './aelab.js';
+import { errText } from './ui.js';
 
 /** An Error with the core's `kind` (or 'worker-lost'). */
 function kindError(message, kind) {
@@ -146,14 +147,9 @@ export async function useWorker(compute, choice, say) {
     await compute.ensure(choice);
     return true;
   } catch (e) {
-    say(`the compute worker could not start (${e && e.message ? e.message : e}); training on the page's thread instead…`);
+    say(`the compute worker could not start (${errText(e)}); training on the page's thread instead…`);
     return false;
   }
-}
-
-/** What the worker's backend note adds to a status line ('' when it runs as asked). */
-export function workerNote(compute) {
-  return compute.note ? ` ${compute.note}` : '';
 }
 
 /**

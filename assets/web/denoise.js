@@ -225,8 +225,8 @@ export function setupDenoise(app) {
     await state.labs.denoise.draw_report(canvas);
     return await table(n);
   }
-  // The report's table of the current denoiser: in the worker when one can
-  // run, else here.
+  // The report's table of the current denoiser (the test set is loaded): in
+  // the worker when one can run, else here.
   async function table(n) {
     if (workerAvailable()) {
       let started = false;
@@ -239,7 +239,6 @@ export function setupDenoise(app) {
         console.warn(`${errText(e)}: the table is computed on the page's thread`);
       }
     }
-    await testSet();
     return await state.labs.denoise.evaluate(n);
   }
   $('report-make').addEventListener('click', async () => {
