@@ -418,7 +418,8 @@ export function setupDenoise(app) {
     try {
       const c = state.labs.denoise.info();
       let origin = c.trained_in === 'browser' ? `trained in this browser on ${c.images} images, ${c.epochs} epoch(s)` : (state.bytes.denoiser === state.bytes.pretrained ? 'pre-trained (shipped with aelab)' : 'loaded from a file');
-      if (c.checkpoint) origin += ` (checkpoint at epoch ${c.checkpoint.epoch}, step ${c.checkpoint.step})`;
+      // Counted as in the status line: epochs from 1.
+      if (c.checkpoint) origin += ` (checkpoint ${c.checkpoint.step === 0 ? '' : 'at '}${atText(c.checkpoint)})`;
       $('model-info').textContent = `Current denoiser: ${c.kind} conv autoencoder (width ${c.width}, bottleneck ${c.bottleneck}), ${origin}.`;
     } catch (e) { $('model-info').textContent = ''; }
   }
