@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dist="${1:-dist}"
 tsc=tests/e2e/node_modules/.bin/tsc
-[ -f "$dist/aelab.d.ts" ] || { echo "no $dist/aelab.d.ts: build the page first (trunk build)" >&2; exit 1; }
+[ -f "$dist/aelab.d.ts" ] || { echo "no $dist/aelab.d.ts: build the page first (scripts/build-web.sh)" >&2; exit 1; }
 [ -x "$tsc" ] || { echo "no tsc: run scripts/setup-web.sh" >&2; exit 1; }
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the web build and the browser tests need, each only when
-# missing: the wasm32 target, wasm-bindgen-cli (matching Cargo.lock), trunk,
+# missing: the wasm32 target, wasm-bindgen-cli (matching Cargo.lock),
 # wasm-opt (the crate; Debian's binaryen 108 breaks the module), Debian's
 # chromium + chromium-driver, and the e2e test's playwright-core and the
 # JS type check's typescript (npm).
@@ -9,7 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN=0.2.130
-TRUNK=0.21.14 # 0.22 needs rustc >= 1.96.1
 WASM_OPT=0.116.1
 tools_target="$HOME/.cache/aelab-tools-target"
 # scripts/test.sh lints aelab's crates through clippy-driver; the tools
@@ -21,17 +20,20 @@ have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null |
 if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
+# The pinned nightly, its std's sources and its wasm32 target, for the
+# threaded module (scripts/env.sh, AELAB_NIGHTLY).
+source scripts/env.sh
+nightly="$(aelab_nightly)"
+if [ -z "$nightly" ]; then
+  rustup toolchain install "$AELAB_NIGHTLY" --profile minimal --component rust-src --target wasm32-unknown-unknown
+  nightly="$AELAB_NIGHTLY"
+fi
+rustup +"$nightly" component list --installed 2>/dev/null | grep -q '^rust-src' || rustup +"$nightly" component add rust-src
+rustup +"$nightly" target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown ||
+  rustup +"$nightly" target add wasm32-unknown-unknown
 if ! have_version wasm-bindgen "$WASM_BINDGEN"; then
   # Not --locked: its lock file names a yanked webpki-roots.
   CARGO_TARGET_DIR="$tools_target" cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN"
-fi
-if ! have_version trunk "$TRUNK"; then
-  # Without its TLS and update check (it serves on loopback and never
-  # downloads here), and without its fat LTO and single codegen unit, which
-  # serialise the build: 10 minutes cold instead of 12 on 2 cores. At
-  # opt-level 1: it only runs cargo and wasm-bindgen and copies files.
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-    CARGO_TARGET_DIR="$tools_target" cargo install --locked --force --no-default-features trunk --version "$TRUNK"
 fi
 # wasm-opt is only needed for release builds (size report, bench):
 # `scripts/setup-web.sh --release`.

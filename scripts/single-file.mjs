@@ -31,7 +31,7 @@ const CSP = "default-src 'none'; script-src 'unsafe-inline' 'wasm-unsafe-eval' b
 export function singleFile(dist) {
   const read = (f) => {
     const p = path.join(dist, f);
-    if (!fs.existsSync(p)) throw new Error(`${p} is missing: build the page first (trunk build)`);
+    if (!fs.existsSync(p)) throw new Error(`${p} is missing: build the page first (scripts/build-web.sh --release)`);
     return fs.readFileSync(p);
   };
   let html = read('index.html').toString();

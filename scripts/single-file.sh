@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup-web.sh --release
-trunk build --release --dist dist-release
+scripts/build-web.sh --release --dist dist-release
 node scripts/single-file.mjs dist-release "${1:-aelab.html}"

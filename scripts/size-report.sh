@@ -3,13 +3,13 @@
 # before its first denoise (the wasm and its JS glue, the page, its script
 # and style, and the two pre-trained models). The MNIST sets load lazily.
 # Usage: scripts/size-report.sh [dist-dir]   (default: dist-release, built
-# with `trunk build --release --dist dist-release` when missing)
+# with `scripts/build-web.sh --release` when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dist="${1:-dist-release}"
 if [ ! -f "$dist/aelab_bg.wasm" ]; then
   source scripts/env.sh
-  trunk build --release --dist "$dist"
+  scripts/build-web.sh --release --dist "$dist"
 fi
 # app.js imports ui.js, store.js, denoise.js, augment.js and anomaly.js statically, so
 # they load at start too.

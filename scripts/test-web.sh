@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser tests: wasm-bindgen-test in headless Chromium (tests/web.rs),
-# then the page built by trunk, its JS type-checked against the generated
-# aelab.d.ts (scripts/check-js.sh), and driven end to end (tests/e2e).
+# then the page built by scripts/build-web.sh, its JS type-checked against the
+# generated aelab.d.ts (scripts/check-js.sh), and driven end to end (tests/e2e).
 # `scripts/test.sh` runs this after the native tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +14,12 @@ export WASM_BINDGEN_TEST_TIMEOUT=900
 echo "== wasm-bindgen-test in headless Chromium"
 cargo test --locked --target wasm32-unknown-unknown --no-default-features --test web
 
-echo "== trunk build (${AELAB_WEB_PROFILE:-dev} profile) and the end-to-end test"
+echo "== the page (${AELAB_WEB_PROFILE:-dev} profile) and the end-to-end test"
 if [ "${AELAB_WEB_PROFILE:-dev}" = release ]; then
-  trunk build --release --dist dist
+  scripts/setup-web.sh --release
+  scripts/build-web.sh --release --dist dist
 else
-  trunk build --dist dist
+  scripts/build-web.sh --dist dist
 fi
 echo "== the page's JS against the wasm API's declarations (tsc)"
 scripts/check-js.sh dist

@@ -19,7 +19,7 @@ cargo fmt --all -- --check
 # cold run's minutes on 2 cores). clippy-driver wraps rustc for the workspace
 # members only, exactly as `cargo clippy` does, so each dependency compiles
 # once for the lints, the tests and the page. Exported, so that the wasm
-# tests and trunk (scripts/test-web.sh) reuse the linted builds;
+# tests and the page (scripts/test-web.sh) reuse the linted builds;
 # scripts/setup-web.sh unsets it for the tools it installs.
 RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
 CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"

@@ -141,7 +141,7 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
 /// The browser's WebGPU device, initialised once per page: burn registers
 /// one server per device, so a second initialisation fails; later calls
 /// (a switch back to WebGPU, another session) reuse the first device.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 pub async fn webgpu_device() -> Result<Device, String> {
     use burn::tensor::wgpu::WgpuBackend;
     use std::cell::RefCell;
@@ -160,9 +160,23 @@ pub async fn webgpu_device() -> Result<Device, String> {
     Ok(device)
 }
 
+/// The threaded module (built with atomics) is CPU-only: wgpu's WebGPU
+/// types are not `Send` there. The page loads the single-threaded module
+/// for WebGPU.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub async fn webgpu_device() -> Result<Device, String> {
+    Err("this is aelab's threaded CPU module, which has no WebGPU".into())
+}
+
+/// How many threads the CPU backends compute on: rayon's pool natively and
+/// in the threaded module, 1 in the single-threaded module.
+pub fn cpu_threads() -> usize {
+    crate::engine::par::threads()
+}
+
 /// Why WebGPU cannot start, in words for the page's banner (never the
 /// error's debug form).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 fn describe_webgpu_error(e: &burn::tensor::wgpu::WgpuInitError) -> String {
     use burn::tensor::wgpu::WgpuInitError as E;
     match e {

@@ -1,6 +1,6 @@
 // @ts-check
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
-// (aelab.js / aelab_bg.wasm, built by trunk from src/web/).
+// (aelab.js / aelab_bg.wasm, built by scripts/build-web.sh from src/web/).
 import init, * as aelab from './aelab.js';
 import { $, errText, fetchBytes, renderTable } from './ui.js';
 import { setupDenoise } from './denoise.js';
@@ -25,6 +25,7 @@ if (self.GPUAdapter && GPUAdapter.prototype.requestDevice) {
 }
 // The compute worker, shared by the tabs that train in it (compute.js).
 const compute = new Compute((why) => console.warn(why));
+compute.onChange = () => { if (state.lab) showBackend(); };
 window.aelabTest = Object.assign(window.aelabTest || {}, {
   // The compute worker's devices are lost too.
   loseGpu() { for (const d of gpuDevices) d.destroy(); compute.loseGpu(); return gpuDevices.length; },
@@ -124,9 +125,18 @@ const cpuName = (b) => CPU_NAMES[b] || b;
 function showBackend() {
   const lab = state.lab;
   const el = $('backend');
-  el.textContent = lab.backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(lab.backend)}`;
+  // Training runs in the compute worker, on the threaded CPU module where
+  // the page is cross-origin isolated; the page's own module has one thread.
+  const threads = compute.worker && compute.backend !== 'webgpu' ? compute.threads : 1;
+  const t = `${threads} thread${threads === 1 ? '' : 's'}`;
+  el.textContent = lab.backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(lab.backend)} · ${t}`;
+  el.title = lab.backend === 'webgpu' ? 'WebGPU: the GPU computes'
+    : threads > 1 ? `Training runs on ${t} in the compute worker; the pad denoises on the page's thread.`
+      : (compute.note || (self.crossOriginIsolated ? 'The CPU computes on one thread.'
+        : 'This page is not cross-origin isolated (opened from a file, or from a server without COOP/COEP), so the CPU computes on one thread.'));
   el.className = 'pill ' + (lab.backend === 'webgpu' ? 'gpu' : 'cpu');
   el.dataset.backend = lab.backend;
+  el.dataset.threads = String(threads);
   $('backend-select').value = lab.backend === 'webgpu' ? 'auto' : lab.backend;
 }
 

@@ -3,6 +3,7 @@
 // and shows the figures. `window.aelabBenchResults` holds them as JSON when
 // done, for scripts/bench-web.sh.
 import init, * as aelab from './aelab.js';
+import { Compute, workerAvailable } from './compute.js';
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
@@ -11,9 +12,10 @@ const batch = Number(params.get('batch')) || 128;
 
 function render(rows) {
   const cell = (s) => `<td>${String(s).replace(/[&<>]/g, '')}</td>`;
+  const where = (r) => `${r.backend}${r.threads ? ` (compute worker, ${r.threads} thread${r.threads === 1 ? '' : 's'})` : ''}`;
   $('bench-table').innerHTML = '<table><thead><tr><th>backend</th><th>training (images/s)</th><th>denoise one digit (ms)</th><th>timed steps</th></tr></thead><tbody>' +
-    rows.map((r) => '<tr>' + (r.error ? cell(r.backend) + cell(r.error) + cell('') + cell('')
-      : cell(r.backend) + cell(r.train_images_per_sec.toFixed(1)) + cell(r.denoise_one_ms.toFixed(2)) + cell(r.steps)) + '</tr>').join('') +
+    rows.map((r) => '<tr>' + (r.error ? cell(where(r)) + cell(r.error) + cell('') + cell('')
+      : cell(where(r)) + cell(r.train_images_per_sec.toFixed(1)) + cell(r.denoise_one_ms.toFixed(2)) + cell(r.steps)) + '</tr>').join('') +
     '</tbody></table>';
 }
 
@@ -36,6 +38,19 @@ async function run() {
     } catch (e) {
       rows.push({ backend: choice, error: e && e.message ? e.message : String(e) });
     } finally { if (lab) lab.free(); }
+    render(rows);
+  }
+  // Flex in the compute worker: on the threaded module's pool where the
+  // page is cross-origin isolated (one thread otherwise), beside the page's
+  // single thread above.
+  if (workerAvailable() && (!only || only.split(',').includes('flex-worker'))) {
+    const compute = new Compute(() => {});
+    try {
+      await compute.ensure('flex');
+      rows.push(await compute.request('bench', { batch, steps }).done);
+    } catch (e) {
+      rows.push({ backend: 'flex', threads: compute.threads || 1, error: e && e.message ? e.message : String(e) });
+    } finally { compute.stop(); }
     render(rows);
   }
   $('bench-status').textContent = 'done';

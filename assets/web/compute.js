@@ -33,6 +33,10 @@ export class Compute {
     this.choice = '';
     this.backend = '';
     this.note = '';
+    /** How many threads the worker computes on (the threaded module: more than 1). */
+    this.threads = 0;
+    /** Called when a worker starts or stops (the page's backend pill). */
+    this.onChange = () => {};
     this.nextId = 1;
     /** @type {Promise<void> | null} a start in progress */
     this.starting = null;
@@ -74,6 +78,8 @@ export class Compute {
       this.choice = choice;
       this.backend = info.backend;
       this.note = info.note;
+      this.threads = info.threads;
+      this.onChange();
     } catch (e) {
       if (this.worker === worker) this.stop();
       throw e;
@@ -127,8 +133,11 @@ export class Compute {
   /** Stops the worker; pending requests fail with `why`. */
   stop(why = 'the compute worker was stopped') {
     if (this.worker) this.worker.terminate();
+    const had = !!this.worker;
     this.worker = null;
     this.choice = this.backend = '';
+    this.threads = 0;
+    if (had) this.onChange();
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) p.reject(kindError(why, 'worker-lost'));

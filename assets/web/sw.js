@@ -2,7 +2,13 @@
 // the page reloads and all three labs work with the network off. Requests
 // go to the network first (so a new build is picked up at once) and fall
 // back to the cache when the network is gone.
-const CACHE = 'aelab-v8';
+//
+// It also makes the page cross-origin isolated where the host sends no
+// COOP/COEP headers (a static host, GitHub Pages): every answer it gives
+// carries them, so from the second visit on the compute worker can run the
+// threaded CPU module (the coi-serviceworker pattern). scripts/serve.sh
+// sends them itself.
+const CACHE = 'aelab-v9';
 const ASSETS = [
   './', 'index.html', 'app.js', 'ui.js', 'store.js', 'denoise.js', 'augment.js', 'anomaly.js', 'compute.js', 'worker.js', 'style.css',
   'aelab.js', 'aelab_bg.wasm', 'bench.html', 'bench.js',
@@ -13,8 +19,25 @@ const ASSETS = [
 ];
 
 self.addEventListener('install', (ev) => {
-  ev.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS)).then(() => self.skipWaiting()));
+  ev.waitUntil(caches.open(CACHE).then(async (c) => {
+    await c.addAll(ASSETS);
+    // The threaded module's files (scripts/build-web.sh lists them, with
+    // wasm-bindgen-rayon's worker helper); a build without it still installs.
+    try {
+      const r = await fetch('mt/files.json');
+      if (r.ok) await c.addAll(await r.json());
+    } catch (e) { console.warn(`the threaded module is not cached for offline use: ${e}`); }
+  }).then(() => self.skipWaiting()));
 });
+
+/** `resp` with the headers that make a page cross-origin isolated. */
+function isolated(resp) {
+  if (resp.type === 'opaque' || resp.status === 0) return resp;
+  const headers = new Headers(resp.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers });
+}
 
 self.addEventListener('activate', (ev) => {
   ev.waitUntil(caches.keys()
@@ -30,10 +53,10 @@ self.addEventListener('fetch', (ev) => {
     try {
       const resp = await fetch(req);
       if (resp.ok && resp.type === 'basic') cache.put(req, resp.clone()).catch(() => {});
-      return resp;
+      return isolated(resp);
     } catch (e) {
       const hit = await cache.match(req, { ignoreSearch: true });
-      if (hit) return hit;
+      if (hit) return isolated(hit);
       throw e;
     }
   })());

@@ -14,7 +14,14 @@
 //                                                 restarts the worker
 // Error kinds are the core's (cancelled, diverged, bad-input, device); the
 // page switches on them and never parses a message.
-import init, * as aelab from './aelab.js';
+//
+// The module: in a cross-origin-isolated page the CPU runs the threaded
+// build (mt/aelab.js: atomics, rayon's pool on Web Workers); WebGPU, and
+// pages that are not isolated, run the single-threaded one (aelab.js).
+
+/** @typedef {typeof import('./aelab.js')} Module */
+/** @type {Module} */
+let aelab;
 
 /** @type {any} */
 const scope = self;
@@ -37,6 +44,52 @@ if (scope.GPUAdapter && scope.GPUAdapter.prototype.requestDevice) {
   };
 }
 
+/** Whether `choice` will run on the CPU: asked for, or no WebGPU adapter. */
+async function onCpu(choice) {
+  if (choice !== 'auto' && choice !== 'webgpu') return true;
+  const gpu = scope.navigator.gpu;
+  if (!gpu) return true;
+  try {
+    return !(await gpu.requestAdapter());
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Loads the module this worker runs for `choice` (once: a worker keeps its
+ * module; the page starts another worker for another backend) and says how
+ * many threads it computes on, and why only one.
+ * @returns {Promise<{ threads: number, note: string }>}
+ */
+async function loadModule(choice) {
+  let note = '';
+  if (await onCpu(choice)) {
+    if (!scope.crossOriginIsolated) {
+      note = 'This page is not cross-origin isolated, so the CPU trains on one thread.';
+    } else {
+      try {
+        // Not a literal: the threaded build is optional (scripts/build-web.sh
+        // leaves it out where no nightly toolchain is installed).
+        const url = new URL('./mt/aelab.js', import.meta.url).href;
+        /** @type {Module & { initThreadPool(n: number): Promise<void> }} */
+        const mt = await import(url);
+        await mt.default({ module_or_path: new URL('./mt/aelab_bg.wasm', import.meta.url) });
+        const n = Math.max(1, Math.min(scope.navigator.hardwareConcurrency || 1, 16));
+        await mt.initThreadPool(n);
+        aelab = mt;
+        return { threads: n, note: '' };
+      } catch (e) {
+        note = `The threaded CPU module could not start (${errText(e)}), so the CPU trains on one thread.`;
+      }
+    }
+  }
+  const st = await import('./aelab.js');
+  await st.default({ module_or_path: 'aelab_bg.wasm' });
+  aelab = st;
+  return { threads: 1, note };
+}
+
 async function fetchBytes(url) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
@@ -45,7 +98,7 @@ async function fetchBytes(url) {
 
 /** A session of the module with its lab handles and what it has loaded. */
 class Session {
-  /** @param {aelab.Lab} lab */
+  /** @param {import('./aelab.js').Lab} lab */
   constructor(lab) {
     this.lab = lab;
     this.denoise = lab.denoise();
@@ -74,6 +127,7 @@ class Session {
   }
 }
 
+/** @type {Promise<{ threads: number, note: string }> | null} */
 let started = null;
 let choice = '';
 /** The session runs train in. @type {Session | null} */
@@ -110,7 +164,7 @@ async function reporting() {
 function job(id) {
   const j = {
     stop: false,
-    /** @type {aelab.TrainSession | null} */
+    /** @type {import('./aelab.js').TrainSession | null} */
     run: null,
     cancel() { j.stop = true; if (j.run) j.run.cancel(); },
     check() { if (j.stop) throw cancelled(); },
@@ -122,7 +176,7 @@ function job(id) {
 /**
  * Runs a training session to its end: each step event and each new
  * checkpoint goes to the page.
- * @param {aelab.TrainSession} run
+ * @param {import('./aelab.js').TrainSession} run
  */
 async function steps(run, emit) {
   for (;;) {
@@ -141,13 +195,24 @@ async function steps(run, emit) {
 const handlers = {
   /** Starts the module and a session on `choice` ("auto", "webgpu", "flex"). */
   async init(_id, payload) {
-    if (!started) started = init({ module_or_path: 'aelab_bg.wasm' });
-    await started;
+    if (!started) started = loadModule(payload.choice);
+    const { threads, note: threadNote } = await started;
     for (const s of [trainer, reporter]) if (s) s.free();
     reporter = null;
-    choice = payload.choice;
+    // The threaded module is the CPU's.
+    choice = threads > 1 ? 'flex' : payload.choice;
     trainer = new Session(await aelab.Lab.create(choice));
-    return { backend: trainer.lab.backend, note: trainer.lab.note };
+    const note = [trainer.lab.note, threadNote].filter(Boolean).join(' ');
+    return { backend: trainer.lab.backend, note, threads: aelab.cpu_threads() };
+  },
+
+  /**
+   * The benchmark (bench.html) of this worker's session: with the threaded
+   * module, the CPU's figures on every thread of its pool.
+   */
+  async bench(_id, { batch, steps }) {
+    const row = await training().lab.bench(batch, steps);
+    return { ...row, threads: aelab.cpu_threads() };
   },
 
   /** Destroys the worker's WebGPU devices (the lost-device test). */

@@ -22,7 +22,7 @@ mod direct;
 mod ext;
 mod gemm;
 pub mod norm;
-mod par;
+pub(crate) mod par;
 pub mod pool;
 
 use burn::backend::Dispatch;

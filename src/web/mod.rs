@@ -29,6 +29,9 @@ mod denoise;
 pub use anomaly::AnomalyLab;
 pub use augment::AugmentLab;
 pub use denoise::DenoiseLab;
+// The threaded module's pool: `await initThreadPool(n)` before any work.
+#[cfg(target_feature = "atomics")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 /// Turns a panic into a visible message: the console gets the backtrace and
 /// the global `aelabPanic(message)` (when defined) shows it: the page's
@@ -174,6 +177,13 @@ pub fn cpu_backends() -> Vec<String> {
         .collect()
 }
 
+/// How many threads the CPU backend computes on: 1 in the single-threaded
+/// module, the pool's size (`initThreadPool`) in the threaded one.
+#[wasm_bindgen]
+pub fn cpu_threads() -> usize {
+    platform::cpu_threads()
+}
+
 /// The training forms' defaults, by the id of their field: the core's
 /// presets for the page ([`DenoiseSettings::quick`],
 /// [`crate::labs::augment::AugmentSettings::quick`]), the one place they
@@ -228,6 +238,15 @@ pub fn form_defaults() -> Result<JsValue, JsValue> {
         aug_epochs: a.train.epochs,
         aug_seed: a.train.seed,
     })
+}
+
+/// `reason` as the start of a sentence: its first letter in capitals.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Which backend to start on.
@@ -300,7 +319,7 @@ impl Lab {
                 Err(e) => (
                     CpuBackend::Flex.device(),
                     CpuBackend::Flex.name().to_string(),
-                    format!("WebGPU is not available here ({e}); running on the CPU."),
+                    format!("{}, so aelab runs on the CPU.", sentence(&e)),
                 ),
             },
         };

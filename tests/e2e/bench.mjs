@@ -6,7 +6,8 @@ import { serve } from './serve.mjs';
 
 const dist = process.argv[2] || 'dist';
 const query = process.argv[3] || '';
-const { server, origin } = await serve(dist);
+// Cross-origin isolated, so that the compute worker's row runs threaded.
+const { server, origin } = await serve(dist, 0, { isolate: true });
 const browser = await launchChromium();
 try {
   const page = await browser.newPage();
@@ -19,7 +20,8 @@ try {
   console.log('| backend | training (images/s, batch ' + (rows.find((r) => r.batch)?.batch ?? '?') + ') | denoise one digit (ms) |');
   console.log('|---|---:|---:|');
   for (const r of rows) {
-    console.log(r.error ? `| ${r.backend} | ${r.error} | |` : `| ${r.backend} | ${r.train_images_per_sec.toFixed(1)} | ${r.denoise_one_ms.toFixed(2)} |`);
+    const b = r.threads ? `${r.backend}, worker, ${r.threads} thread(s)` : r.backend;
+    console.log(r.error ? `| ${b} | ${r.error} | |` : `| ${b} | ${r.train_images_per_sec.toFixed(1)} | ${r.denoise_one_ms.toFixed(2)} |`);
   }
   console.log(JSON.stringify(rows));
 } finally {

@@ -1,7 +1,7 @@
 // End-to-end test of the built page (dist/) in headless Debian Chromium,
 // driven by playwright-core: real pointer events on the draw pad, the
 // verdicts shown, backends, bad files, training and cancelling.
-// Run by scripts/test-web.sh after `trunk build`.
+// Run by scripts/test-web.sh after `scripts/build-web.sh`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium } from './chromium.mjs';
@@ -167,6 +167,50 @@ test('training in the compute worker runs, reports progress, denoises the pad me
   await page.waitForFunction(() => /^done:/.test(document.getElementById('train-status').textContent), null, { timeout: 600_000 });
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('in a cross-origin-isolated page the compute worker trains on the threaded CPU module; without isolation it trains on one thread and says why', async () => {
+  const train = async (page) => {
+    await page.fill('#train-images', '200');
+    await page.fill('#train-epochs', '1');
+    await page.fill('#train-batch', '32');
+    await page.getByTestId('train-start').click();
+    await page.waitForFunction(() => /^done:/.test(document.getElementById('train-status').textContent), null, { timeout: 600_000 });
+    assert.equal(await page.getAttribute('#train-status', 'data-where'), 'worker');
+    const rows = await page.$$eval('#train-compare tbody tr', (trs) => trs.map((tr) => tr.children[0].textContent));
+    assert.deepEqual(rows, ['before', 'before', 'before', 'after', 'after', 'after']);
+    const pill = page.getByTestId('backend');
+    return { threads: Number(await pill.getAttribute('data-threads')), text: await pill.textContent(), title: await pill.getAttribute('title') };
+  };
+  // scripts/serve.sh serves like this (COOP/COEP).
+  const iso = await serve(DIST, 0, { isolate: true });
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await page.goto(`${iso.origin}/index.html?backend=flex`);
+    await ready(page);
+    assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const got = await train(page);
+    assert.equal(got.threads, Math.min(cores, 16), `the pool has a thread per core (${got.text})`);
+    assert.ok(got.threads >= 2 || cores < 2, 'the threaded module computes on 2 or more threads');
+    assert.match(got.text, new RegExp(`^CPU · Flex · ${got.threads} threads?$`));
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    iso.server.close();
+  }
+  // The plain server sends no COOP/COEP (and this fresh context has no
+  // service worker to add them): one thread, and the pill says why.
+  const plain = await open('?backend=flex');
+  assert.equal(await plain.page.evaluate(() => self.crossOriginIsolated), false);
+  const one = await train(plain.page);
+  assert.equal(one.threads, 1);
+  assert.match(one.text, /^CPU · Flex · 1 thread$/);
+  assert.match(one.title, /not cross-origin isolated, so the CPU trains on one thread/);
+  assert.deepEqual(plain.errors, []);
+  await plain.page.close();
 });
 
 test('WebGPU is used when available, and the user can switch backends', async () => {
