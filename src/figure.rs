@@ -22,6 +22,50 @@ pub fn tick(x: f64) -> String {
     }
 }
 
+/// How many tick labels fit along an axis `pixels` long: each label is up
+/// to `chars` characters of `size`-pixel text (about 0.6 × `size` wide each)
+/// and needs two more of gap; at least 2, at most `most`. plotters picks
+/// round values and never more than asked, so labels cannot crowd at a
+/// phone's width (the layout tests check it, in the bundled font).
+pub fn labels_along(pixels: i32, chars: usize, size: u32, most: usize) -> usize {
+    let per = (chars as f64 + 2.0) * size as f64 * 0.62;
+    ((pixels.max(0) as f64 / per) as usize).clamp(2, most.max(2))
+}
+
+/// How many tick labels of `size`-pixel text fit up an axis `pixels` tall,
+/// with 0.8 of a line between them; at least 2, at most `most`.
+pub fn labels_up(pixels: i32, size: u32, most: usize) -> usize {
+    ((pixels.max(0) as f64 / (size as f64 * 1.8)) as usize).clamp(2, most.max(2))
+}
+
+/// `text`, or its first part (before " (" or ":") when the whole does not
+/// fit in `room` pixels at `size`: on a phone an axis says "point of the
+/// file" without its parenthesis.
+pub fn fit_text<'a, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &'a str,
+    size: u32,
+    room: u32,
+) -> &'a str {
+    let style: TextStyle = ("sans-serif", size).into_font().into();
+    let fits = |t: &str| {
+        root.estimate_text_size(t, &style)
+            .map(|(w, _)| w <= room)
+            .unwrap_or(true)
+    };
+    if fits(text) {
+        return text;
+    }
+    let head = text.split(" (").next().unwrap_or(text);
+    head.split(':').next().unwrap_or(head).trim()
+}
+
+/// The characters of the longer of `lo`'s and `hi`'s tick labels, plus one
+/// for the in-between values' extra decimal.
+pub fn tick_chars(lo: f64, hi: f64) -> usize {
+    tick(lo).len().max(tick(hi).len()) + 1
+}
+
 /// Natively plotters draws text with a registered font; in the browser it
 /// uses the canvas's own fonts.
 #[cfg(not(target_arch = "wasm32"))]
@@ -333,6 +377,7 @@ pub fn draw_loss_chart_on<DB: DrawingBackend>(
         let pad = ((hi - lo) * 0.08).max(1e-3);
         ((lo - pad).max(0.0), hi + pad)
     };
+    let (w, h) = root.dim_in_pixel();
     let mut chart = ChartBuilder::on(root)
         .margin(10)
         // Room for the last tick's label, centred on the right edge.
@@ -341,11 +386,15 @@ pub fn draw_loss_chart_on<DB: DrawingBackend>(
         .y_label_area_size(52)
         .build_cartesian_2d(0f64..epochs.max(1) as f64, lo..hi)
         .map_err(|e| err(&e))?;
+    let epochs_chars = tick(epochs as f64).len();
     chart
         .configure_mesh()
         .x_desc("epoch")
         .y_desc("loss")
-        .x_labels(epochs.clamp(2, 10) + 1)
+        // Whole epochs only: no more labels than epochs + 1, so that the
+        // step between them is at least one.
+        .x_labels(labels_along(w as i32 - 86, epochs_chars, 13, 11).min(epochs.max(1) + 1))
+        .y_labels(labels_up(h as i32 - 54, 13, 10))
         .x_label_formatter(&|x| tick(*x))
         .light_line_style(RGBColor(235, 235, 240))
         .label_style(("sans-serif", 13))
@@ -402,6 +451,9 @@ pub fn draw_loss_chart(
     draw_loss_chart_on(&root, train, valid, epochs)
         .map_err(|e| format!("drawing {} failed: {e}", out.display()))
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod layout_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

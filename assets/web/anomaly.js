@@ -290,13 +290,17 @@ export function setupAnomaly(app) {
 
   // ---------- exports and the comparison table ----------
   $('an-png').addEventListener('click', () => {
-    const parts = ['an-hist', 'an-roc', 'an-series', 'an-recon'].map($);
+    // The plots as drawn (narrower on a phone): histogram and ROC side by
+    // side, then the series and the reconstructions.
+    const [hist, roc, series, recon] = ['an-hist', 'an-roc', 'an-series', 'an-recon'].map($);
     const c = document.createElement('canvas');
-    c.width = 900; c.height = parts[0].height + parts[2].height + parts[3].height;
+    const top = Math.max(hist.height, roc.height);
+    c.width = Math.max(hist.width + roc.width, series.width, recon.width);
+    c.height = top + series.height + recon.height;
     const g = c.getContext('2d');
     g.fillStyle = '#fff'; g.fillRect(0, 0, c.width, c.height);
-    g.drawImage(parts[0], 0, 0); g.drawImage(parts[1], 560, 0);
-    g.drawImage(parts[2], 0, parts[0].height); g.drawImage(parts[3], 0, parts[0].height + parts[2].height);
+    g.drawImage(hist, 0, 0); g.drawImage(roc, hist.width, 0);
+    g.drawImage(series, 0, top); g.drawImage(recon, 0, top + series.height);
     c.toBlob((b) => download(b, 'aelab-anomaly-plots.png'), 'image/png');
   });
   const HEAD = ['data', 'model', 'latent', 'depth', 'epochs', 'threshold rule', 'threshold', 'AUROC', 'AUPRC', 'precision', 'recall', 'F1'];
@@ -367,5 +371,13 @@ export function setupAnomaly(app) {
     startBeat();
   }
 
-  return { onShow() {}, restore, reload };
+  // Charts are drawn at the width they are shown at (web::chart_root): a
+  // tab shown (or a window resized) redraws them at its width.
+  function onShow() {
+    try {
+      if (!$('an-train').disabled) an().draw_preview($('an-preview'));
+    } catch { /* no data loaded yet */ }
+    if (st.last) redraw();
+  }
+  return { onShow, restore, reload };
 }

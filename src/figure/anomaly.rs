@@ -66,18 +66,27 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
         .max()
         .unwrap_or(1)
         .max(1) as f32;
+    let (cw, ch) = root.dim_in_pixel();
     let mut chart = ChartBuilder::on(root)
         .margin(10)
+        // Room for the last tick's label, centred on the right edge.
+        .margin_right(26)
         .x_label_area_size(34)
         .y_label_area_size(46)
         .build_cartesian_2d(lo..hi, 0f32..top * 1.08)
         .map_err(err)?;
+    let chars = crate::figure::tick_chars(lo as f64, hi as f64) + 1;
     chart
         .configure_mesh()
         .x_desc("reconstruction error (MAE, scaled)")
         .y_desc(items)
+        .x_labels(crate::figure::labels_along(cw as i32 - 82, chars, 12, 10))
         // Counts: no more labels than whole numbers up to the top.
-        .y_labels((top as usize + 1).min(11))
+        .y_labels(crate::figure::labels_up(
+            ch as i32 - 54,
+            12,
+            (top as usize + 1).min(11),
+        ))
         .y_label_formatter(&|y| crate::figure::tick(*y as f64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
@@ -148,8 +157,10 @@ pub fn draw_roc_on<DB: DrawingBackend>(
     at: (f64, f64),
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(err)?;
+    let (w, h) = root.dim_in_pixel();
     let mut chart = ChartBuilder::on(root)
         .margin(10)
+        .margin_right(18)
         .caption(format!("ROC, AUROC = {auroc:.4}"), ("sans-serif", 14))
         .x_label_area_size(34)
         .y_label_area_size(46)
@@ -159,6 +170,8 @@ pub fn draw_roc_on<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("false-positive rate")
         .y_desc("true-positive rate")
+        .x_labels(crate::figure::labels_along(w as i32 - 74, 3, 12, 11))
+        .y_labels(crate::figure::labels_up(h as i32 - 74, 12, 11))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
         .draw()
@@ -198,6 +211,7 @@ pub fn draw_series_view_on<DB: DrawingBackend>(
     let x0f = x0 as f32;
     let (lo, hi) = range(values.iter().copied());
     let pad = (hi - lo) * 0.05;
+    let (w, h) = root.dim_in_pixel();
     let mut chart = ChartBuilder::on(root)
         .margin(10)
         // Room for the last tick's label, centred on the right edge.
@@ -206,10 +220,19 @@ pub fn draw_series_view_on<DB: DrawingBackend>(
         .y_label_area_size(46)
         .build_cartesian_2d(x0f..x0f + n as f32, lo - pad..hi + pad)
         .map_err(err)?;
+    let chars = crate::figure::tick((x0 + n) as f64).len();
     chart
         .configure_mesh()
-        .x_desc(x_desc)
+        .x_desc(crate::figure::fit_text(
+            root,
+            x_desc,
+            12,
+            w.saturating_sub(60),
+        ))
         .y_desc(y_desc)
+        // Points are whole: no more labels than points, so the step is ≥ 1.
+        .x_labels(crate::figure::labels_along(w as i32 - 84, chars, 12, 10).min(n))
+        .y_labels(crate::figure::labels_up(h as i32 - 50, 12, 10))
         .x_label_formatter(&|x| crate::figure::tick(*x as f64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))
@@ -261,10 +284,13 @@ pub fn draw_reconstructions_on<DB: DrawingBackend>(
         root.present().map_err(err)?;
         return Ok(());
     }
-    let panels = root.split_evenly((1, items.len()));
+    let (cols, rows) = reconstructions_layout(root.dim_in_pixel().0, items.len());
+    let panels = root.split_evenly((rows, cols));
     for (area, (title, input, recon)) in panels.iter().zip(items) {
         let (lo, hi) = range(input.iter().chain(recon).copied());
         let pad = (hi - lo) * 0.05;
+        let (w, h) = area.dim_in_pixel();
+        let chars = crate::figure::tick(input.len() as f64).len();
         let mut chart = ChartBuilder::on(area)
             .margin(6)
             .margin_right(16)
@@ -273,11 +299,13 @@ pub fn draw_reconstructions_on<DB: DrawingBackend>(
             .y_label_area_size(34)
             .build_cartesian_2d(0f32..input.len().max(2) as f32, lo - pad..hi + pad)
             .map_err(err)?;
-        // A panel is a few hundred pixels wide: four x labels, not ten.
+        // A panel is a few hundred pixels wide: four x labels at most.
         chart
             .configure_mesh()
-            .x_labels(4)
-            .y_labels(5)
+            .x_labels(
+                crate::figure::labels_along(w as i32 - 56, chars, 10, 4).min(input.len().max(2)),
+            )
+            .y_labels(crate::figure::labels_up(h as i32 - 52, 10, 5))
             .x_label_formatter(&|x| crate::figure::tick(*x as f64))
             .light_line_style(GREY)
             .label_style(("sans-serif", 10))
@@ -298,6 +326,15 @@ pub fn draw_reconstructions_on<DB: DrawingBackend>(
     }
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// How the reconstructions' panels are laid out on a canvas `width` wide:
+/// (columns, rows), each panel at least 220 px wide, so that a phone gets
+/// one column (the page makes such a canvas taller: `web::anomaly`).
+pub fn reconstructions_layout(width: u32, items: usize) -> (usize, usize) {
+    let items = items.max(1);
+    let cols = (width as usize / 220).clamp(1, items);
+    (cols, items.div_ceil(cols))
 }
 
 /// Where a drawn series' plot lies on the canvas, so that the page can turn
@@ -327,6 +364,10 @@ pub fn draw_beat_on<DB: DrawingBackend>(
 ) -> Result<Frame, String> {
     root.fill(&WHITE).map_err(err)?;
     let last = beat.len().saturating_sub(1).max(1) as f32;
+    let (w, h) = root.dim_in_pixel();
+    // A caption too long for the canvas keeps its first clause ("error
+    // 0.0421"); the page says the rest beside the plot.
+    let caption = crate::figure::fit_text(root, caption, 13, w.saturating_sub(20));
     let mut chart = ChartBuilder::on(root)
         .margin(10)
         .caption(caption, ("sans-serif", 13))
@@ -339,6 +380,16 @@ pub fn draw_beat_on<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("point (drag to draw)")
         .y_desc("value")
+        .x_labels(
+            crate::figure::labels_along(
+                w as i32 - 76,
+                crate::figure::tick(last as f64).len(),
+                12,
+                10,
+            )
+            .min(beat.len().max(2)),
+        )
+        .y_labels(crate::figure::labels_up(h as i32 - 80, 12, 10))
         .x_label_formatter(&|x| crate::figure::tick(*x as f64))
         .light_line_style(GREY)
         .label_style(("sans-serif", 12))

@@ -18,8 +18,6 @@ use crate::metrics::detection::roc_curve;
 use crate::models::record;
 use crate::models::SeriesAe;
 use js_sys::{Promise, Uint8Array};
-use plotters::prelude::IntoDrawingArea;
-use plotters_canvas::CanvasBackend;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -204,9 +202,20 @@ impl AnomalyLab {
     /// red) on `canvas`.
     pub fn draw_preview(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
         let d = self.data()?;
-        let root = CanvasBackend::with_canvas_object(canvas)
-            .ok_or_else(|| js_err("the canvas has no 2D context"))?
-            .into_drawing_area();
+        let flags = d.test.anomalous.clone().unwrap_or_default();
+        // Two series of each class, one panel each.
+        let panels = [false, true]
+            .iter()
+            .map(|&a| flags.iter().filter(|&&f| f == a).count().min(2))
+            .sum::<usize>();
+        let long = d.long.is_some();
+        let root = super::chart_root(canvas, &|w| {
+            if long {
+                1
+            } else {
+                plots::reconstructions_layout(w, panels).1
+            }
+        })?;
         if let Some((l, _, _)) = &d.long {
             return plots::draw_series_view_on(
                 &root,
@@ -221,7 +230,6 @@ impl AnomalyLab {
             )
             .map_err(js_err);
         }
-        let flags = d.test.anomalous.clone().unwrap_or_default();
         let flags_ref = &flags;
         let pick = |a: bool| {
             (0..d.test.count())
@@ -470,9 +478,7 @@ impl AnomalyLab {
                     "error {error:.4}: not above the threshold {threshold:.4}, passes as normal"
                 ),
             };
-            let root = CanvasBackend::with_canvas_object(canvas)
-                .ok_or_else(|| js_err("the canvas has no 2D context"))?
-                .into_drawing_area();
+            let root = super::chart_root(canvas, &|_| 1)?;
             let frame = plots::draw_beat_on(&root, &series, &recon, d.beat_range(), &caption)
                 .map_err(js_err)?;
             to_js(&BeatView {
@@ -550,14 +556,24 @@ impl AnomalyLab {
         threshold: f32,
     ) -> Result<JsValue, JsValue> {
         let (d, r) = self.run()?;
-        let root = CanvasBackend::with_canvas_object(canvas)
-            .ok_or_else(|| js_err("the canvas has no 2D context"))?
-            .into_drawing_area();
         let labels = d
             .test
             .anomalous
             .clone()
             .unwrap_or_else(|| vec![false; d.test.count()]);
+        // The reconstructions: the median item of each class there is.
+        let panels = [false, true]
+            .iter()
+            .filter(|&&a| labels.contains(&a))
+            .count();
+        let recon = what == "recon";
+        let root = super::chart_root(canvas, &|w| {
+            if recon {
+                plots::reconstructions_layout(w, panels).1
+            } else {
+                1
+            }
+        })?;
         let c = cut(&d, &r, threshold);
         match what {
             "histogram" => {

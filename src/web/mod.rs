@@ -240,6 +240,54 @@ pub fn form_defaults() -> Result<JsValue, JsValue> {
     })
 }
 
+/// A chart's drawing area on `canvas`, drawn at the width the page shows it
+/// at. The canvas's `width` and `height` in index.html are its full size;
+/// where its container is narrower (a phone), it is drawn at the width left
+/// (and at least 3/4 of its height), so that its text keeps its size instead
+/// of shrinking with the picture. `rows` says, for the width drawn at, how
+/// many rows of panels the chart stacks, each that height. A hidden canvas
+/// keeps its full size.
+pub(crate) fn chart_root(
+    canvas: web_sys::HtmlCanvasElement,
+    rows: &dyn Fn(u32) -> usize,
+) -> Result<plotters::drawing::DrawingArea<CanvasBackend, plotters::coord::Shift>, JsValue> {
+    let full = |name: &str, now: u32| -> u32 {
+        match canvas.get_attribute(name).and_then(|v| v.parse().ok()) {
+            Some(v) => v,
+            None => {
+                let _ = canvas.set_attribute(name, &now.to_string());
+                now
+            }
+        }
+    };
+    let (w0, h0) = (
+        full("data-full-width", canvas.width()),
+        full("data-full-height", canvas.height()),
+    );
+    // At its full width the canvas is as wide as its container lets it be
+    // (max-width: 100%), which is the width to draw at.
+    if canvas.width() != w0 {
+        canvas.set_width(w0);
+    }
+    let shown = canvas.client_width();
+    let w = if shown > 0 {
+        (shown as u32).clamp(w0.min(200), w0)
+    } else {
+        w0
+    };
+    let h = (h0 as f64 * (w as f64 / w0.max(1) as f64).max(0.75)).round() as u32
+        * rows(w).max(1) as u32;
+    if canvas.width() != w {
+        canvas.set_width(w);
+    }
+    if canvas.height() != h {
+        canvas.set_height(h);
+    }
+    Ok(CanvasBackend::with_canvas_object(canvas)
+        .ok_or_else(|| js_err("the canvas has no 2D context"))?
+        .into_drawing_area())
+}
+
 /// `reason` as the start of a sentence: its first letter in capitals.
 fn sentence(reason: &str) -> String {
     let mut chars = reason.chars();
@@ -555,9 +603,7 @@ impl Curves {
     }
 
     fn draw(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
-        let root = CanvasBackend::with_canvas_object(canvas)
-            .ok_or_else(|| js_err("the canvas has no 2D context"))?
-            .into_drawing_area();
+        let root = chart_root(canvas, &|_| 1)?;
         figure::draw_loss_chart_on(&root, &smooth(&self.train), &self.valid, self.epochs)
             .map_err(js_err)
     }
