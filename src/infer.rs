@@ -24,9 +24,9 @@ pub fn images_tensor(images: &[f32], device: &Device) -> Tensor<4> {
 pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
     t.into_data_async()
         .await
-        .map_err(|e| format!("reading a tensor failed: {e:?}"))?
+        .map_err(|e| format!("reading a tensor failed: {e}"))?
         .try_into_vec_as::<f32>()
-        .map_err(|e| format!("reading a tensor failed: {e:?}"))
+        .map_err(|e| format!("reading a tensor failed: {e}"))
 }
 
 /// Runs `f` over the images in batches of [`INFER_BATCH`] and concatenates

@@ -179,10 +179,10 @@ pub async fn read_scalar(t: Tensor<1>) -> Result<f32, TrainError> {
     let data = t
         .into_data_async()
         .await
-        .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
+        .map_err(|e| TrainError::Backend(e.to_string()))?;
     let v: Vec<f32> = data
         .try_into_vec_as::<f32>()
-        .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
+        .map_err(|e| TrainError::Backend(e.to_string()))?;
     v.first()
         .copied()
         .ok_or_else(|| TrainError::Backend("empty loss tensor".into()))

@@ -157,7 +157,7 @@ pub fn to_bytes_as<M: Weights>(
                 let values: Vec<f32> = t
                     .into_data()
                     .try_into_vec_as::<f32>()
-                    .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
+                    .map_err(|e| WeightsError::Record(e.to_string()))?;
                 let four = storage == Storage::Q4 && values.len() >= Q4_MIN_VALUES;
                 q8_encode(&values, &shape.to_vec(), four, &mut body);
             }
@@ -233,7 +233,7 @@ pub fn to_bytes<M: Weights>(
         .clone()
         .into_record()
         .into_bytes()
-        .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
+        .map_err(|e| WeightsError::Record(e.to_string()))?;
     Ok(assemble(&header, &record))
 }
 
@@ -322,11 +322,11 @@ pub fn from_bytes<M: Weights>(
         }
     }
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(body.to_vec()))
-        .map_err(|e| WeightsError::Record(format!("{e:?}")))?
+        .map_err(|e| WeightsError::Record(e.to_string()))?
         .cast_to_module_dtype();
     let model = M::build(&header.config, device)
         .try_load_record(record)
-        .map_err(|e| WeightsError::Record(format!("{e:?}")))?;
+        .map_err(|e| WeightsError::Record(e.to_string()))?;
     Ok((model, header.config, header.meta))
 }
 

@@ -92,7 +92,7 @@ pub async fn to_device_async<M: Module>(model: M, device: &Device) -> Result<M, 
         let data = t
             .into_data_async()
             .await
-            .map_err(|e| format!("reading the model's weights failed: {e:?}"))?;
+            .map_err(|e| format!("reading the model's weights failed: {e}"))?;
         let (bytes, _, dtype) = data.into_parts();
         values.push(TensorData::from_bytes(bytes, shape, dtype));
     }
