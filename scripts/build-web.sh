@@ -77,11 +77,15 @@ if [ $threads = 1 ]; then
     unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
     export CARGO_TARGET_DIR="$CARGO_TARGET_DIR-threads"
     export RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128"
-    cargo +"$nightly" rustc --locked --lib --crate-type cdylib --target wasm32-unknown-unknown \
+    # rustc says `atomics` is unstable once per crate: the filter keeps one
+    # (stderr through awk, stdout as it is; pipefail keeps cargo's status).
+    { cargo +"$nightly" rustc --locked --lib --crate-type cdylib --target wasm32-unknown-unknown \
       --no-default-features "${cargo_profile[@]}" -Z build-std=panic_abort,std \
       -- -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
       -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size \
-      -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base
+      -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base \
+      2>&1 1>&3 | awk '/unstable feature specified for `-Ctarget-feature`: `atomics`/ { skip = 3; if (seen++) next }
+                skip > 0 { skip--; if (seen > 1) next } { print; fflush() }' >&2; } 3>&1
   )
   mkdir -p "$staging/mt"
   wasm-bindgen --target web --out-dir "$staging/mt" --out-name aelab \

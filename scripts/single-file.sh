@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup-web.sh --release
-scripts/build-web.sh --release --dist dist-release
-node scripts/single-file.mjs dist-release "${1:-aelab.html}"
+# aelab.html opens from file://, never cross-origin isolated: no threaded module.
+scripts/build-web.sh --release --no-threads --dist dist-single
+node scripts/single-file.mjs dist-single "${1:-aelab.html}"

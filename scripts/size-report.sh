@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 dist="${1:-dist-release}"
 if [ ! -f "$dist/aelab_bg.wasm" ]; then
   source scripts/env.sh
-  scripts/build-web.sh --release --dist "$dist"
+  # The first load does not fetch the threaded module.
+  scripts/build-web.sh --release --no-threads --dist "$dist"
 fi
 # app.js imports ui.js, store.js, denoise.js, augment.js and anomaly.js statically, so
 # they load at start too.

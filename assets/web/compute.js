@@ -135,7 +135,7 @@ export class Compute {
     if (this.worker) this.worker.terminate();
     const had = !!this.worker;
     this.worker = null;
-    this.choice = this.backend = '';
+    this.choice = this.backend = this.note = '';
     this.threads = 0;
     if (had) this.onChange();
     const pending = [...this.pending.values()];

@@ -60,13 +60,16 @@ async function onCpu(choice) {
  * Loads the module this worker runs for `choice` (once: a worker keeps its
  * module; the page starts another worker for another backend) and says how
  * many threads it computes on, and why only one.
- * @returns {Promise<{ threads: number, note: string }>}
+ * @returns {Promise<{ threads: number, note: string, threaded: boolean }>}
  */
 async function loadModule(choice) {
   let note = '';
+  const cores = Math.max(1, Math.min(scope.navigator.hardwareConcurrency || 1, 16));
   if (await onCpu(choice)) {
     if (!scope.crossOriginIsolated) {
       note = 'This page is not cross-origin isolated, so the CPU trains on one thread.';
+    } else if (cores < 2) {
+      note = 'This browser reports one core, so the CPU trains on one thread.';
     } else {
       try {
         // Not a literal: the threaded build is optional (scripts/build-web.sh
@@ -75,10 +78,19 @@ async function loadModule(choice) {
         /** @type {Module & { initThreadPool(n: number): Promise<void> }} */
         const mt = await import(url);
         await mt.default({ module_or_path: new URL('./mt/aelab_bg.wasm', import.meta.url) });
-        const n = Math.max(1, Math.min(scope.navigator.hardwareConcurrency || 1, 16));
-        await mt.initThreadPool(n);
+        // A pool whose threads cannot start never answers: give up after
+        // 30 s and train on one thread instead of waiting for ever.
+        let timer;
+        const late = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('its threads did not start within 30 s')), 30_000);
+        });
+        try {
+          await Promise.race([mt.initThreadPool(cores), late]);
+        } finally {
+          clearTimeout(timer);
+        }
         aelab = mt;
-        return { threads: n, note: '' };
+        return { threads: cores, note: '', threaded: true };
       } catch (e) {
         note = `The threaded CPU module could not start (${errText(e)}), so the CPU trains on one thread.`;
       }
@@ -87,7 +99,7 @@ async function loadModule(choice) {
   const st = await import('./aelab.js');
   await st.default({ module_or_path: 'aelab_bg.wasm' });
   aelab = st;
-  return { threads: 1, note };
+  return { threads: 1, note, threaded: false };
 }
 
 async function fetchBytes(url) {
@@ -127,7 +139,7 @@ class Session {
   }
 }
 
-/** @type {Promise<{ threads: number, note: string }> | null} */
+/** @type {Promise<{ threads: number, note: string, threaded: boolean }> | null} */
 let started = null;
 let choice = '';
 /** The session runs train in. @type {Session | null} */
@@ -196,11 +208,11 @@ const handlers = {
   /** Starts the module and a session on `choice` ("auto", "webgpu", "flex"). */
   async init(_id, payload) {
     if (!started) started = loadModule(payload.choice);
-    const { threads, note: threadNote } = await started;
+    const { note: threadNote, threaded } = await started;
     for (const s of [trainer, reporter]) if (s) s.free();
     reporter = null;
-    // The threaded module is the CPU's.
-    choice = threads > 1 ? 'flex' : payload.choice;
+    // The threaded module is the CPU's: "auto" there means Flex.
+    choice = threaded && (payload.choice === 'auto' || payload.choice === 'webgpu') ? 'flex' : payload.choice;
     trainer = new Session(await aelab.Lab.create(choice));
     const note = [trainer.lab.note, threadNote].filter(Boolean).join(' ');
     return { backend: trainer.lab.backend, note, threads: aelab.cpu_threads() };
