@@ -105,6 +105,23 @@ function applySettings(s) {
   if (s.start) { const r = /** @type {HTMLInputElement | null} */ (document.querySelector(`input[name=start][value="${s.start}"]`)); if (r) r.checked = true; }
 }
 
+// ---------- presentation mode ----------
+// For a lecture hall: a large pad and large results, in high contrast
+// (style.css, body.present). The button, `?present` in the address (for a
+// bookmark), and Esc to leave.
+function present(on) {
+  document.body.classList.toggle('present', on);
+  $('present').setAttribute('aria-pressed', String(on));
+  $('present').textContent = on ? 'Leave presentation' : 'Present';
+  // The pad and its results fill the screen: scroll the header away.
+  if (on) $('h-draw').scrollIntoView({ block: 'start' });
+}
+$('present').addEventListener('click', () => present(!document.body.classList.contains('present')));
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && document.body.classList.contains('present')) present(false);
+});
+if (new URLSearchParams(location.search).has('present')) present(true);
+
 $('reset-lab').addEventListener('click', async () => {
   if (!confirm('Reset lab? This forgets the models trained or loaded here, the uploaded series, the comparison table and your settings, in this browser. Downloaded files are not affected.')) return;
   if (state.training) state.training.cancel();

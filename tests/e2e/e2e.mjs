@@ -45,6 +45,9 @@ async function idle(page) {
 }
 
 async function drawStroke(page, points) {
+  // A click elsewhere may have scrolled the pad away (the mouse only reaches
+  // what is on the screen).
+  await page.getByTestId('draw-pad').scrollIntoViewIfNeeded();
   const box = await page.getByTestId('draw-pad').boundingBox();
   const at = ([x, y]) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
   await page.mouse.move(...at(points[0]));
@@ -84,6 +87,76 @@ test('drawn digits are recognised after denoising (CPU backend)', async () => {
   assert.equal(await page.getByTestId('noise-factor').inputValue(), '0.51');
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('presentation mode shows a large pad and large results in high contrast, still denoises what is drawn on it, and Esc leaves it', async () => {
+  const { page, errors } = await open('?backend=flex');
+  const pad = page.getByTestId('draw-pad');
+  const small = await pad.boundingBox();
+  await page.getByTestId('present').click();
+  assert.equal(await page.getByTestId('present').getAttribute('aria-pressed'), 'true');
+  const big = await pad.boundingBox();
+  assert.ok(big.width >= 1.7 * small.width, `the pad grows (${small.width} → ${big.width} px)`);
+  // The pad, its Clear button and the three results are all on the screen.
+  const onScreen = await page.evaluate(() => ['pad', 'clear', 'img-input', 'img-denoised', 'verdict-denoised'].filter((id) => {
+    const r = document.getElementById(id).getBoundingClientRect();
+    return r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth;
+  }));
+  assert.deepEqual(onScreen, [], 'nothing of the pad and its results is off the screen');
+  const look = await page.evaluate(() => ({
+    verdict: parseFloat(getComputedStyle(document.getElementById('verdict-denoised')).fontSize),
+    image: document.getElementById('img-denoised').getBoundingClientRect().width,
+    ink: getComputedStyle(document.body).color,
+    card: getComputedStyle(document.querySelector('.card')).backgroundColor,
+  }));
+  assert.ok(look.verdict >= 32, `verdicts are large (${look.verdict} px)`);
+  assert.ok(look.image >= 170, `the denoised digit is large (${look.image} px, 140 outside presentation mode)`);
+  assert.deepEqual([look.ink, look.card], ['rgb(0, 0, 0)', 'rgb(255, 255, 255)'], 'black on white');
+  // The pad maps the larger strokes onto its 28×28 input as before.
+  await page.getByTestId('clear').click();
+  await drawStroke(page, DIGITS[7][0]);
+  const v = await verdictOf(page, 'verdict-denoised');
+  assert.ok(v.startsWith('7'), `a 7 drawn on the large pad is denoised as "${v}"`);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.getByTestId('present').getAttribute('aria-pressed'), 'false');
+  assert.equal((await pad.boundingBox()).width, small.width, 'Esc brings the page back');
+  // `?present` opens in it, for a lecture's bookmark.
+  await page.goto(`${origin}/index.html?backend=flex&present`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  assert.equal(await page.getByTestId('present').getAttribute('aria-pressed'), 'true');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("charts are drawn at the width they are shown at: full size on a laptop, the screen's width on a phone", async () => {
+  const shown = (page) => page.$eval('#an-preview', (c) => ({ width: c.width, height: c.height, client: c.clientWidth }));
+  const load = async (page) => {
+    await page.click('#tab-anomaly');
+    await page.click('#an-machine');
+    await page.waitForFunction(() => /generated machine signal/.test(document.getElementById('an-preview-text').textContent));
+  };
+  const wide = await open('?backend=flex');
+  await load(wide.page);
+  assert.deepEqual(await shown(wide.page), { width: 900, height: 220, client: 900 }, 'the full size of index.html');
+  await wide.page.close();
+  const phone = await browser.newPage({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const errors = [];
+  phone.on('pageerror', (e) => errors.push(String(e)));
+  await phone.goto(`${origin}/index.html?backend=flex`);
+  await phone.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  await load(phone);
+  // Nothing makes the page wider than the phone's screen, in any tab.
+  for (const tab of ['#tab-anomaly', '#tab-augment', '#tab-denoise']) {
+    await phone.click(tab);
+    assert.equal(await phone.evaluate(() => document.documentElement.scrollWidth), 360, `the ${tab.slice(5)} tab fits the screen`);
+  }
+  await phone.click('#tab-anomaly');
+  const p = await shown(phone);
+  assert.ok(p.width < 360 && p.width >= 250, `drawn at the phone's width (${p.width} px)`);
+  assert.equal(p.client, p.width, 'not scaled down by CSS, so its text keeps its size');
+  assert.ok(p.height >= 0.75 * 220 - 1, `and tall enough to read (${p.height} px)`);
+  assert.deepEqual(errors, []);
+  await phone.close();
 });
 
 test('a test digit can be picked and the report figure drawn', async () => {
