@@ -5,8 +5,21 @@
 # chromium + chromium-driver, and the e2e test's playwright-core and the
 # JS type check's typescript (npm).
 # Tools are built in a cache outside the clone.
+#   scripts/setup-web.sh [--release] [--downloads]
+# --downloads: only what waits on the network rather than the CPU (Chromium,
+# npm, the nightly's components), which scripts/test.sh runs beside its
+# first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+release=0
+downloads_only=0
+for a in "$@"; do
+  case "$a" in
+    --release) release=1 ;;
+    --downloads) downloads_only=1 ;;
+    *) echo "setup-web.sh: unknown option $a (use --release, --downloads)" >&2; exit 2 ;;
+  esac
+done
 
 WASM_BINDGEN=0.2.130
 WASM_OPT=0.116.1
@@ -31,15 +44,6 @@ fi
 rustup +"$nightly" component list --installed 2>/dev/null | grep -q '^rust-src' || rustup +"$nightly" component add rust-src
 rustup +"$nightly" target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown ||
   rustup +"$nightly" target add wasm32-unknown-unknown
-if ! have_version wasm-bindgen "$WASM_BINDGEN"; then
-  # Not --locked: its lock file names a yanked webpki-roots.
-  CARGO_TARGET_DIR="$tools_target" cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN"
-fi
-# wasm-opt is only needed for release builds (size report, bench):
-# `scripts/setup-web.sh --release`.
-if [ "${1:-}" = --release ] && ! have_version wasm-opt "version 116"; then
-  CARGO_TARGET_DIR="$tools_target" cargo install --locked --force wasm-opt --version "$WASM_OPT"
-fi
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   sudo_=""
   [ "$(id -u)" = 0 ] || sudo_="sudo"
@@ -48,4 +52,14 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/typescript ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --cache "$HOME/.cache/aelab-npm")
+fi
+[ $downloads_only = 0 ] || exit 0
+if ! have_version wasm-bindgen "$WASM_BINDGEN"; then
+  # Not --locked: its lock file names a yanked webpki-roots.
+  CARGO_TARGET_DIR="$tools_target" cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN"
+fi
+# wasm-opt is only needed for release builds (size report, bench):
+# `scripts/setup-web.sh --release`.
+if [ $release = 1 ] && ! have_version wasm-opt "version 116"; then
+  CARGO_TARGET_DIR="$tools_target" cargo install --locked --force wasm-opt --version "$WASM_OPT"
 fi

@@ -12,6 +12,12 @@ for c in rustfmt clippy; do
 done
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown ||
   rustup target add wasm32-unknown-unknown
+# What the browser tests need and only waits on the network (Chromium, npm,
+# the nightly's components) installs beside the builds; test-web.sh's own
+# setup then finds it in place and installs what needs the CPU.
+downloads_log="$(mktemp "${TMPDIR:-/tmp}/aelab-downloads.XXXXXX")"
+scripts/setup-web.sh --downloads >"$downloads_log" 2>&1 &
+downloads=$!
 cargo fmt --all -- --check
 # Clippy lints aelab's own crates while they are built, instead of in a
 # separate `cargo clippy` (check) pass: a check pass compiles every dependency
@@ -31,4 +37,10 @@ cargo build --locked --lib --target wasm32-unknown-unknown --no-default-features
 # the tests; the benchmark is not a test, but it must build.
 cargo test --locked
 cargo build --locked --benches
+if ! wait "$downloads"; then
+  cat "$downloads_log" >&2
+  echo "test.sh: installing what the browser tests need failed (above)" >&2
+  exit 1
+fi
+rm -f "$downloads_log"
 scripts/test-web.sh
