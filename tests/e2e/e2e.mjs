@@ -22,8 +22,8 @@ before(async () => {
 });
 after(async () => { await browser?.close(); server?.close(); });
 
-async function open(query = '') {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+async function open(query = '', pageOptions = { viewport: { width: 1200, height: 900 } }) {
+  const page = await browser.newPage(pageOptions);
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (/Content Security Policy/.test(m.text())) cspViolations.push(m.text()); });
@@ -139,11 +139,7 @@ test("charts are drawn at the width they are shown at: full size on a laptop, th
   await load(wide.page);
   assert.deepEqual(await shown(wide.page), { width: 900, height: 220, client: 900 }, 'the full size of index.html');
   await wide.page.close();
-  const phone = await browser.newPage({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
-  const errors = [];
-  phone.on('pageerror', (e) => errors.push(String(e)));
-  await phone.goto(`${origin}/index.html?backend=flex`);
-  await phone.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  const { page: phone, errors } = await open('?backend=flex', { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await load(phone);
   // Nothing makes the page wider than the phone's screen, in any tab.
   for (const tab of ['#tab-anomaly', '#tab-augment', '#tab-denoise']) {
