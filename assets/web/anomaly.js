@@ -2,6 +2,7 @@
 // The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
 // plots are computed by the Rust core through the Lab.
 import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining } from './ui.js';
+import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const MAX_UPLOAD = 50 * 1024 * 1024;
 
@@ -9,7 +10,10 @@ const MAX_UPLOAD = 50 * 1024 * 1024;
 export function setupAnomaly(app) {
   const lab = () => app.lab();
   const an = () => app.handles().anomaly;
-  const st = { loaded: false, long: false, result: null, threshold: 0, axis: null, runs: [], settings: null, drawing: false, again: false };
+  const st = { loaded: false, long: false, result: null, threshold: 0, axis: null, runs: [], settings: null, drawing: false, again: false,
+    // Where the loaded data came from (the compute worker loads it again
+    // from this), and a count of loads (a run in the worker belongs to one).
+    source: /** @type {any} */ (null), loads: 0 };
 
   // ---------- data ----------
   function showError(msg) { $('an-error').textContent = msg || ''; }
@@ -20,6 +24,8 @@ export function setupAnomaly(app) {
       app.save('anomaly-data', source, source.kind === 'csv' ? `the uploaded ${source.name}` : 'the chosen data');
       app.del('anomaly-run');
     }
+    if (source) st.source = source;
+    st.loads += 1;
     st.loaded = true;
     st.long = !!p.long;
     st.result = null;
@@ -108,20 +114,54 @@ export function setupAnomaly(app) {
     const from = /** @type {import('./aelab.js').ThresholdFrom} */ ($('an-threshold-from').value);
     const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), threshold_from: from, seed: Math.floor(Math.random() * 1e9) };
     for (const k of ['latent', 'depth', 'epochs']) if (!(cfg[k] >= 1)) { $('an-status').textContent = `${k} must be a whole number ≥ 1`; return; }
-    await runTraining({ start: $('an-train'), cancel: $('an-cancel'), bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') }, {
-      begin: () => an().start_training(cfg),
+    // In the compute worker where the page has one (compute.js): it loads
+    // the same data, trains, measures the errors and sets the threshold,
+    // and the page restores the run and its model from the bytes it sends.
+    if (workerAvailable()) $('an-status').textContent = 'starting the compute worker…';
+    $('an-train').disabled = true;
+    let inWorker = false;
+    try {
+      inWorker = !!st.source && await useWorker(app.compute, (t) => { $('an-status').textContent = t; });
+    } finally { $('an-train').disabled = false; }
+    if (session || app.isTraining()) return;
+    $('an-status').dataset.where = inWorker ? 'worker' : 'page';
+    const loads = st.loads;
+    const ui = { start: $('an-train'), cancel: $('an-cancel'), bar: $('an-progress'), status: $('an-status'), chart: $('an-chart') };
+    const folds = (k, n) => {
+      $('an-status').textContent = `setting the threshold by cross-validation: training fold ${k + 1} of ${n} (each on the normal series the others hold out)…`;
+      $('an-progress').value = k / n;
+    };
+    /** Shows a finished run and keeps it (with its model) for the next visit. */
+    const adopt = (res, bytes, model) => {
+      showRun(res, cfg);
+      startBeat();
+      app.save('anomaly-run', { bytes, model, settings: cfg }, 'the anomaly run');
+    };
+    await runTraining(ui, {
+      begin: () => inWorker
+        ? workerSession(app.compute, 'train-anomaly', { source: st.source, settings: cfg }, {
+          epochs: cfg.epochs,
+          onStatus: (t, progress) => { $('an-status').textContent = t; if (progress != null) $('an-progress').value = progress; },
+        })
+        : an().start_training(cfg),
       finish: async (done) => {
+        if (inWorker) {
+          // Other data was loaded on the page while the worker trained.
+          if (loads !== st.loads) {
+            $('an-status').textContent = 'other data was loaded while the model trained, so this run was dropped; train again on the data now loaded.';
+            return;
+          }
+          const { run, model } = done.result;
+          const res = an().restore_run(run);
+          an().restore_model(model);
+          adopt(res, run, model);
+          return;
+        }
         $('an-status').textContent = 'done; measuring the errors…';
-        const res = await an().finish(done, (k, n) => {
-          $('an-status').textContent = `setting the threshold by cross-validation: training fold ${k + 1} of ${n} (each on the normal series the others hold out)…`;
-          $('an-progress').value = k / n;
-        });
-        showRun(res, cfg);
-        startBeat();
-        const bytes = an().run_bytes();
+        const res = await an().finish(done, folds);
         let model;
         try { model = await an().model_bytes(); } catch { model = undefined; }
-        app.save('anomaly-run', { bytes, model, settings: cfg }, 'the anomaly run');
+        adopt(res, an().run_bytes(), model);
       },
       register: (x) => { session = x; app.setTraining(x); },
       lab,
@@ -342,7 +382,8 @@ export function setupAnomaly(app) {
       } else {
         p = await an().use_csv(source.name, source.bytes, source.options);
       }
-      loaded(p);
+      loaded(p, undefined);
+      st.source = source;
       found.push(source.kind === 'csv' ? `the uploaded ${source.name}` : 'the anomaly data');
       if (run && run.bytes) {
         const res = an().restore_run(run.bytes);

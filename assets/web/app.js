@@ -7,7 +7,7 @@ import { setupDenoise } from './denoise.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
-import { Compute } from './compute.js';
+import { Compute, workerAvailable, measureBackends, fasterToTrain, fasterToDenoise, measuredText } from './compute.js';
 
 // ---------- WebGPU devices, for the lost-device handling and its test ----------
 // Every GPUDevice the wasm module asks for is remembered here, so that the
@@ -54,6 +54,13 @@ const state = {
   reportRows: null,
   started: performance.now(),
   tab: 'tab-denoise',
+  // The backend asked for: "auto" (the faster one, measured), "webgpu" or a
+  // CPU backend's name; the menu shows it.
+  choice: 'auto',
+  /** What the measurement found (compute.js), once it has. @type {import('./compute.js').Measured | null} */
+  measured: null,
+  /** The measurement in progress. @type {Promise<void> | null} */
+  measuring: null,
 };
 
 // ---------- messages ----------
@@ -144,18 +151,77 @@ function showBackend() {
   const el = $('backend');
   // Training runs in the compute worker, on the threaded CPU module where
   // the page is cross-origin isolated; the page's own module has one thread.
-  const threads = compute.worker && compute.backend !== 'webgpu' ? compute.threads : 1;
+  // (A worker still starting has no count yet.)
+  const threads = compute.worker && compute.threads > 0 && compute.backend !== 'webgpu' ? compute.threads : 1;
   const t = `${threads} thread${threads === 1 ? '' : 's'}`;
   el.textContent = lab.backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(lab.backend)} · ${t}`;
-  el.title = lab.backend === 'webgpu' ? 'WebGPU: the GPU computes'
+  const why = lab.backend === 'webgpu' ? 'WebGPU: the GPU computes.'
     : threads > 1 ? `Training runs on ${t} in the compute worker; the pad denoises on the page's thread.`
       : (compute.note || (self.crossOriginIsolated ? 'The CPU computes on one thread.'
         : 'This page is not cross-origin isolated (opened from a file, or from a server without COOP/COEP), so the CPU computes on one thread.'));
+  el.title = [why, autoText()].filter(Boolean).join(' ');
   el.className = 'pill ' + (lab.backend === 'webgpu' ? 'gpu' : 'cpu');
   el.dataset.backend = lab.backend;
   el.dataset.threads = String(threads);
-  $('backend-select').value = lab.backend === 'webgpu' ? 'auto' : lab.backend;
+  $('backend-select').value = state.choice;
+  el.dataset.measured = state.measured ? 'true' : state.measuring ? 'measuring' : 'false';
 }
+
+// ---------- the faster backend, by measurement ----------
+// "Auto" starts on the CPU, so the first verdict never waits for a GPU;
+// then the compute worker times WebGPU and the CPU (once per browser: the
+// figures are kept with the work) and training takes the faster one, as
+// does the pad where WebGPU denoises a digit sooner. Choosing WebGPU or
+// the CPU in the menu overrides it.
+const MEASURED_KEY = 'measured-backends';
+/** What "auto" does here, in words (for the pill's tooltip and the status lines). */
+function autoText() {
+  if (state.choice !== 'auto') return '';
+  if (state.measured) {
+    const m = state.measured;
+    const train = fasterToTrain(m) === 'webgpu' ? 'WebGPU' : 'the CPU';
+    const pad = fasterToDenoise(m) === 'webgpu' ? 'WebGPU' : 'the CPU';
+    return `${measuredText(m)} Auto trains on ${train} and denoises on ${pad}; choose a backend in the menu to override.`;
+  }
+  if (state.measuring) return 'Auto: measuring WebGPU against the CPU in the compute worker…';
+  return workerAvailable() ? '' : 'Auto runs on the CPU here: opened from a file, aelab cannot measure WebGPU in the background. Choose WebGPU in the menu to use the GPU.';
+}
+/** Measures (or takes the kept figures) and moves the pad to WebGPU where it is faster. */
+function measureSoon(kept) {
+  if (state.choice !== 'auto' || !workerAvailable() || state.measuring) return;
+  const ua = navigator.userAgent;
+  state.measuring = (async () => {
+    try {
+      let m = kept && kept.ua === ua && kept.cpu ? kept : null;
+      if (!m) {
+        m = await measureBackends(compute);
+        save(MEASURED_KEY, m, 'the measured backends');
+      }
+      state.measured = m;
+      document.body.dataset.measured = 'true';
+      if (state.choice === 'auto' && fasterToDenoise(m) === 'webgpu' && state.lab.backend !== 'webgpu' && !state.training) {
+        await startLab('webgpu', 'WebGPU measured faster here, so the pad now denoises on it.');
+        update();
+      }
+    } catch (e) {
+      console.warn(`the backends could not be measured: ${errText(e)}`);
+    } finally {
+      state.measuring = null;
+      showBackend();
+    }
+  })();
+  showBackend();
+}
+compute.trainChoice = async (say) => {
+  if (state.choice !== 'auto') return state.choice;
+  if (state.measuring) {
+    say('measuring WebGPU against the CPU first (once in this browser, a few seconds)…');
+    await state.measuring;
+  }
+  const on = state.measured ? fasterToTrain(state.measured) : 'flex';
+  say(`training on ${on === 'webgpu' ? 'WebGPU' : 'the CPU'}${state.measured ? ', measured faster here' : ''}…`);
+  return on;
+};
 
 async function startLab(choice, why) {
   const lab = await aelab.Lab.create(choice);
@@ -189,6 +255,7 @@ async function onGpuLost(device, info) {
   if (state.training) return;
   state.gpu = null;
   try {
+    state.choice = 'flex';
     await startLab('flex', `The GPU device was lost (${info.message || info.reason}); aelab moved to the CPU. Your models and data are kept.`);
     update();
   } catch (e) { banner(`The GPU device was lost and the CPU fallback failed: ${errText(e)}`); }
@@ -200,6 +267,7 @@ async function recover(e, what) {
   const msg = errText(e);
   if (state.lab && state.lab.backend === 'webgpu') {
     try {
+      state.choice = 'flex';
       await startLab('flex', `WebGPU failed while ${what} (${msg}); aelab switched to the CPU.`);
       return true;
     } catch (e2) {
@@ -213,9 +281,13 @@ async function recover(e, what) {
 
 $('backend-select').addEventListener('change', async (ev) => {
   if (state.training) { banner('Cancel the training run before switching backends.', 'info'); showBackend(); return; }
+  const choice = ev.target.value;
   try {
-    await startLab(ev.target.value);
+    state.choice = choice;
+    const m = state.measured;
+    await startLab(choice === 'auto' ? (m ? fasterToDenoise(m) : 'flex') : choice);
     update();
+    measureSoon(await store.get(MEASURED_KEY));
   } catch (e) { banner(`Could not switch backend: ${errText(e)}`); showBackend(); }
 });
 
@@ -279,6 +351,7 @@ const anomalyTab = setupAnomaly({
   recover: (e, what) => recover(e, what),
   isTraining: () => !!state.training,
   setTraining: (s) => { state.training = s; },
+  compute,
 });
 const tabs = [['tab-denoise', 'lab-denoise'], ['tab-augment', 'lab-augment'], ['tab-anomaly', 'lab-anomaly']];
 function showTab(id) {
@@ -314,7 +387,7 @@ async function main() {
   // The weights and the saved work are fetched while the wasm compiles.
   const early = Promise.all([
     fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab'),
-    store.get('settings'), store.get('denoiser'), store.get('classifier')]);
+    store.get('settings'), store.get('denoiser'), store.get('classifier'), store.get(MEASURED_KEY)]);
   early.catch(() => {}); // reported below, once the module runs
   try {
     await init({ module_or_path: 'aelab_bg.wasm' });
@@ -329,7 +402,7 @@ async function main() {
     for (const name of cpus) {
       if (![...select.options].some((o) => o.value === name)) select.add(new Option(`CPU (${cpuName(name)})`, name));
     }
-    const [den, cls, settings, myDen, myCls] = await early;
+    const [den, cls, settings, myDen, myCls, measured] = await early;
     state.bytes = { denoiser: den, classifier: cls, pretrained: den, augmenter: null };
     // The forms' defaults come from the core's presets; saved settings win.
     for (const [id, v] of Object.entries(aelab.form_defaults())) {
@@ -344,8 +417,10 @@ async function main() {
       why = `The backend "${choice}" is not in this version of aelab; it runs on ${cpus.map((c) => `CPU (${cpuName(c)})`).join(' or ')} and WebGPU.`;
       choice = 'auto';
     }
+    state.choice = choice;
     performance.mark('aelab:weights-fetched');
-    await startLab(choice, why);
+    // "auto" starts on the CPU: the first verdict never waits for a GPU.
+    await startLab(choice === 'auto' ? 'flex' : choice, why);
     performance.mark('aelab:models-loaded');
     // The work kept from the last visit.
     const notes = [];
@@ -368,6 +443,7 @@ async function main() {
     for (const r of restored) if (r) notes.push(r);
     if (notes.length) $('restore-note').textContent = `Restored from your last visit: ${notes.join(', ')}. Reset lab forgets them.`;
     document.body.dataset.restored = 'true';
+    measureSoon(measured);
   } catch (e) {
     banner(`aelab could not start: ${errText(e)}`);
   }

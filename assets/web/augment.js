@@ -5,6 +5,8 @@ import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, to
 import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
+// How often the grid is sampled again from the generator being trained.
+const PREVIEW_MS = 3000;
 
 /** @param {import('./ui.js').TabContext} app */
 export function setupAugment(app) {
@@ -75,7 +77,7 @@ export function setupAugment(app) {
     $('aug-train').disabled = true;
     let inWorker = false;
     try {
-      inWorker = await useWorker(app.compute, lab().backend, (t) => { $('aug-status').textContent = t; });
+      inWorker = await useWorker(app.compute, (t) => { $('aug-status').textContent = t; });
     } finally { $('aug-train').disabled = false; }
     if (session || app.isTraining()) return;
     $('aug-status').dataset.where = inWorker ? 'worker' : 'page';
@@ -87,7 +89,10 @@ export function setupAugment(app) {
       },
       // In the compute worker where the page has one (compute.js).
       begin: () => inWorker
-        ? workerSession(app.compute, 'train-augment', { settings: s, classifier: app.classifier() }, { epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; } })
+        ? workerSession(app.compute, 'train-augment', {
+          settings: s, classifier: app.classifier(),
+          preview: { samples: Number($('aug-samples').value), seed: Math.floor(Math.random() * 2 ** 32), every_ms: PREVIEW_MS },
+        }, { epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; }, onPreview: (ev) => showPreview(ev, s.epochs) })
         : aug().start_training(s),
       finish: async (done) => {
         $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
@@ -100,7 +105,7 @@ export function setupAugment(app) {
           await keep();
         }
       },
-      register: (x) => { session = x; app.setTraining(x); },
+      register: (x) => { session = x; app.setTraining(x); if (!x) endPreview(); },
       lab,
       cancelled: 'cancelled: the previous generator (if any) stays.',
       failed: (msg) => `training failed: ${msg}. The previous generator (if any) stays.`,
@@ -163,24 +168,11 @@ export function setupAugment(app) {
       const n = Number($('aug-samples').value);
       const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
       const r = await aug().sample(n, seed);
-      const res = r.result;
-      st.sample = res;
-      const grid = $('aug-grid');
-      grid.replaceChildren();
-      res.verdicts.forEach((v, i) => {
-        const f = document.createElement('figure');
-        const ok = v.digit === res.judged.digit;
-        f.className = ok ? 'ok' : 'wrong';
-        f.dataset.digit = String(v.digit);
-        const cap = document.createElement('figcaption');
-        cap.className = 'aug-verdict';
-        cap.textContent = `${v.digit} ${(100 * v.confidence).toFixed(0)}%${ok ? '' : ' ✗'}`;
-        f.append(digitCanvas(r.images, 784 * i, `generated digit ${i}: classified ${v.digit}`), cap);
-        f.title = ok ? 'recognised' : `not recognised: looks like a ${v.digit}`;
-        grid.append(f);
-      });
-      const j = res.judged;
-      $('aug-rate').textContent = `${(100 * j.recognised_rate).toFixed(1)} % recognised as ${j.digit}`;
+      showGrid(r.result, r.images);
+      $('aug-grid-source').textContent = '';
+      $('aug-grid').dataset.preview = 'false';
+      st.sample = r.result;
+      const j = r.result.judged;
       st.table = diversityTable(j);
       renderTable($('aug-diversity'), st.table);
       $('aug-png').disabled = false;
@@ -191,6 +183,50 @@ export function setupAugment(app) {
       st.busy = false;
       $('aug-resample').disabled = !st.info;
     }
+  }
+  /**
+   * Fills the grid with sampled digits and their verdicts (`res`, `images`:
+   * n·784 floats), from the current generator or from a checkpoint of the
+   * one being trained.
+   * @param {import('./aelab.js').Sampled} res @param {Float32Array} images
+   */
+  function showGrid(res, images) {
+    const grid = $('aug-grid');
+    grid.replaceChildren();
+    res.verdicts.forEach((v, i) => {
+        const f = document.createElement('figure');
+        const ok = v.digit === res.judged.digit;
+        f.className = ok ? 'ok' : 'wrong';
+        f.dataset.digit = String(v.digit);
+        const cap = document.createElement('figcaption');
+        cap.className = 'aug-verdict';
+        cap.textContent = `${v.digit} ${(100 * v.confidence).toFixed(0)}%${ok ? '' : ' ✗'}`;
+        f.append(digitCanvas(images, 784 * i, `generated digit ${i}: classified ${v.digit}`), cap);
+        f.title = ok ? 'recognised' : `not recognised: looks like a ${v.digit}`;
+        grid.append(f);
+      });
+    const j = res.judged;
+    $('aug-rate').textContent = `${(100 * j.recognised_rate).toFixed(1)} % recognised as ${j.digit}`;
+  }
+  // A run that ended without a new generator: the grid goes back to the
+  // current one (or to empty).
+  function endPreview() {
+    if ($('aug-grid').dataset.preview !== 'true') return;
+    $('aug-grid').dataset.preview = 'false';
+    $('aug-grid-source').textContent = '';
+    if (st.info) { sample(); return; }
+    $('aug-grid').replaceChildren();
+    $('aug-rate').textContent = '–';
+  }
+  // While a generator trains in the compute worker, the grid shows digits
+  // sampled from its checkpoints (worker.js's previewer); the finished
+  // generator samples it again.
+  function showPreview(ev, epochs) {
+    showGrid(ev.result, ev.images);
+    const grid = $('aug-grid');
+    grid.dataset.preview = 'true';
+    grid.dataset.previews = String(Number(grid.dataset.previews || 0) + 1);
+    $('aug-grid-source').textContent = `Sampled from the generator being trained (epoch ${Math.min(epochs, ev.at).toFixed(1)} of ${epochs}), the same draws each time. Cancel, and the previous generator stays.`;
   }
   $('aug-resample').addEventListener('click', sample);
   $('aug-png').addEventListener('click', () => {

@@ -33,10 +33,19 @@ export class Compute {
     this.choice = '';
     this.backend = '';
     this.note = '';
+    /** Why the backend is not the one asked for (no WebGPU adapter), or empty. */
+    this.backendNote = '';
     /** How many threads the worker computes on (the threaded module: more than 1). */
     this.threads = 0;
     /** Called when a worker starts or stops (the page's backend pill). */
     this.onChange = () => {};
+    /**
+     * The backend a training run asks the worker for: the page's choice,
+     * or for "auto" the one measured faster here (app.js sets it; it may
+     * wait for the measurement and say so).
+     * @type {(say: (text: string) => void) => Promise<string>}
+     */
+    this.trainChoice = async () => 'flex';
     this.nextId = 1;
     /** @type {Promise<void> | null} a start in progress */
     this.starting = null;
@@ -78,6 +87,7 @@ export class Compute {
       this.choice = choice;
       this.backend = info.backend;
       this.note = info.note;
+      this.backendNote = info.backend_note;
       this.threads = info.threads;
       this.onChange();
     } catch (e) {
@@ -135,7 +145,7 @@ export class Compute {
     if (this.worker) this.worker.terminate();
     const had = !!this.worker;
     this.worker = null;
-    this.choice = this.backend = this.note = '';
+    this.choice = this.backend = this.note = this.backendNote = '';
     this.threads = 0;
     if (had) this.onChange();
     const pending = [...this.pending.values()];
@@ -145,20 +155,80 @@ export class Compute {
 }
 
 /**
- * Whether this click can use the worker: it is started on `choice` when
- * needed; when it cannot start, `say` gets why and the caller works on the
- * page's thread.
- * @param {Compute} compute @param {string} choice @param {(text: string) => void} say
+ * Whether this training run can use the worker: it is started on the
+ * backend the run trains on (`compute.trainChoice`) when needed; when it
+ * cannot start, `say` gets why and the caller works on the page's thread.
+ * @param {Compute} compute @param {(text: string) => void} say
  */
-export async function useWorker(compute, choice, say) {
+export async function useWorker(compute, say) {
   if (!workerAvailable()) return false;
   try {
-    await compute.ensure(choice);
+    await compute.ensure(await compute.trainChoice(say));
     return true;
   } catch (e) {
     say(`the compute worker could not start (${errText(e)}); training on the page's thread instead…`);
     return false;
   }
+}
+
+/** Where a run in the worker trained, for the end of its status line. */
+export function workerPlace(compute) {
+  const on = compute.backend === 'webgpu' ? 'WebGPU' : `the CPU (${compute.threads} thread${compute.threads === 1 ? '' : 's'})`;
+  return ` It trained on ${on} in the compute worker.${compute.note ? ` ${compute.note}` : ''}`;
+}
+
+// ---------- the faster backend, by measurement ----------
+/**
+ * What the measurement times: training steps of the canonical denoiser at
+ * batch 16 (the Train form's default batch) after one warm-up step, and
+ * denoising one digit.
+ */
+export const MEASURE = { batch: 16, steps: 3 };
+
+/**
+ * @typedef {{ train_images_per_sec: number, denoise_one_ms: number }} Speed
+ * @typedef {{ ua: string, gpu: Speed | null, cpu: Speed, threads: number, why: string }} Measured
+ */
+
+/**
+ * Times WebGPU and the CPU in the compute worker, one after the other
+ * (the CPU on the threaded module where the page is cross-origin
+ * isolated). `gpu` is null, with `why`, where there is no WebGPU adapter.
+ * A worker kept busy by another request (a report's table) is waited for,
+ * so that each figure comes from the backend it names.
+ * @param {Compute} compute @returns {Promise<Measured>}
+ */
+export async function measureBackends(compute) {
+  const on = async (choice) => {
+    for (;;) {
+      await compute.ensure(choice);
+      if (compute.choice === choice) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  /** @type {Measured} */
+  const m = { ua: navigator.userAgent, gpu: null, cpu: /** @type {any} */ (null), threads: 1, why: '' };
+  await on('webgpu');
+  if (compute.backend === 'webgpu') m.gpu = speed(await compute.request('bench', MEASURE).done);
+  else m.why = compute.backendNote || 'This browser offers no WebGPU adapter.';
+  await on('flex');
+  m.cpu = speed(await compute.request('bench', MEASURE).done);
+  m.threads = compute.threads;
+  return m;
+}
+/** @returns {Speed} */
+const speed = (row) => ({ train_images_per_sec: row.train_images_per_sec, denoise_one_ms: row.denoise_one_ms });
+
+/** The backend that trains faster by `m` ("webgpu" or "flex"). @param {Measured} m */
+export const fasterToTrain = (m) => (m.gpu && m.gpu.train_images_per_sec > m.cpu.train_images_per_sec ? 'webgpu' : 'flex');
+/** The backend that denoises one digit sooner by `m`. @param {Measured} m */
+export const fasterToDenoise = (m) => (m.gpu && m.gpu.denoise_one_ms < m.cpu.denoise_one_ms ? 'webgpu' : 'flex');
+
+/** Both figures in words, for the backend pill and the status lines. @param {Measured} m */
+export function measuredText(m) {
+  const cpu = `CPU ${m.cpu.train_images_per_sec.toFixed(0)} images/s on ${m.threads} thread${m.threads === 1 ? '' : 's'}, ${m.cpu.denoise_one_ms.toFixed(1)} ms a digit`;
+  const gpu = m.gpu ? `WebGPU ${m.gpu.train_images_per_sec.toFixed(0)} images/s, ${m.gpu.denoise_one_ms.toFixed(1)} ms a digit.` : `WebGPU: none here. ${m.why}`;
+  return `Measured in this browser (canonical denoiser, batch ${MEASURE.batch}): ${cpu}; ${gpu}`;
 }
 
 /**
@@ -168,10 +238,11 @@ export async function useWorker(compute, choice, say) {
  * draws the loss curves from the events, `checkpoint()` is the last
  * checkpoint the worker sent.
  * @param {Compute} compute @param {string} kind @param {object} payload
- * @param {{ epochs: number, onStatus: (text: string) => void, onCheckpoint?: (bytes: Uint8Array) => void, transfer?: Transferable[] }} opts
+ * `onPreview` gets the run's 'preview' events (worker.js).
+ * @param {{ epochs: number, onStatus: (text: string, progress?: number) => void, onCheckpoint?: (bytes: Uint8Array) => void, onPreview?: (ev: any) => void, transfer?: Transferable[] }} opts
  * @returns {import('./ui.js').RunSession & { result: any }}
  */
-export function workerSession(compute, kind, payload, { epochs, onStatus, onCheckpoint, transfer }) {
+export function workerSession(compute, kind, payload, { epochs, onStatus, onCheckpoint, onPreview, transfer }) {
   /** @type {{ ev?: any, err?: any }[]} */
   const queue = [];
   /** @type {((item: { ev?: any, err?: any }) => void) | null} */
@@ -202,8 +273,9 @@ export function workerSession(compute, kind, payload, { epochs, onStatus, onChec
     transfer,
     onEvent: (ev) => {
       if (freed) return;
-      if (ev.kind === 'status') onStatus(ev.text);
+      if (ev.kind === 'status') onStatus(ev.text, ev.progress);
       else if (ev.kind === 'checkpoint') { last = ev.bytes; if (onCheckpoint) onCheckpoint(ev.bytes); }
+      else if (ev.kind === 'preview') { if (onPreview) onPreview(ev); }
       else { chart.record(ev); push({ ev }); }
     },
   });

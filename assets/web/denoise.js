@@ -6,7 +6,7 @@
 import * as aelab from './aelab.js';
 import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
 import * as store from './store.js';
-import { workerAvailable, workerSession, useWorker } from './compute.js';
+import { workerAvailable, workerSession, useWorker, workerPlace } from './compute.js';
 
 const PAD = 280;
 const BRUSH = 22;
@@ -365,12 +365,13 @@ export function setupDenoise(app) {
     let inWorker = false;
     try {
       if (workerAvailable()) ui.status.textContent = 'starting the compute worker…';
-      inWorker = await useWorker(compute, state.lab.backend, (t) => { ui.status.textContent = t; });
+      inWorker = await useWorker(compute, (t) => { ui.status.textContent = t; });
     } finally { starting = false; ui.start.disabled = false; }
     if (inWorker) {
       ui.status.dataset.where = 'worker';
-      // The worker's session may have fallen back (no WebGPU there).
-      const where = compute.backend !== state.lab.backend ? ` It trained on the CPU in the compute worker: ${compute.note}` : '';
+      // The worker may train on another backend than the pad's (measured
+      // faster, or no WebGPU there).
+      const where = compute.backend !== state.lab.backend ? workerPlace(compute) : '';
       await runTraining(ui, {
         ...common,
         begin: () => workerSession(compute, 'train-denoise', {

@@ -9,7 +9,7 @@ export const $ = (id) => document.getElementById(id);
  * The current session and its lab handles, as the tabs receive them.
  * @typedef {import('./aelab.js').Lab} Lab
  * @typedef {{ denoise: import('./aelab.js').DenoiseLab, augment: import('./aelab.js').AugmentLab, anomaly: import('./aelab.js').AnomalyLab }} Labs
- * @typedef {{ lab: () => Lab, handles: () => Labs, [more: string]: any }} TabContext
+ * @typedef {{ lab: () => Lab, handles: () => Labs, compute: import('./compute.js').Compute, [more: string]: any }} TabContext
  */
 export const errText = (e) => (e && e.message) ? e.message : String(e);
 

@@ -102,6 +102,13 @@ async function loadModule(choice) {
   return { threads: 1, note, threaded: false };
 }
 
+/** FNV-1a of `bytes`: tells one upload from another of the same length. */
+function hash(bytes) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
+}
+
 async function fetchBytes(url) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`could not load ${url} (HTTP ${r.status})`);
@@ -115,7 +122,10 @@ class Session {
     this.lab = lab;
     this.denoise = lab.denoise();
     this.augment = lab.augment();
+    this.anomaly = lab.anomaly();
     this.loaded = { train: false, test: false };
+    /** The Anomaly data loaded, as its source's JSON (loaded again only when it changes). */
+    this.series = '';
   }
 
   async mnist(which, status) {
@@ -132,9 +142,35 @@ class Session {
     this.loaded[which] = true;
   }
 
+  /**
+   * Loads the Anomaly tab's data from `source`, as the page did: ECG5000,
+   * the generated machine signal (its seed), or an uploaded CSV (its name,
+   * bytes and reading options). Loading is deterministic, so the page and
+   * the worker hold the same split.
+   */
+  async series_from(source, status) {
+    const key = JSON.stringify({ ...source, bytes: source.bytes ? [source.bytes.length, hash(source.bytes)] : undefined });
+    if (this.series === key) return;
+    this.series = '';
+    if (source.kind === 'ecg') {
+      status('loading ECG5000 in the compute worker…');
+      const [tr, te] = await Promise.all([fetchBytes('ecg5000/ECG5000_TRAIN.tsv.gz'), fetchBytes('ecg5000/ECG5000_TEST.tsv.gz')]);
+      this.anomaly.use_ecg(tr, te);
+    } else if (source.kind === 'machine') {
+      this.anomaly.use_machine(source.seed);
+    } else if (source.kind === 'csv') {
+      status(`reading ${source.name} in the compute worker…`);
+      await this.anomaly.use_csv(source.name, source.bytes, source.options);
+    } else {
+      throw Object.assign(new Error(`unknown anomaly data "${source.kind}"`), { kind: 'bad-input' });
+    }
+    this.series = key;
+  }
+
   free() {
     this.denoise.free();
     this.augment.free();
+    this.anomaly.free();
     this.lab.free();
   }
 }
@@ -187,20 +223,74 @@ function job(id) {
 
 /**
  * Runs a training session to its end: each step event and each new
- * checkpoint goes to the page.
+ * checkpoint goes to the page. `onCheckpoint(bytes, at)`, when given, sees
+ * each checkpoint first (`at`: where the run is, in epochs); it must not
+ * keep `bytes`, which go to the page next.
  * @param {import('./aelab.js').TrainSession} run
+ * @param {(bytes: Uint8Array, at: number) => void} [onCheckpoint]
  */
-async function steps(run, emit) {
+async function steps(run, emit, onCheckpoint) {
+  let at = 0;
   for (;;) {
     const ev = await run.step();
+    if (ev.kind === 'step') at = ev.at;
     const ck = run.fresh_checkpoint();
-    if (ck) emit({ kind: 'checkpoint', bytes: ck }, [ck.buffer]);
+    if (ck) {
+      if (onCheckpoint) onCheckpoint(ck, at);
+      emit({ kind: 'checkpoint', bytes: ck }, [ck.buffer]);
+    }
     if (ev.kind === 'finished') return;
     emit(ev);
     // A step on the CPU settles without leaving the task: yield, so that
     // a cancel message is read between steps.
     await new Promise((r) => setTimeout(r, 0));
   }
+}
+
+/**
+ * The Augment grid while its generator trains: a checkpoint is loaded in
+ * the report's session (never the run's), the Gaussian fitted to its
+ * codes, and `samples` digits drawn from it with the same `seed` each time
+ * (so the grid shows one set of draws improving), judged, and sent as a
+ * 'preview' event like the page's own sampling. A preview runs beside the
+ * steps, not between them, one at a time, and the next one waits at least
+ * `every_ms` and four times as long as the last one took, so that previews
+ * hold a slow device (SwiftShader's WebGPU) to a fifth of its time at most.
+ * A preview that fails is skipped: the run goes on. `settled()` resolves
+ * once none is running.
+ * @param {{ samples: number, seed: number, every_ms: number }} preview
+ * @param {Uint8Array} classifier
+ */
+async function previewer({ samples, seed, every_ms }, classifier, emit) {
+  const r = await reporting();
+  // A report's session made before the run loaded MNIST shares it now.
+  const t = training();
+  if (!r.loaded.train || !r.loaded.test) { r.lab.share_data(t.lab); r.loaded = { ...t.loaded }; }
+  r.lab.load_classifier(classifier);
+  let next = 0;
+  /** @type {Promise<void> | null} */
+  let running = null;
+  const one = async (bytes, at) => {
+    const t0 = performance.now();
+    try {
+      await r.augment.load(bytes);
+      const out = await r.augment.sample(samples, BigInt(seed));
+      emit({ kind: 'preview', at, result: out.result, images: out.images }, [out.images.buffer]);
+    } catch (e) {
+      console.warn(`no preview of the grid at epoch ${at.toFixed(1)}: ${errText(e)}`);
+    }
+    const t1 = performance.now();
+    next = t1 + Math.max(every_ms, 4 * (t1 - t0));
+    running = null;
+  };
+  return {
+    /** @param {Uint8Array} bytes @param {number} at */
+    onCheckpoint(bytes, at) {
+      if (running || performance.now() < next) return;
+      running = one(bytes.slice(), at);
+    },
+    async settled() { if (running) await running; },
+  };
 }
 
 /** @type {Record<string, (id: number, payload: any, emit: (event: any, transfer?: Transferable[]) => void) => Promise<any>>} */
@@ -215,7 +305,9 @@ const handlers = {
     choice = threaded && (payload.choice === 'auto' || payload.choice === 'webgpu') ? 'flex' : payload.choice;
     trainer = new Session(await aelab.Lab.create(choice));
     const note = [trainer.lab.note, threadNote].filter(Boolean).join(' ');
-    return { backend: trainer.lab.backend, note, threads: aelab.cpu_threads() };
+    // `backend_note`: why the backend is not the one asked for (no WebGPU
+    // adapter), without the threads' note.
+    return { backend: trainer.lab.backend, note, backend_note: trainer.lab.note, threads: aelab.cpu_threads() };
   },
 
   /**
@@ -240,7 +332,7 @@ const handlers = {
    * Gaussian there). Events: status lines, step events and checkpoints
    * (kept by the page in case the worker stops).
    */
-  async 'train-augment'(id, { settings, classifier }, emit) {
+  async 'train-augment'(id, { settings, classifier, preview }, emit) {
     const j = job(id);
     const s = training();
     const status = (text) => emit({ kind: 'status', text });
@@ -251,7 +343,12 @@ const handlers = {
     const run = s.augment.start_training(settings);
     j.run = run;
     try {
-      await steps(run, emit);
+      if (preview) run.set_checkpoint_every(preview.every_ms);
+      const p = preview ? await previewer(preview, classifier, emit) : null;
+      await steps(run, emit, p ? (bytes, at) => p.onCheckpoint(bytes, at) : undefined);
+      // The last preview before the answer (a failed or cancelled run does
+      // not wait: its late preview is dropped with its request).
+      if (p) await p.settled();
       await s.augment.adopt(run);
     } finally {
       j.run = null;
@@ -260,6 +357,37 @@ const handlers = {
     const bytes = await s.augment.bytes();
     j.check();
     return { value: { bytes }, transfer: [bytes.buffer] };
+  },
+
+  /**
+   * Trains the Anomaly tab's model on the data `source` names (see
+   * Session.series_from) with `settings` (the tab's form), then measures
+   * the errors and sets the threshold (cross-validated: five more models,
+   * each announced by a status event with its `progress`). The answer is
+   * the run and its model as bytes, which the page restores on its own
+   * copy of the data.
+   */
+  async 'train-anomaly'(id, { source, settings }, emit) {
+    const j = job(id);
+    const s = training();
+    const status = (text, progress) => emit({ kind: 'status', text, progress });
+    await s.series_from(source, status);
+    j.check();
+    const run = s.anomaly.start_training(settings);
+    j.run = run;
+    try {
+      await steps(run, emit);
+      status('done; measuring the errors…');
+      // The session's cancel stops the cross-validation's folds too.
+      await s.anomaly.finish(run, (k, n) => status(`setting the threshold by cross-validation: training fold ${k + 1} of ${n} (each on the normal series the others hold out)…`, k / n));
+    } finally {
+      j.run = null;
+      run.free();
+    }
+    j.check();
+    const runBytes = s.anomaly.run_bytes();
+    const model = await s.anomaly.model_bytes();
+    return { value: { run: runBytes, model }, transfer: [runBytes.buffer, model.buffer] };
   },
 
   /**

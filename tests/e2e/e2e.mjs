@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { launchChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
 import { singleFile } from '../../scripts/single-file.mjs';
+import { DIGITS, ucrCsv } from './fixtures.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,12 +56,6 @@ async function drawStroke(page, points) {
   for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
   await page.mouse.up();
 }
-
-const DIGITS = {
-  1: [[[140, 40], [142, 240]]],
-  7: [[[70, 60], [210, 60], [120, 240]]],
-  0: [Array.from({ length: 41 }, (_, i) => [140 + 60 * Math.sin(i * Math.PI / 20), 140 - 90 * Math.cos(i * Math.PI / 20)])],
-};
 
 async function verdictOf(page, id) {
   await idle(page);
@@ -279,20 +274,58 @@ test('in a cross-origin-isolated page the compute worker trains on the threaded 
   }
 });
 
-test('WebGPU is used when available, and the user can switch backends', async () => {
+test('Auto starts on the CPU, times WebGPU against it in the compute worker, and takes the faster; the user can override it', async () => {
   const { page, errors } = await open('');
-  const backend = await page.getByTestId('backend').getAttribute('data-backend');
-  console.log(`# default backend: ${backend}`);
-  assert.equal(backend, 'webgpu', 'Chromium runs with --enable-unsafe-webgpu');
+  const pill = page.getByTestId('backend');
+  assert.equal(await pill.getAttribute('data-backend'), 'flex', 'the first verdict comes from the CPU');
   await page.getByTestId('clear').click();
   await drawStroke(page, DIGITS[7][0]);
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
+  // The measurement runs in the background, once: both figures, in words.
+  await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.measured === 'true', null, { timeout: 300_000 });
+  const title = await pill.getAttribute('title');
+  console.log(`# auto: ${title}`);
+  const m = /CPU (\d+) images\/s on (\d+) threads?, ([\d.]+) ms a digit; WebGPU (\d+) images\/s, ([\d.]+) ms a digit\. Auto trains on (WebGPU|the CPU) and denoises on (WebGPU|the CPU)/.exec(title);
+  assert.ok(m, 'the pill says what was measured and what Auto does with it');
+  const [cpuTrain, gpuTrain, cpuOne, gpuOne] = [m[1], m[4], m[3], m[5]].map(Number);
+  assert.equal(m[6], gpuTrain > cpuTrain ? 'WebGPU' : 'the CPU', 'training takes the faster');
+  assert.equal(m[7], gpuOne < cpuOne ? 'WebGPU' : 'the CPU', 'the pad takes the faster');
+  assert.equal(await pill.getAttribute('data-backend'), gpuOne < cpuOne ? 'webgpu' : 'flex');
+  // The user overrides it: WebGPU, then the CPU.
+  await page.selectOption('#backend-select', 'webgpu');
+  await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'webgpu');
   assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
   await page.selectOption('#backend-select', 'flex');
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'flex');
   assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
-  // The page offers the backends its build has: WebGPU and Flex. NdArray,
-  // 16x slower than Flex in wasm, is left out of the page's download.
-  assert.deepEqual(await page.$$eval('#backend-select option', (os) => os.map((o) => o.value)), ['auto', 'flex']);
+  // The page offers the backends its build has: Auto, WebGPU and Flex.
+  // NdArray, 16x slower than Flex in wasm, is left out of the page's download.
+  assert.deepEqual(await page.$$eval('#backend-select option', (os) => os.map((o) => o.value)), ['auto', 'webgpu', 'flex']);
+  // Kept figures that say WebGPU denoises sooner: the next visit starts on
+  // the CPU all the same, then moves the pad to WebGPU without measuring again.
+  await page.selectOption('#backend-select', 'auto');
+  await page.evaluate(() => new Promise((ok, fail) => {
+    const r = indexedDB.open('aelab', 1);
+    r.onerror = () => fail(r.error);
+    r.onsuccess = () => {
+      const tx = r.result.transaction('work', 'readwrite');
+      const st = tx.objectStore('work');
+      const get = st.get('measured-backends');
+      get.onsuccess = () => {
+        const m = get.result;
+        m.gpu = { train_images_per_sec: 1e6, denoise_one_ms: 0.01 };
+        st.put(m, 'measured-backends');
+      };
+      tx.oncomplete = () => ok(undefined);
+      tx.onerror = () => fail(tx.error);
+    };
+  }));
+  await page.waitForTimeout(500); // the settings are saved 200 ms after a change
+  await page.reload();
+  await page.waitForSelector('body[data-measured="true"]', { timeout: 120_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'webgpu');
+  assert.match(await page.textContent('#banner'), /WebGPU measured faster here, so the pad now denoises on it/);
+  assert.match(await pill.getAttribute('title'), /WebGPU 1000000 images\/s.*Auto trains on WebGPU and denoises on WebGPU/);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -300,7 +333,8 @@ test('WebGPU is used when available, and the user can switch backends', async ()
 test('a backend this build does not have (NdArray, saved by an older version) gets a message, and the page starts', async () => {
   const { page, errors } = await open('?backend=ndarray&tab=denoise');
   assert.match(await page.textContent('#banner'), /The backend "ndarray" is not in this version of aelab; it runs on CPU \(Flex\) and WebGPU/);
-  assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'webgpu');
+  assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'flex', 'Auto instead, which starts on the CPU');
+  assert.equal(await page.$eval('#backend-select', (el) => el.value), 'auto');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -315,8 +349,16 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   await page.fill('#aug-epochs', '3');
   await page.getByTestId('augment-train').click();
   await page.waitForFunction(() => document.getElementById('aug-progress').value > 0, null, { timeout: 300_000 });
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length === 100, null, { timeout: 300_000 });
+  // The finished generator's grid (checkpoints fill it while it trains).
+  await page.waitForFunction(() => {
+    const grid = document.querySelector('[data-testid=augment-grid]');
+    return grid.querySelectorAll('figure').length === 100 && grid.dataset.preview === 'false';
+  }, null, { timeout: 300_000 });
   assert.equal(await page.getAttribute('#aug-status', 'data-where'), 'worker', 'served over http, the generator trains in the compute worker');
+  const previews = Number(await page.getAttribute('[data-testid=augment-grid]', 'data-previews'));
+  console.log(`# augment: the grid was sampled from ${previews} checkpoint(s) while the generator trained`);
+  assert.ok(previews >= 1, 'the grid was sampled from a checkpoint of the generator being trained');
+  assert.equal(await page.textContent('#aug-grid-source'), '', 'the note about the checkpoint is gone');
   const verdicts = await page.$$eval('[data-testid=augment-grid] figcaption', (cs) => cs.map((c) => c.textContent));
   for (const v of verdicts) assert.match(v, /^\d \d+%/, `verdict "${v}"`);
   const wrong = await page.$$eval('[data-testid=augment-grid] figure.wrong', (fs) => fs.map((f) => f.dataset.digit));
@@ -342,7 +384,7 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   console.log(`# fool: ${await page.textContent('#aug-fool-status')}`);
   // Sample again after a backend switch: the generator is kept.
   await page.selectOption('#aug-samples', '20');
-  await page.selectOption('#backend-select', 'auto');
+  await page.selectOption('#backend-select', 'webgpu');
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'webgpu');
   await page.click('#aug-resample');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=augment-grid] figure').length === 20, null, { timeout: 300_000 });
@@ -360,19 +402,6 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
 });
 
 // A small UCR-style CSV: class 1 = a clean sine, class 2 = the same with a bump.
-function ucrCsv() {
-  const rows = ['label,' + Array.from({ length: 24 }, (_, i) => `v${i}`).join(',')];
-  for (let r = 0; r < 80; r++) {
-    const anomalous = r % 4 === 3;
-    const vals = Array.from({ length: 24 }, (_, i) => {
-      const v = Math.sin((i + (r % 5)) / 3) + 0.05 * Math.sin(7 * r + i);
-      return (anomalous && i >= 10 && i < 16 ? v + 2 : v).toFixed(4);
-    });
-    rows.push(`${anomalous ? 2 : 1},${vals.join(',')}`);
-  }
-  return rows.join('\n') + '\n';
-}
-
 test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malformed CSV gets a message', async () => {
   const { page, errors } = await open('?backend=flex&tab=anomaly');
   assert.equal(await page.isVisible('#lab-anomaly'), true);
@@ -406,6 +435,7 @@ test('the Anomaly tab takes an uploaded CSV, trains, and shows metrics; a malfor
   const auroc = Number(await page.getByTestId('anomaly-auroc').textContent());
   console.log(`# anomaly, uploaded CSV, dense (latent 4), 30 epochs: AUROC ${auroc}, F1 ${await page.textContent('#an-f1')}`);
   assert.ok(auroc > 0.5 && auroc <= 1, `AUROC ${auroc}`);
+  assert.equal(await page.$eval('#an-status', (el) => el.dataset.where), 'worker', 'the model trained in the compute worker');
   assert.match(await page.textContent('#an-best'), /best threshold would be \d\.\d{5} \(F1 \d\.\d{4}\); it is shown, never used to choose/);
   assert.match(await page.textContent('#an-note'), /cross-validated: it rests on the errors of all 30 normal training series, each from a model trained without it \(5 folds\)/, 'a 6-beat validation split is too thin, so the threshold is cross-validated, and says so');
   // A drawn series: it starts from a normal test beat; a high plateau drawn
@@ -550,7 +580,7 @@ test('a full storage quota gives a message, and the work can still be downloaded
 test('a lost WebGPU device moves the page to the CPU and keeps what was trained', async () => {
   // Lost while idle: the page notices at once.
   {
-    const { page, errors } = await open('');
+    const { page, errors } = await open('?backend=webgpu');
     assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'webgpu');
     assert.ok(await page.evaluate(() => window.aelabTest.loseGpu()) >= 1);
     await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'flex', null, { timeout: 60_000 });
@@ -562,7 +592,7 @@ test('a lost WebGPU device moves the page to the CPU and keeps what was trained'
     await page.close();
   }
   // Lost during training: the run's last checkpoint is kept.
-  const { page, errors } = await open('?tab=augment');
+  const { page, errors } = await open('?backend=webgpu&tab=augment');
   assert.equal(await page.getByTestId('backend').getAttribute('data-backend'), 'webgpu');
   // Small, as WebGPU runs on SwiftShader here: lost in the second epoch,
   // after the checkpoint at the first one's end.
@@ -644,7 +674,8 @@ test('the single-file build opens from file:// and works with no server', async 
     await ready(page);
     const backend = await page.getByTestId('backend').getAttribute('data-backend');
     console.log(`# file:// backend: ${backend}`);
-    if (backend !== 'webgpu') assert.match(await page.textContent('#banner'), /WebGPU is not available/, 'a CPU fallback says why');
+    assert.equal(backend, 'flex', 'Auto starts on the CPU');
+    assert.match(await page.getByTestId('backend').getAttribute('title'), /opened from a file, aelab cannot measure WebGPU in the background/, 'and says why it stays there');
     await page.getByTestId('clear').click();
     await drawStroke(page, DIGITS[7][0]);
     assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'), 'a drawn 7 is denoised and recognised');
