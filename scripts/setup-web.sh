@@ -2,8 +2,9 @@
 # Installs what the web build and the browser tests need, each only when
 # missing: the wasm32 target, wasm-bindgen-cli (matching Cargo.lock),
 # wasm-opt (the crate; Debian's binaryen 108 breaks the module), Debian's
-# chromium + chromium-driver, and the e2e test's playwright-core and the
-# JS type check's typescript (npm).
+# chromium + chromium-driver, Firefox ESR, WebKitGTK's WebKitWebDriver and
+# Xvfb (the tests beyond Chromium), and the e2e tests' playwright-core and
+# puppeteer-core and the JS type check's typescript (npm).
 # Tools are built in a cache outside the clone.
 #   scripts/setup-web.sh [--release] [--downloads]
 # --downloads: only what waits on the network rather than the CPU (Chromium,
@@ -44,13 +45,21 @@ fi
 rustup +"$nightly" component list --installed 2>/dev/null | grep -q '^rust-src' || rustup +"$nightly" component add rust-src
 rustup +"$nightly" target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown ||
   rustup +"$nightly" target add wasm32-unknown-unknown
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Each browser's package and the command that shows it is there.
+packages=""
+for p in chromium:chromium chromium-driver:chromedriver firefox-esr:firefox-esr \
+  webkit2gtk-driver:WebKitWebDriver xvfb:Xvfb; do
+  command -v "${p#*:}" >/dev/null || packages="$packages ${p%%:*}"
+done
+if [ -n "$packages" ]; then
   sudo_=""
   [ "$(id -u)" = 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium chromium-driver >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
-if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/typescript ]; then
+if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/puppeteer-core ] ||
+  [ ! -d tests/e2e/node_modules/typescript ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --cache "$HOME/.cache/aelab-npm")
 fi
 [ $downloads_only = 0 ] || exit 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser tests: wasm-bindgen-test in headless Chromium (tests/web.rs),
 # then the page built by scripts/build-web.sh, its JS type-checked against the
-# generated aelab.d.ts (scripts/check-js.sh), and driven end to end (tests/e2e).
+# generated aelab.d.ts (scripts/check-js.sh), and driven end to end (tests/e2e):
+# in Chromium, then the draw and upload tests in Firefox ESR and WebKitGTK.
 # `scripts/test.sh` runs this after the native tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,5 @@ fi
 echo "== the page's JS against the wasm API's declarations (tsc)"
 scripts/check-js.sh dist
 node --test --test-reporter=spec tests/e2e/e2e.mjs
+echo "== the same page in Firefox ESR and WebKitGTK"
+node --test --test-reporter=spec tests/e2e/browsers.test.mjs
