@@ -56,6 +56,18 @@ optimise() {
     "$dir/aelab_bg.wasm" -o "$dir/aelab_bg.opt.wasm"
   mv "$dir/aelab_bg.opt.wasm" "$dir/aelab_bg.wasm"
 }
+# wasm-ld wraps every export in a call to all the static constructors when
+# the module never calls them itself (src/web/mod.rs, `start`, says why
+# that is slow). Read off the name section, where the build keeps one (the
+# dev profile; release strips it).
+check_ctors() {
+  if grep -qa '__wasm_call_ctors' "$1" && grep -qa 'command_export' "$1"; then
+    echo "build-web.sh: $1 wraps its exports in the static constructors (command_export):" \
+      "the module must call __wasm_call_ctors once, at start (src/web/mod.rs)" >&2
+    exit 1
+  fi
+}
+check_ctors "$wasm"
 wasm-bindgen --target web --out-dir "$staging" --out-name aelab "$wasm"
 rm -f "$staging/aelab_bg.wasm.d.ts"
 [ $release = 0 ] || optimise "$staging"
@@ -87,6 +99,7 @@ if [ $threads = 1 ]; then
       2>&1 1>&3 | awk '/unstable feature specified for `-Ctarget-feature`: `atomics`/ { skip = 3; if (seen++) next }
                 skip > 0 { skip--; if (seen > 1) next } { print; fflush() }' >&2; } 3>&1
   )
+  check_ctors "$CARGO_TARGET_DIR-threads/wasm32-unknown-unknown/$profile/aelab.wasm"
   mkdir -p "$staging/mt"
   wasm-bindgen --target web --out-dir "$staging/mt" --out-name aelab \
     "$CARGO_TARGET_DIR-threads/wasm32-unknown-unknown/$profile/aelab.wasm"

@@ -138,6 +138,35 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     }
 }
 
+/// Runs the module's static constructors, once (later calls do nothing).
+/// cubecl registers its IR dialects through `inventory`, about 4900
+/// constructors in the single-threaded module, and WebGPU needs them
+/// before its first kernel. The module calls this from its start
+/// (`web::start`) and from [`webgpu_device`] (tests have no start).
+///
+/// The explicit call matters for speed too: a module that never calls
+/// `__wasm_call_ctors` itself is linked "command-style", and wasm-ld then
+/// wraps every export (wasm-bindgen's externref helpers too) in a call to
+/// all the constructors, which cost each call into the module milliseconds
+/// (docs/performance.md). The threaded module links no constructors.
+/// `scripts/build-web.sh` checks that neither module wraps its exports.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+pub fn run_static_constructors() {
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the linker's own function, called once per instance; the
+    // constructors only register cubecl's types (and `inventory` guards
+    // each against a second run).
+    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+}
+
+/// Nothing to run: the threaded module and native builds have no
+/// command-style wrappers (natively the loader runs the constructors).
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+pub fn run_static_constructors() {}
+
 /// The browser's WebGPU device, initialised once per page: burn registers
 /// one server per device, so a second initialisation fails; later calls
 /// (a switch back to WebGPU, another session) reuse the first device.
@@ -151,6 +180,7 @@ pub async fn webgpu_device() -> Result<Device, String> {
     if let Some(d) = GPU.with(|g| g.borrow().clone()) {
         return Ok(d);
     }
+    run_static_constructors();
     let device = Device::wgpu_options()
         .graphics_api(WgpuBackend::WebGpu)
         .init_async()

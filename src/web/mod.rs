@@ -33,11 +33,14 @@ pub use denoise::DenoiseLab;
 #[cfg(target_feature = "atomics")]
 pub use wasm_bindgen_rayon::init_thread_pool;
 
-/// Turns a panic into a visible message: the console gets the backtrace and
-/// the global `aelabPanic(message)` (when defined) shows it: the page's
-/// banner, or the compute worker's report to the page.
+/// Runs the module's static constructors once (see
+/// [`platform::run_static_constructors`]: without this call every export
+/// paid for them), and turns a panic into a visible message: the console
+/// gets the backtrace and the global `aelabPanic(message)` (when defined)
+/// shows it: the page's banner, or the compute worker's report to the page.
 #[wasm_bindgen(start)]
 pub fn start() {
+    platform::run_static_constructors();
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
         let msg = info.to_string();
