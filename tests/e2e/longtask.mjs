@@ -1,0 +1,84 @@
+// A benchmark, not a test: how long the page's main thread is held while a
+// model trains, and how soon a digit drawn meanwhile gets its verdict.
+// Each tab's training run starts in headless Chromium; a PerformanceObserver
+// for long tasks (≥ 50 ms) records the main thread's tasks from the click to
+// the end of the run. During the Denoise run, a 7 is drawn and the time from
+// the pointer's release to the verdict is taken.
+// Usage: node tests/e2e/longtask.mjs [dist] [query, e.g. "worker=off"]
+import { launchChromium } from './chromium.mjs';
+import { serve } from './serve.mjs';
+import { DIGITS, ucrCsv } from './fixtures.mjs';
+
+const dist = process.argv[2] || 'dist';
+const query = process.argv[3] || '';
+const { server, origin } = await serve(dist, 0, { isolate: true });
+const browser = await launchChromium();
+
+const observe = () => {
+  const w = /** @type {any} */ (window);
+  w.aelabLong = [];
+  new PerformanceObserver((l) => { for (const e of l.getEntries()) w.aelabLong.push(e.duration); }).observe({ type: 'longtask' });
+};
+const summary = (name, long, extra = '') => {
+  const max = long.length ? Math.max(...long) : 0;
+  const total = long.reduce((a, b) => a + b, 0);
+  console.log(`| ${name} | ${long.length} | ${max.toFixed(0)} | ${total.toFixed(0)} |${extra}`);
+};
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on('pageerror', (e) => console.error('page error:', String(e)));
+  await page.goto(`${origin}/index.html?backend=flex${query ? `&${query}` : ''}`);
+  await page.waitForSelector('body[data-restored="true"]', { timeout: 300_000 });
+  console.log(`# ${await page.evaluate(() => navigator.userAgent)}; ${await page.getByTestId('backend').textContent()}; query "${query}"`);
+  console.log('| training run | long tasks | longest (ms) | total (ms) | verdict after a stroke (ms) |');
+  console.log('|---|---:|---:|---:|---:|');
+
+  // Denoise: 2000 images, 2 epochs, batch 16.
+  await page.fill('#train-images', '2000');
+  await page.fill('#train-epochs', '2');
+  await page.fill('#train-batch', '16');
+  await page.evaluate(observe);
+  await page.getByTestId('train-start').click();
+  await page.waitForFunction(() => document.getElementById('train-progress').value > 0.05, null, { timeout: 600_000 });
+  await page.getByTestId('clear').click();
+  await page.getByTestId('draw-pad').scrollIntoViewIfNeeded();
+  const box = await page.getByTestId('draw-pad').boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
+  const stroke = DIGITS[7][0];
+  await page.mouse.move(...at(stroke[0]));
+  await page.mouse.down();
+  for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
+  const released = await page.evaluate(() => performance.now());
+  await page.mouse.up();
+  const verdictAt = await page.evaluate(() => new Promise((resolve) => {
+    const el = document.getElementById('verdict-denoised');
+    const check = () => (el.textContent.trim() !== '–' && document.body.dataset.busy === 'false' ? resolve(performance.now()) : requestAnimationFrame(check));
+    check();
+  }));
+  await page.waitForFunction(() => document.getElementById('train-start').disabled === false, null, { timeout: 600_000 });
+  summary(`Denoise (2000 images, 2 epochs, batch 16), ${await page.getAttribute('#train-status', 'data-where')}`, await page.evaluate(() => window.aelabLong), ` ${(verdictAt - released).toFixed(0)} |`);
+
+  // Augment: 100 examples of 2, 10 epochs.
+  await page.click('#tab-augment');
+  await page.click('.aug-preset[data-n="100"]');
+  await page.fill('#aug-epochs', '10');
+  await page.waitForFunction(() => document.querySelectorAll('#aug-examples-grid figure').length > 0, null, { timeout: 300_000 });
+  await page.evaluate(observe);
+  await page.getByTestId('augment-train').click();
+  await page.waitForFunction(() => /^done: a generator/.test(document.getElementById('aug-status').textContent), null, { timeout: 600_000 });
+  summary(`Augment (100 examples, 10 epochs), ${await page.getAttribute('#aug-status', 'data-where')}`, await page.evaluate(() => window.aelabLong), ' |');
+
+  // Anomaly: the uploaded UCR-shaped CSV, 30 epochs, cross-validated threshold.
+  await page.click('#tab-anomaly');
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
+  await page.waitForFunction(() => /beats\.csv: series/.test(document.getElementById('an-preview-text').textContent));
+  await page.fill('#an-epochs', '30');
+  await page.evaluate(observe);
+  await page.getByTestId('anomaly-train').click();
+  await page.waitForFunction(() => /^done: /.test(document.getElementById('an-status').textContent), null, { timeout: 600_000 });
+  summary(`Anomaly (80 series, 30 epochs, 5 folds), ${await page.getAttribute('#an-status', 'data-where')}`, await page.evaluate(() => window.aelabLong), ' |');
+} finally {
+  await browser.close();
+  server.close();
+}
