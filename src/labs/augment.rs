@@ -529,9 +529,13 @@ impl Augmenter {
 /// Codes of `n × 784` pixels, `n × latent` floats.
 pub async fn encode(model: &LatentAe, images: &[f32], device: &Device) -> Result<Vec<f32>, String> {
     let mut out = Vec::with_capacity(images.len() / PIXELS * model.latent());
-    for chunk in images.chunks(infer::INFER_BATCH * PIXELS) {
+    let mut chunks = images.chunks(infer::INFER_BATCH * PIXELS).peekable();
+    while let Some(chunk) = chunks.next() {
         out.extend(read_f32(model.encode(images_tensor(chunk, device))).await?);
-        crate::platform::yield_now().await;
+        // A turn for the page between chunks (see infer::batched).
+        if chunks.peek().is_some() {
+            crate::platform::yield_now().await;
+        }
     }
     Ok(out)
 }
@@ -546,9 +550,13 @@ pub async fn decode(model: &LatentAe, codes: &[f32], device: &Device) -> Result<
         return Err("the latent code is not a finite number".into());
     }
     let mut out = Vec::with_capacity(codes.len() / d * PIXELS);
-    for chunk in codes.chunks(infer::INFER_BATCH * d) {
+    let mut chunks = codes.chunks(infer::INFER_BATCH * d).peekable();
+    while let Some(chunk) = chunks.next() {
         out.extend(read_f32(model.decode(codes_tensor(chunk, d, device))).await?);
-        crate::platform::yield_now().await;
+        // A turn for the page between chunks: a slider's one code needs none.
+        if chunks.peek().is_some() {
+            crate::platform::yield_now().await;
+        }
     }
     Ok(out)
 }
