@@ -29,25 +29,37 @@ pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> 
         .map_err(|e| format!("reading a tensor failed: {e}"))
 }
 
-/// Runs `f` over the images in batches of [`INFER_BATCH`] and concatenates
-/// what it returns.
-async fn batched<const D: usize>(
-    images: &[f32],
-    device: &Device,
-    f: impl Fn(Tensor<4>) -> Tensor<D>,
+/// Runs `f` on `data` in chunks of `len` floats and concatenates what it
+/// returns, with a turn for the page between chunks, not after the last:
+/// the pad's one digit and a slider's one code need none (a timer turn
+/// cost them 4 ms on the page's thread, where chained timers are clamped).
+pub(crate) async fn in_chunks(
+    data: &[f32],
+    len: usize,
+    f: impl AsyncFn(&[f32]) -> Result<Vec<f32>, String>,
 ) -> Result<Vec<f32>, String> {
     let mut out = Vec::new();
-    let mut chunks = images.chunks(INFER_BATCH * PIXELS).peekable();
+    let mut chunks = data.chunks(len).peekable();
     while let Some(chunk) = chunks.next() {
-        out.extend(read_f32(f(images_tensor(chunk, device))).await?);
-        // A turn for the page between chunks, not after the last: the pad's
-        // one digit needs none (a timer turn cost it 4 ms on the page's
-        // thread, where chained timers are clamped).
+        out.extend(f(chunk).await?);
         if chunks.peek().is_some() {
             crate::platform::yield_now().await;
         }
     }
     Ok(out)
+}
+
+/// Runs `f` over the images in batches of [`INFER_BATCH`] and concatenates
+/// what it returns.
+pub(crate) async fn batched<const D: usize>(
+    images: &[f32],
+    device: &Device,
+    f: impl Fn(Tensor<4>) -> Tensor<D>,
+) -> Result<Vec<f32>, String> {
+    in_chunks(images, INFER_BATCH * PIXELS, async |chunk| {
+        read_f32(f(images_tensor(chunk, device))).await
+    })
+    .await
 }
 
 /// Denoises `n * 784` pixels in [0, 1].

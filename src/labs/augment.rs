@@ -528,16 +528,7 @@ impl Augmenter {
 
 /// Codes of `n × 784` pixels, `n × latent` floats.
 pub async fn encode(model: &LatentAe, images: &[f32], device: &Device) -> Result<Vec<f32>, String> {
-    let mut out = Vec::with_capacity(images.len() / PIXELS * model.latent());
-    let mut chunks = images.chunks(infer::INFER_BATCH * PIXELS).peekable();
-    while let Some(chunk) = chunks.next() {
-        out.extend(read_f32(model.encode(images_tensor(chunk, device))).await?);
-        // A turn for the page between chunks (see infer::batched).
-        if chunks.peek().is_some() {
-            crate::platform::yield_now().await;
-        }
-    }
-    Ok(out)
+    infer::batched(images, device, |x| model.encode(x)).await
 }
 
 /// Images of `n × latent` codes.
@@ -549,16 +540,10 @@ pub async fn decode(model: &LatentAe, codes: &[f32], device: &Device) -> Result<
     if codes.iter().any(|v| !v.is_finite()) {
         return Err("the latent code is not a finite number".into());
     }
-    let mut out = Vec::with_capacity(codes.len() / d * PIXELS);
-    let mut chunks = codes.chunks(infer::INFER_BATCH * d).peekable();
-    while let Some(chunk) = chunks.next() {
-        out.extend(read_f32(model.decode(codes_tensor(chunk, d, device))).await?);
-        // A turn for the page between chunks: a slider's one code needs none.
-        if chunks.peek().is_some() {
-            crate::platform::yield_now().await;
-        }
-    }
-    Ok(out)
+    infer::in_chunks(codes, infer::INFER_BATCH * d, async |chunk| {
+        read_f32(model.decode(codes_tensor(chunk, d, device))).await
+    })
+    .await
 }
 
 /// The share of unseen real digits of the class whose reconstruction the
