@@ -141,7 +141,8 @@ export function setupAnomaly(app) {
       begin: () => inWorker
         ? workerSession(app.compute, 'train-anomaly', { source: st.source, settings: cfg }, {
           epochs: cfg.epochs,
-          onStatus: (t, progress) => { $('an-status').textContent = t; if (progress != null) $('an-progress').value = progress; },
+          onStatus: (t) => { $('an-status').textContent = t; },
+          onEvent: (ev) => { if (ev.kind === 'fold') folds(ev.fold, ev.folds); },
         })
         : an().start_training(cfg),
       finish: async (done) => {
@@ -382,7 +383,7 @@ export function setupAnomaly(app) {
       } else {
         p = await an().use_csv(source.name, source.bytes, source.options);
       }
-      loaded(p, undefined);
+      loaded(p);
       st.source = source;
       found.push(source.kind === 'csv' ? `the uploaded ${source.name}` : 'the anomaly data');
       if (run && run.bytes) {

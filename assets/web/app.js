@@ -2,7 +2,7 @@
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
 // (aelab.js / aelab_bg.wasm, built by scripts/build-web.sh from src/web/).
 import init, * as aelab from './aelab.js';
-import { $, errText, fetchBytes, renderTable } from './ui.js';
+import { $, errText, threadsText, fetchBytes, renderTable } from './ui.js';
 import { setupDenoise } from './denoise.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
@@ -153,7 +153,7 @@ function showBackend() {
   // the page is cross-origin isolated; the page's own module has one thread.
   // (A worker still starting has no count yet.)
   const threads = compute.worker && compute.threads > 0 && compute.backend !== 'webgpu' ? compute.threads : 1;
-  const t = `${threads} thread${threads === 1 ? '' : 's'}`;
+  const t = threadsText(threads);
   el.textContent = lab.backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(lab.backend)} · ${t}`;
   const why = lab.backend === 'webgpu' ? 'WebGPU: the GPU computes.'
     : threads > 1 ? `Training runs on ${t} in the compute worker; the pad denoises on the page's thread.`
@@ -198,7 +198,6 @@ function measureSoon(kept) {
         save(MEASURED_KEY, m, 'the measured backends');
       }
       state.measured = m;
-      document.body.dataset.measured = 'true';
       if (state.choice === 'auto' && fasterToDenoise(m) === 'webgpu' && state.lab.backend !== 'webgpu' && !state.training) {
         await startLab('webgpu', 'WebGPU measured faster here, so the pad now denoises on it.');
         update();

@@ -92,7 +92,7 @@ export function setupAugment(app) {
         ? workerSession(app.compute, 'train-augment', {
           settings: s, classifier: app.classifier(),
           preview: { samples: Number($('aug-samples').value), seed: Math.floor(Math.random() * 2 ** 32), every_ms: PREVIEW_MS },
-        }, { epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; }, onPreview: (ev) => showPreview(ev, s.epochs) })
+        }, { epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; }, onEvent: (ev) => { if (ev.kind === 'preview') showPreview(ev, s.epochs); } })
         : aug().start_training(s),
       finish: async (done) => {
         $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
@@ -194,17 +194,17 @@ export function setupAugment(app) {
     const grid = $('aug-grid');
     grid.replaceChildren();
     res.verdicts.forEach((v, i) => {
-        const f = document.createElement('figure');
-        const ok = v.digit === res.judged.digit;
-        f.className = ok ? 'ok' : 'wrong';
-        f.dataset.digit = String(v.digit);
-        const cap = document.createElement('figcaption');
-        cap.className = 'aug-verdict';
-        cap.textContent = `${v.digit} ${(100 * v.confidence).toFixed(0)}%${ok ? '' : ' ✗'}`;
-        f.append(digitCanvas(images, 784 * i, `generated digit ${i}: classified ${v.digit}`), cap);
-        f.title = ok ? 'recognised' : `not recognised: looks like a ${v.digit}`;
-        grid.append(f);
-      });
+      const f = document.createElement('figure');
+      const ok = v.digit === res.judged.digit;
+      f.className = ok ? 'ok' : 'wrong';
+      f.dataset.digit = String(v.digit);
+      const cap = document.createElement('figcaption');
+      cap.className = 'aug-verdict';
+      cap.textContent = `${v.digit} ${(100 * v.confidence).toFixed(0)}%${ok ? '' : ' ✗'}`;
+      f.append(digitCanvas(images, 784 * i, `generated digit ${i}: classified ${v.digit}`), cap);
+      f.title = ok ? 'recognised' : `not recognised: looks like a ${v.digit}`;
+      grid.append(f);
+    });
     const j = res.judged;
     $('aug-rate').textContent = `${(100 * j.recognised_rate).toFixed(1)} % recognised as ${j.digit}`;
   }

@@ -4,6 +4,7 @@
 // done, for scripts/bench-web.sh.
 import init, * as aelab from './aelab.js';
 import { Compute, workerAvailable } from './compute.js';
+import { threadsText } from './ui.js';
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
@@ -12,7 +13,7 @@ const batch = Number(params.get('batch')) || 128;
 
 function render(rows) {
   const cell = (s) => `<td>${String(s).replace(/[&<>]/g, '')}</td>`;
-  const where = (r) => `${r.backend}${r.threads ? ` (compute worker, ${r.threads} thread${r.threads === 1 ? '' : 's'})` : ''}`;
+  const where = (r) => `${r.backend}${r.threads ? ` (compute worker, ${threadsText(r.threads)})` : ''}`;
   $('bench-table').innerHTML = '<table><thead><tr><th>backend</th><th>training (images/s)</th><th>denoise one digit (ms)</th><th>timed steps</th></tr></thead><tbody>' +
     rows.map((r) => '<tr>' + (r.error ? cell(where(r)) + cell(r.error) + cell('') + cell('')
       : cell(where(r)) + cell(r.train_images_per_sec.toFixed(1)) + cell(r.denoise_one_ms.toFixed(2)) + cell(r.steps)) + '</tr>').join('') +

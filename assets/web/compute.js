@@ -4,7 +4,7 @@
 // errors, and a worker that stopped, which is restarted for the next
 // request. No computation here.
 import * as aelab from './aelab.js';
-import { errText } from './ui.js';
+import { errText, threadsText } from './ui.js';
 
 /** An Error with the core's `kind` (or 'worker-lost'). */
 function kindError(message, kind) {
@@ -173,7 +173,7 @@ export async function useWorker(compute, say) {
 
 /** Where a run in the worker trained, for the end of its status line. */
 export function workerPlace(compute) {
-  const on = compute.backend === 'webgpu' ? 'WebGPU' : `the CPU (${compute.threads} thread${compute.threads === 1 ? '' : 's'})`;
+  const on = compute.backend === 'webgpu' ? 'WebGPU' : `the CPU (${threadsText(compute.threads)})`;
   return ` It trained on ${on} in the compute worker.${compute.note ? ` ${compute.note}` : ''}`;
 }
 
@@ -226,7 +226,7 @@ export const fasterToDenoise = (m) => (m.gpu && m.gpu.denoise_one_ms < m.cpu.den
 
 /** Both figures in words, for the backend pill and the status lines. @param {Measured} m */
 export function measuredText(m) {
-  const cpu = `CPU ${m.cpu.train_images_per_sec.toFixed(0)} images/s on ${m.threads} thread${m.threads === 1 ? '' : 's'}, ${m.cpu.denoise_one_ms.toFixed(1)} ms a digit`;
+  const cpu = `CPU ${m.cpu.train_images_per_sec.toFixed(0)} images/s on ${threadsText(m.threads)}, ${m.cpu.denoise_one_ms.toFixed(1)} ms a digit`;
   const gpu = m.gpu ? `WebGPU ${m.gpu.train_images_per_sec.toFixed(0)} images/s, ${m.gpu.denoise_one_ms.toFixed(1)} ms a digit.` : `WebGPU: none here. ${m.why}`;
   return `Measured in this browser (canonical denoiser, batch ${MEASURE.batch}): ${cpu}; ${gpu}`;
 }
@@ -238,11 +238,12 @@ export function measuredText(m) {
  * draws the loss curves from the events, `checkpoint()` is the last
  * checkpoint the worker sent.
  * @param {Compute} compute @param {string} kind @param {object} payload
- * `onPreview` gets the run's 'preview' events (worker.js).
- * @param {{ epochs: number, onStatus: (text: string, progress?: number) => void, onCheckpoint?: (bytes: Uint8Array) => void, onPreview?: (ev: any) => void, transfer?: Transferable[] }} opts
+ * `onEvent` gets the events of the run's own kinds (worker.js: 'preview'
+ * of the Augment grid, 'fold' of the Anomaly threshold's cross-validation).
+ * @param {{ epochs: number, onStatus: (text: string) => void, onCheckpoint?: (bytes: Uint8Array) => void, onEvent?: (ev: any) => void, transfer?: Transferable[] }} opts
  * @returns {import('./ui.js').RunSession & { result: any }}
  */
-export function workerSession(compute, kind, payload, { epochs, onStatus, onCheckpoint, onPreview, transfer }) {
+export function workerSession(compute, kind, payload, { epochs, onStatus, onCheckpoint, onEvent, transfer }) {
   /** @type {{ ev?: any, err?: any }[]} */
   const queue = [];
   /** @type {((item: { ev?: any, err?: any }) => void) | null} */
@@ -273,10 +274,10 @@ export function workerSession(compute, kind, payload, { epochs, onStatus, onChec
     transfer,
     onEvent: (ev) => {
       if (freed) return;
-      if (ev.kind === 'status') onStatus(ev.text, ev.progress);
+      if (ev.kind === 'status') onStatus(ev.text);
       else if (ev.kind === 'checkpoint') { last = ev.bytes; if (onCheckpoint) onCheckpoint(ev.bytes); }
-      else if (ev.kind === 'preview') { if (onPreview) onPreview(ev); }
-      else { chart.record(ev); push({ ev }); }
+      else if (ev.kind === 'step' || ev.kind === 'epoch') { chart.record(ev); push({ ev }); }
+      else if (onEvent) onEvent(ev);
     },
   });
   done.then((value) => { settled = true; run.result = value; push({ ev: { kind: 'finished' } }); },

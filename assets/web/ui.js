@@ -12,6 +12,8 @@ export const $ = (id) => document.getElementById(id);
  * @typedef {{ lab: () => Lab, handles: () => Labs, compute: import('./compute.js').Compute, [more: string]: any }} TabContext
  */
 export const errText = (e) => (e && e.message) ? e.message : String(e);
+/** "1 thread", "4 threads". @param {number} n */
+export const threadsText = (n) => `${n} thread${n === 1 ? '' : 's'}`;
 
 // A same-origin file as bytes; an HTTP error is an Error with the file's name.
 export async function fetchBytes(url) {

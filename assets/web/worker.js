@@ -363,14 +363,14 @@ const handlers = {
    * Trains the Anomaly tab's model on the data `source` names (see
    * Session.series_from) with `settings` (the tab's form), then measures
    * the errors and sets the threshold (cross-validated: five more models,
-   * each announced by a status event with its `progress`). The answer is
+   * each announced by a 'fold' event: { fold, folds }). The answer is
    * the run and its model as bytes, which the page restores on its own
    * copy of the data.
    */
   async 'train-anomaly'(id, { source, settings }, emit) {
     const j = job(id);
     const s = training();
-    const status = (text, progress) => emit({ kind: 'status', text, progress });
+    const status = (text) => emit({ kind: 'status', text });
     await s.series_from(source, status);
     j.check();
     const run = s.anomaly.start_training(settings);
@@ -379,7 +379,7 @@ const handlers = {
       await steps(run, emit);
       status('done; measuring the errors…');
       // The session's cancel stops the cross-validation's folds too.
-      await s.anomaly.finish(run, (k, n) => status(`setting the threshold by cross-validation: training fold ${k + 1} of ${n} (each on the normal series the others hold out)…`, k / n));
+      await s.anomaly.finish(run, (fold, folds) => emit({ kind: 'fold', fold, folds }));
     } finally {
       j.run = null;
       run.free();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { launchChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
 import { singleFile } from '../../scripts/single-file.mjs';
-import { DIGITS, ucrCsv } from './fixtures.mjs';
+import { DIGITS, ucrCsv, drawStroke } from './fixtures.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,18 +43,6 @@ async function ready(page) {
 
 async function idle(page) {
   await page.waitForFunction(() => document.body.dataset.busy === 'false', null, { timeout: 120_000 });
-}
-
-async function drawStroke(page, points) {
-  // A click elsewhere may have scrolled the pad away (the mouse only reaches
-  // what is on the screen).
-  await page.getByTestId('draw-pad').scrollIntoViewIfNeeded();
-  const box = await page.getByTestId('draw-pad').boundingBox();
-  const at = ([x, y]) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
-  await page.mouse.move(...at(points[0]));
-  await page.mouse.down();
-  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
-  await page.mouse.up();
 }
 
 async function verdictOf(page, id) {
@@ -322,7 +310,7 @@ test('Auto starts on the CPU, times WebGPU against it in the compute worker, and
   }));
   await page.waitForTimeout(500); // the settings are saved 200 ms after a change
   await page.reload();
-  await page.waitForSelector('body[data-measured="true"]', { timeout: 120_000 });
+  await page.waitForSelector('[data-testid=backend][data-measured="true"]', { timeout: 120_000 });
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'webgpu');
   assert.match(await page.textContent('#banner'), /WebGPU measured faster here, so the pad now denoises on it/);
   assert.match(await pill.getAttribute('title'), /WebGPU 1000000 images\/s.*Auto trains on WebGPU and denoises on WebGPU/);

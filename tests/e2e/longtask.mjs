@@ -7,7 +7,7 @@
 // Usage: node tests/e2e/longtask.mjs [dist] [query, e.g. "worker=off"]
 import { launchChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
-import { DIGITS, ucrCsv } from './fixtures.mjs';
+import { DIGITS, ucrCsv, drawStroke } from './fixtures.mjs';
 
 const dist = process.argv[2] || 'dist';
 const query = process.argv[3] || '';
@@ -42,15 +42,9 @@ try {
   await page.getByTestId('train-start').click();
   await page.waitForFunction(() => document.getElementById('train-progress').value > 0.05, null, { timeout: 600_000 });
   await page.getByTestId('clear').click();
-  await page.getByTestId('draw-pad').scrollIntoViewIfNeeded();
-  const box = await page.getByTestId('draw-pad').boundingBox();
-  const at = ([x, y]) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
-  const stroke = DIGITS[7][0];
-  await page.mouse.move(...at(stroke[0]));
-  await page.mouse.down();
-  for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
+  await drawStroke(page, DIGITS[7][0]);
+  // The stroke's end: the verdict is timed from here.
   const released = await page.evaluate(() => performance.now());
-  await page.mouse.up();
   const verdictAt = await page.evaluate(() => new Promise((resolve) => {
     const el = document.getElementById('verdict-denoised');
     const check = () => (el.textContent.trim() !== '–' && document.body.dataset.busy === 'false' ? resolve(performance.now()) : requestAnimationFrame(check));
