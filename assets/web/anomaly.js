@@ -133,6 +133,8 @@ export function setupAnomaly(app) {
     };
     /** Shows a finished run and keeps it (with its model) for the next visit. */
     const adopt = (res, bytes, model) => {
+      // The bar stopped at the last fold's start.
+      $('an-progress').value = 1;
       showRun(res, cfg);
       startBeat();
       app.save('anomaly-run', { bytes, model, settings: cfg }, 'the anomaly run');
