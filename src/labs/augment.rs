@@ -12,7 +12,7 @@ use crate::data::{Mnist, PIXELS};
 use crate::infer::{self, images_tensor, read_f32};
 use crate::metrics::argmax;
 use crate::metrics::diversity::{
-    duplicate_rate, fid, mean_pairwise_l2, median, nearest_distances, prdc,
+    fid, mean_pairwise_l2_in_turns, median, nearest_distances_in_turns, prdc, share_below,
 };
 use crate::metrics::linalg::{cholesky, mean_cov};
 use crate::models::LatentAeConfig;
@@ -22,6 +22,12 @@ use crate::training::classify::shift_image;
 use crate::training::{Schedule, Task, TrainConfig, Trainer};
 use burn::module::Module;
 use burn::prelude::*;
+
+/// The pixel comparisons of the diversity figures run in pieces of about
+/// this many multiply-adds (tens of milliseconds in the page), with the
+/// page's turn between them: 500 reference digits compared pairwise are
+/// 10⁸, which held the page's thread for 0.2 s in one task.
+const TURN_WORK: usize = 16 << 20;
 
 /// The examples counts of the report.
 pub const REPORT_EXAMPLES: [usize; 3] = [1000, 100, 10];
@@ -587,7 +593,7 @@ impl Reference {
         let images = set.batch_f32(&(0..set.len()).collect::<Vec<_>>());
         let features = infer::features(classifier, &images, device).await?;
         let feature_dim = features.len() / set.len();
-        let pairwise_l2 = mean_pairwise_l2(&images, PIXELS);
+        let pairwise_l2 = mean_pairwise_l2_in_turns(&images, PIXELS, TURN_WORK, page_turn).await;
         Ok(Self {
             digit,
             images,
@@ -626,6 +632,11 @@ pub struct Judged {
     pub verdicts: Vec<infer::Verdict>,
 }
 
+/// The page's turn between pieces of the diversity figures (nothing natively).
+async fn page_turn() {
+    crate::platform::yield_now().await
+}
+
 /// Judges generated digits: the classifier's verdicts, and their diversity
 /// against the real reference and the training examples.
 pub async fn judge(
@@ -660,10 +671,18 @@ pub async fn judge(
     let feats = infer::features(classifier, generated, device).await?;
     let fd = reference.feature_dim;
     let p = prdc(&reference.features, &feats, fd, PRDC_K);
+    let fid = fid(&feats, &reference.features, fd);
+    page_turn().await;
     // The duplicate threshold, from how far unseen real digits are from
     // the training examples.
-    let real_nn = nearest_distances(&reference.images, examples, PIXELS);
+    let real_nn =
+        nearest_distances_in_turns(&reference.images, examples, PIXELS, TURN_WORK, page_turn).await;
     let threshold = DUPLICATE_FRACTION * median(&real_nn);
+    page_turn().await;
+    let nearest_examples =
+        nearest_distances_in_turns(generated, examples, PIXELS, TURN_WORK, page_turn).await;
+    page_turn().await;
+    let spread = mean_pairwise_l2_in_turns(generated, PIXELS, TURN_WORK, page_turn).await;
     Ok(Judged {
         digit,
         examples: examples.len() / PIXELS,
@@ -672,16 +691,16 @@ pub async fn judge(
         mean_confidence,
         diversity: Diversity {
             pairwise_l2_ratio: if reference.pairwise_l2 > 0.0 {
-                mean_pairwise_l2(generated, PIXELS) / reference.pairwise_l2
+                spread / reference.pairwise_l2
             } else {
                 0.0
             },
-            fid: fid(&feats, &reference.features, fd),
+            fid,
             precision: p.precision,
             recall: p.recall,
             density: p.density,
             coverage: p.coverage,
-            duplicate_rate: duplicate_rate(generated, examples, PIXELS, threshold),
+            duplicate_rate: share_below(&nearest_examples, threshold),
         },
         verdicts,
     })

@@ -20,18 +20,55 @@ fn rows(data: &[f32], dim: usize) -> Vec<&[f32]> {
 
 /// Mean Euclidean distance over all pairs of rows (0 with fewer than two).
 pub fn mean_pairwise_l2(data: &[f32], dim: usize) -> f64 {
+    let n = rows(data, dim).len();
+    let mut sum = 0.0;
+    add_pairwise_l2(data, dim, 0..n, &mut sum);
+    mean_of_pairs(sum, n)
+}
+
+/// Adds to `sum` the distances of the pairs (i, j) with i in `from` and
+/// j > i: [`mean_pairwise_l2`] in pieces, in the same order.
+pub fn add_pairwise_l2(data: &[f32], dim: usize, from: std::ops::Range<usize>, sum: &mut f64) {
     let r = rows(data, dim);
-    let n = r.len();
+    for i in from {
+        for j in i + 1..r.len() {
+            *sum += dist2(r[i], r[j]).sqrt();
+        }
+    }
+}
+
+fn mean_of_pairs(sum: f64, n: usize) -> f64 {
     if n < 2 {
         return 0.0;
     }
+    sum / (n * (n - 1) / 2) as f64
+}
+
+/// [`mean_pairwise_l2`], awaiting `turn` between pieces of at most about
+/// `work` multiply-adds, so that a page stays responsive while 500 digits
+/// (about 10⁸ of them) are compared. The result is the same to the bit.
+pub async fn mean_pairwise_l2_in_turns(
+    data: &[f32],
+    dim: usize,
+    work: usize,
+    turn: impl AsyncFn(),
+) -> f64 {
+    let n = rows(data, dim).len();
     let mut sum = 0.0;
-    for i in 0..n {
-        for j in i + 1..n {
-            sum += dist2(r[i], r[j]).sqrt();
+    let mut i = 0;
+    while i < n {
+        let (mut end, mut done) = (i, 0);
+        while end < n && (end == i || done + (n - end - 1) * dim <= work) {
+            done += (n - end - 1) * dim;
+            end += 1;
+        }
+        add_pairwise_l2(data, dim, i..end, &mut sum);
+        i = end;
+        if i < n {
+            turn().await;
         }
     }
-    sum / (n * (n - 1) / 2) as f64
+    mean_of_pairs(sum, n)
 }
 
 /// The mean pairwise distance of the generated images relative to that of
@@ -161,14 +198,40 @@ pub fn nearest_distances(from: &[f32], to: &[f32], dim: usize) -> Vec<f64> {
         .collect()
 }
 
+/// [`nearest_distances`], awaiting `turn` between pieces of at most about
+/// `work` multiply-adds (at least one row each). The same result.
+pub async fn nearest_distances_in_turns(
+    from: &[f32],
+    to: &[f32],
+    dim: usize,
+    work: usize,
+    turn: impl AsyncFn(),
+) -> Vec<f64> {
+    let per_row = rows(to, dim).len().max(1) * dim;
+    let piece = (work / per_row).max(1) * dim;
+    let mut out = Vec::with_capacity(from.len() / dim);
+    for (k, part) in from.chunks(piece).enumerate() {
+        if k > 0 {
+            turn().await;
+        }
+        out.extend(nearest_distances(part, to, dim));
+    }
+    out
+}
+
 /// Share of generated rows closer than `threshold` to some training row:
 /// copies of the training set rather than new digits.
 pub fn duplicate_rate(generated: &[f32], train: &[f32], dim: usize, threshold: f64) -> f64 {
-    let d = nearest_distances(generated, train, dim);
-    if d.is_empty() {
+    share_below(&nearest_distances(generated, train, dim), threshold)
+}
+
+/// Share of `distances` below `threshold` (0 for none): the duplicate
+/// rate from distances already measured.
+pub fn share_below(distances: &[f64], threshold: f64) -> f64 {
+    if distances.is_empty() {
         return 0.0;
     }
-    d.iter().filter(|&&v| v < threshold).count() as f64 / d.len() as f64
+    distances.iter().filter(|&&v| v < threshold).count() as f64 / distances.len() as f64
 }
 
 /// The median of a list (0 for an empty one).
@@ -254,5 +317,40 @@ mod tests {
         assert_eq!(duplicate_rate(&gen, &train, 2, 1.0), 0.5);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn the_measures_in_turns_give_the_same_bits_and_take_their_turns() {
+        let mut rng = Rng::new(11);
+        let a: Vec<f32> = (0..37 * 5).map(|_| rng.normal()).collect();
+        let b: Vec<f32> = (0..11 * 5).map(|_| rng.normal()).collect();
+        let turns = std::cell::Cell::new(0);
+        let turn = async || turns.set(turns.get() + 1);
+        for work in [0, 1, 40, 200, 1 << 30] {
+            turns.set(0);
+            let m = crate::platform::block_on(mean_pairwise_l2_in_turns(&a, 5, work, turn));
+            assert_eq!(
+                m.to_bits(),
+                mean_pairwise_l2(&a, 5).to_bits(),
+                "work {work}"
+            );
+            let pairwise_turns = turns.get();
+            turns.set(0);
+            let d = crate::platform::block_on(nearest_distances_in_turns(&a, &b, 5, work, turn));
+            assert_eq!(d, nearest_distances(&a, &b, 5), "work {work}");
+            // Small pieces: a turn between each (the last row has no pairs
+            // of its own); one piece: none.
+            if work <= 1 {
+                assert_eq!((pairwise_turns, turns.get()), (36, 36));
+            } else if work == 1 << 30 {
+                assert_eq!((pairwise_turns, turns.get()), (0, 0));
+            } else {
+                assert!(pairwise_turns > 0 && turns.get() > 0);
+            }
+        }
+        assert_eq!(
+            crate::platform::block_on(mean_pairwise_l2_in_turns(&a[..5], 5, 0, turn)),
+            0.0
+        );
     }
 }
