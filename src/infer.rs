@@ -15,6 +15,18 @@ pub const INFER_BATCH: usize = 500;
 #[cfg(target_arch = "wasm32")]
 pub const INFER_BATCH: usize = 64;
 
+/// How long one chunk of inference may hold the thread it runs on, in ms,
+/// where that thread must answer (the browser, on the CPU; natively there
+/// is no limit). A chunk of [`INFER_BATCH`] images took 50–160 ms on the
+/// page's thread for the classifier.
+#[cfg(target_arch = "wasm32")]
+const CHUNK_MS: f64 = 20.0;
+#[cfg(not(target_arch = "wasm32"))]
+const CHUNK_MS: f64 = f64::INFINITY;
+
+/// The first chunk where chunks are timed, before the pace is known.
+const FIRST_CHUNK: usize = 8;
+
 /// `[n, 1, 28, 28]` tensor from `n * 784` floats.
 pub fn images_tensor(images: &[f32], device: &Device) -> Tensor<4> {
     let n = images.len() / PIXELS;
@@ -29,24 +41,49 @@ pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> 
         .map_err(|e| format!("reading a tensor failed: {e}"))
 }
 
-/// Runs `f` on `data` in chunks of `len` floats and concatenates what it
-/// returns, with a turn for the page between chunks, not after the last:
-/// the pad's one digit and a slider's one code need none (a timer turn
-/// cost them 4 ms on the page's thread, where chained timers are clamped).
+/// Runs `f` on `data` (items of `item_len` floats) in chunks and
+/// concatenates what it returns, with a turn for the page between chunks,
+/// not after the last: the pad's one digit and a slider's one code need
+/// none (a timer turn cost them 4 ms on the page's thread, where chained
+/// timers are clamped). A chunk holds at most [`INFER_BATCH`] items; on the
+/// CPU in the browser, where a chunk holds the thread, each chunk after
+/// the first takes as many items as [`CHUNK_MS`] fits at the last one's
+/// pace. (On WebGPU the thread waits for the GPU without holding it.)
 pub(crate) async fn in_chunks(
     data: &[f32],
-    len: usize,
+    item_len: usize,
+    device: &Device,
     f: impl AsyncFn(&[f32]) -> Result<Vec<f32>, String>,
 ) -> Result<Vec<f32>, String> {
+    let items = data.len().div_ceil(item_len.max(1));
+    let timed = CHUNK_MS.is_finite() && crate::engine::is_engine_device(device);
+    let mut take = if timed { FIRST_CHUNK } else { INFER_BATCH };
     let mut out = Vec::new();
-    let mut chunks = data.chunks(len).peekable();
-    while let Some(chunk) = chunks.next() {
-        out.extend(f(chunk).await?);
-        if chunks.peek().is_some() {
+    let mut at = 0;
+    while at < items {
+        let end = (at + take).min(items);
+        let t0 = crate::platform::now_ms();
+        out.extend(f(&data[at * item_len..(end * item_len).min(data.len())]).await?);
+        if end < items {
+            if timed {
+                take = chunk_after(end - at, crate::platform::now_ms() - t0, CHUNK_MS);
+            }
             crate::platform::yield_now().await;
         }
+        at = end;
     }
     Ok(out)
+}
+
+/// The next chunk's items: as many as `limit_ms` holds at the pace of the
+/// last chunk (`items` in `ms`), from 1 to [`INFER_BATCH`].
+fn chunk_after(items: usize, ms: f64, limit_ms: f64) -> usize {
+    let fits = limit_ms * items.max(1) as f64 / ms;
+    if fits.is_finite() && fits >= 0.0 {
+        (fits as usize).clamp(1, INFER_BATCH)
+    } else {
+        INFER_BATCH
+    }
 }
 
 /// Runs `f` over the images in batches of [`INFER_BATCH`] and concatenates
@@ -56,7 +93,7 @@ pub(crate) async fn batched<const D: usize>(
     device: &Device,
     f: impl Fn(Tensor<4>) -> Tensor<D>,
 ) -> Result<Vec<f32>, String> {
-    in_chunks(images, INFER_BATCH * PIXELS, async |chunk| {
+    in_chunks(images, PIXELS, device, async |chunk| {
         read_f32(f(images_tensor(chunk, device))).await
     })
     .await
@@ -112,4 +149,39 @@ pub async fn features(
     device: &Device,
 ) -> Result<Vec<f32>, String> {
     batched(images, device, |x| model.features(x)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_takes_what_the_limit_holds_at_the_last_pace() {
+        // 8 items in 4 ms, 0.5 ms each: 20 ms holds 40.
+        assert_eq!(chunk_after(8, 4.0, 20.0), 40.min(INFER_BATCH));
+        // Slow items: never fewer than one.
+        assert_eq!(chunk_after(8, 1000.0, 20.0), 1);
+        // Too fast to time, or no limit: the largest batch.
+        assert_eq!(chunk_after(8, 0.0, 20.0), INFER_BATCH);
+        assert_eq!(chunk_after(8, 4.0, f64::INFINITY), INFER_BATCH);
+    }
+
+    #[test]
+    fn chunks_cover_the_data_in_order_natively_in_batches() {
+        let items = 2 * INFER_BATCH + 3;
+        let data: Vec<f32> = (0..items * 2).map(|i| i as f32).collect();
+        let sizes = std::cell::RefCell::new(Vec::new());
+        let out = crate::platform::block_on(in_chunks(
+            &data,
+            2,
+            &crate::platform::test_device(),
+            async |chunk: &[f32]| {
+                sizes.borrow_mut().push(chunk.len() / 2);
+                Ok(chunk.iter().map(|v| v + 1.0).collect())
+            },
+        ))
+        .unwrap();
+        assert_eq!(out, data.iter().map(|v| v + 1.0).collect::<Vec<_>>());
+        assert_eq!(sizes.into_inner(), vec![INFER_BATCH, INFER_BATCH, 3]);
+    }
 }

@@ -546,7 +546,7 @@ pub async fn decode(model: &LatentAe, codes: &[f32], device: &Device) -> Result<
     if codes.iter().any(|v| !v.is_finite()) {
         return Err("the latent code is not a finite number".into());
     }
-    infer::in_chunks(codes, infer::INFER_BATCH * d, async |chunk| {
+    infer::in_chunks(codes, d, device, async |chunk| {
         read_f32(model.decode(codes_tensor(chunk, d, device))).await
     })
     .await
