@@ -43,9 +43,12 @@ async function run() {
   }
   // Flex in the compute worker: on the threaded module's pool where the
   // page is cross-origin isolated (one thread otherwise), beside the page's
-  // single thread above.
-  if (workerAvailable() && (!only || only.split(',').includes('flex-worker'))) {
+  // single thread above. `pools=1,2` runs it once per pool size (the
+  // threaded module on one thread too), instead of one thread per core.
+  const pools = (params.get('pools') || '0').split(',').map(Number);
+  for (const pool of workerAvailable() && (!only || only.split(',').includes('flex-worker')) ? pools : []) {
     const compute = new Compute(() => {});
+    compute.poolThreads = pool;
     try {
       await compute.ensure('flex');
       rows.push(await compute.request('bench', { batch, steps }).done);

@@ -37,6 +37,11 @@ export class Compute {
     this.backendNote = '';
     /** How many threads the worker computes on (the threaded module: more than 1). */
     this.threads = 0;
+    /**
+     * The threaded module's pool size for the next worker: 0 for one
+     * thread per core (the bench page sets it to compare pool sizes).
+     */
+    this.poolThreads = 0;
     /** Called when a worker starts or stops (the page's backend pill). */
     this.onChange = () => {};
     /**
@@ -83,7 +88,7 @@ export class Compute {
     };
     worker.onmessageerror = () => this.lost('the compute worker sent a message the page could not read');
     try {
-      const info = await this.request('init', { choice }).done;
+      const info = await this.request('init', { choice, threads: this.poolThreads || undefined }).done;
       this.choice = choice;
       this.backend = info.backend;
       this.note = info.note;

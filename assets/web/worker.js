@@ -59,16 +59,18 @@ async function onCpu(choice) {
 /**
  * Loads the module this worker runs for `choice` (once: a worker keeps its
  * module; the page starts another worker for another backend) and says how
- * many threads it computes on, and why only one.
+ * many threads it computes on, and why only one. `threads`, when given (the
+ * bench page), sizes the threaded module's pool instead of one thread per
+ * core, one thread included.
  * @returns {Promise<{ threads: number, note: string, threaded: boolean }>}
  */
-async function loadModule(choice) {
+async function loadModule(choice, threads) {
   let note = '';
-  const cores = Math.max(1, Math.min(scope.navigator.hardwareConcurrency || 1, 16));
+  const cores = Math.max(1, Math.min(threads || scope.navigator.hardwareConcurrency || 1, 16));
   if (await onCpu(choice)) {
     if (!scope.crossOriginIsolated) {
       note = 'This page is not cross-origin isolated, so the CPU trains on one thread.';
-    } else if (cores < 2) {
+    } else if (cores < 2 && !threads) {
       note = 'This browser reports one core, so the CPU trains on one thread.';
     } else {
       try {
@@ -295,9 +297,12 @@ async function previewer({ samples, seed, every_ms }, classifier, emit) {
 
 /** @type {Record<string, (id: number, payload: any, emit: (event: any, transfer?: Transferable[]) => void) => Promise<any>>} */
 const handlers = {
-  /** Starts the module and a session on `choice` ("auto", "webgpu", "flex"). */
+  /**
+   * Starts the module and a session on `choice` ("auto", "webgpu", "flex");
+   * `threads` (optional) sizes the threaded module's pool.
+   */
   async init(_id, payload) {
-    if (!started) started = loadModule(payload.choice);
+    if (!started) started = loadModule(payload.choice, payload.threads);
     const { note: threadNote, threaded } = await started;
     for (const s of [trainer, reporter]) if (s) s.free();
     reporter = null;
