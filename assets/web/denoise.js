@@ -110,6 +110,14 @@ export function setupDenoise(app) {
     frame = requestAnimationFrame(() => { frame = 0; update(); });
   }
 
+  // What one update of the pipeline took, from the drawn input to the
+  // painted verdicts (its last 200; tests/e2e/longtask.mjs reads them).
+  const updateMs = [];
+  window.aelabUpdateMs = updateMs;
+  function keepUpdateMs(ms) {
+    if (updateMs.push(ms) > 200) updateMs.shift();
+  }
+
   async function update() {
     if (!state.lab) return;
     if (state.busy) { state.dirty = true; return; }
@@ -119,6 +127,7 @@ export function setupDenoise(app) {
     try {
       do {
         state.dirty = false;
+        const t0 = performance.now();
         const input = state.source === 'test' ? state.testImage : padInput();
         if (!input) {
           for (const id of ['img-input', 'img-noisy', 'img-denoised']) paint($(id), null);
@@ -136,6 +145,7 @@ export function setupDenoise(app) {
         showVerdict($('verdict-input'), probs.subarray(0, 10));
         showVerdict($('verdict-noisy'), probs.subarray(10, 20));
         showVerdict($('verdict-denoised'), probs.subarray(20, 30));
+        keepUpdateMs(performance.now() - t0);
         if (!window.aelabFirstDenoiseMs) {
           window.aelabFirstDenoiseMs = performance.now();
           document.body.dataset.ready = 'true';

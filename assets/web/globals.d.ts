@@ -14,6 +14,7 @@ interface Window {
   aelabRunBench: () => Promise<object[]>;
   aelabBenchResults: string;
   aelabFirstDenoiseMs: number;
+  aelabUpdateMs: number[];
   GPUAdapter?: unknown;
 }
 
