@@ -396,12 +396,10 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeom, f: &Fus
     let mut y = vec![0.0f32; g.batch * yl];
     let mut argmax = vec![0u8; if f.pools() { g.batch * yl } else { 0 }];
     let ranges = par::ranges(g.batch, par::threads());
-    // Fewer images than threads (one drawn digit): let the GEMM split.
-    let inner = par::gemm_parallelism(if ranges.len() < par::threads() {
-        par::threads()
-    } else {
-        1
-    });
+    // Fewer images than threads (one drawn digit) stay on one thread: split
+    // over two, one digit took 1.7x as long natively (handing out parts of
+    // these layers' GEMMs costs more than it saves).
+    let inner = par::gemm_parallelism(1);
     let am_len = if f.pools() { yl } else { 0 };
     let jobs: Vec<_> = ranges
         .iter()

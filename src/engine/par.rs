@@ -120,8 +120,17 @@ pub fn fill_parts<T: Send, R: Send>(
     (v, results)
 }
 
+/// The fewest values [`each_item`] splits over the threads: below it (one
+/// image's planes: 64 pooled 14×14 planes are 12 544 values) handing parts
+/// to other threads costs more than it saves. Natively, one digit through
+/// the skip denoiser took 0.92–0.95 ms on two threads with every plane
+/// split, 0.59 ms with this (as on one thread), and training throughput
+/// stayed the same.
+pub const MIN_SPLIT: usize = 1 << 16;
+
 /// A new vector of `n` items of `item_len` values each, `f(index, item)`
-/// writing every item, split over the threads by [`fill_parts`].
+/// writing every item, split over the threads by [`fill_parts`] when there
+/// are at least [`MIN_SPLIT`] values.
 pub fn each_item(
     n: usize,
     item_len: usize,
@@ -130,7 +139,12 @@ pub fn each_item(
     if item_len == 0 {
         return Vec::new();
     }
-    let ranges = ranges(n, threads());
+    let parts = if n * item_len >= MIN_SPLIT {
+        threads()
+    } else {
+        1
+    };
+    let ranges = ranges(n, parts);
     let units = vec![(); ranges.len()];
     fill_parts(n, item_len, &ranges, units, |(), r, out| {
         for (i, item) in r.zip(out.chunks_mut(item_len)) {
@@ -157,6 +171,20 @@ mod tests {
                     assert_eq!(w[0].end, w[1].start);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn each_item_writes_every_item_below_and_above_the_split() {
+        for n in [MIN_SPLIT / 64 - 1, MIN_SPLIT / 64, 4 * MIN_SPLIT / 64 + 3] {
+            let v = each_item(n, 64, |i, out| {
+                assert!(out.iter().all(|&x| x == 0.0));
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = (i * 64 + j) as f32;
+                }
+            });
+            assert_eq!(v.len(), n * 64);
+            assert!(v.iter().enumerate().all(|(k, &x)| x == k as f32));
         }
     }
 
