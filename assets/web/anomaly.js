@@ -121,7 +121,8 @@ export function setupAnomaly(app) {
     $('an-train').disabled = true;
     let inWorker = false;
     try {
-      inWorker = !!st.source && await useWorker(app.compute, (t) => { $('an-status').textContent = t; });
+      inWorker = !!st.source && await useWorker(app.compute, (t) => { $('an-status').textContent = t; },
+        { kind: 'train-anomaly', payload: { source: st.source, settings: cfg } });
     } finally { $('an-train').disabled = false; }
     if (session || app.isTraining()) return;
     $('an-status').dataset.where = inWorker ? 'worker' : 'page';

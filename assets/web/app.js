@@ -7,7 +7,7 @@ import { setupDenoise } from './denoise.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
-import { Compute, workerAvailable, measureBackends, fasterToTrain, fasterToDenoise, measuredText } from './compute.js';
+import { Compute, workerAvailable, measureBackends, measureRun, runKey, fasterToTrain, fasterToDenoise, measuredText } from './compute.js';
 
 // ---------- WebGPU devices, for the lost-device handling and its test ----------
 // Every GPUDevice the wasm module asks for is remembered here, so that the
@@ -181,7 +181,8 @@ function autoText() {
     const m = state.measured;
     const train = fasterToTrain(m) === 'webgpu' ? 'WebGPU' : 'the CPU';
     const pad = fasterToDenoise(m) === 'webgpu' ? 'WebGPU' : 'the CPU';
-    return `${measuredText(m)} Auto trains on ${train} and denoises on ${pad}; choose a backend in the menu to override.`;
+    const each = m.gpu ? ' Each model is timed on both before its first training run here, and trains on the faster for it.' : '';
+    return `${measuredText(m)} Auto trains on ${train} and denoises on ${pad}; choose a backend in the menu to override.${each}`;
   }
   if (state.measuring) return 'Auto: measuring WebGPU against the CPU in the compute worker…';
   return workerAvailable() ? '' : 'Auto runs on the CPU here: opened from a file, aelab cannot measure WebGPU in the background. Choose WebGPU in the menu to use the GPU.';
@@ -211,14 +212,39 @@ function measureSoon(kept) {
   })();
   showBackend();
 }
-compute.trainChoice = async (say) => {
+// A training run in Auto times its own model on both backends before it
+// starts, once per model in this browser (kept with the figures above),
+// and trains on the faster; where there is no WebGPU adapter it needs no
+// timing. Without a measurement it trains on the CPU.
+compute.trainChoice = async (say, run) => {
   if (state.choice !== 'auto') return state.choice;
   if (state.measuring) {
     say('measuring WebGPU against the CPU first (once in this browser, a few seconds)…');
     await state.measuring;
   }
-  const on = state.measured ? fasterToTrain(state.measured) : 'flex';
-  say(`training on ${on === 'webgpu' ? 'WebGPU' : 'the CPU'}${state.measured ? ', measured faster here' : ''}…`);
+  const m = state.measured;
+  if (m && m.gpu && run) {
+    const key = runKey(run);
+    let r = m.runs && m.runs[key];
+    if (!r) {
+      say('timing this model on WebGPU and on the CPU first (once in this browser for this model)…');
+      try {
+        r = await measureRun(compute, run);
+        m.runs = { ...m.runs, [key]: r };
+        save(MEASURED_KEY, m, 'the measured backends');
+      } catch (e) {
+        console.warn(`this model could not be timed: ${errText(e)}`);
+      }
+    }
+    if (r) {
+      const on = r.gpu !== null && r.gpu < r.cpu ? 'webgpu' : 'flex';
+      const gpu = r.gpu === null ? 'WebGPU could not run it' : `WebGPU ${r.gpu.toFixed(0)} ms`;
+      say(`training on ${on === 'webgpu' ? 'WebGPU' : 'the CPU'}, measured faster for this model here (a step: ${gpu}, the CPU ${r.cpu.toFixed(0)} ms)…`);
+      return on;
+    }
+  }
+  const on = m ? fasterToTrain(m) : 'flex';
+  say(`training on ${on === 'webgpu' ? 'WebGPU' : 'the CPU'}${m ? ', measured faster here' : ''}…`);
   return on;
 };
 

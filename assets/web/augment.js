@@ -77,7 +77,8 @@ export function setupAugment(app) {
     $('aug-train').disabled = true;
     let inWorker = false;
     try {
-      inWorker = await useWorker(app.compute, (t) => { $('aug-status').textContent = t; });
+      inWorker = await useWorker(app.compute, (t) => { $('aug-status').textContent = t; },
+        { kind: 'train-augment', payload: { settings: s, classifier: app.classifier() } });
     } finally { $('aug-train').disabled = false; }
     if (session || app.isTraining()) return;
     $('aug-status').dataset.where = inWorker ? 'worker' : 'page';

@@ -45,10 +45,11 @@ export class Compute {
     /** Called when a worker starts or stops (the page's backend pill). */
     this.onChange = () => {};
     /**
-     * The backend a training run asks the worker for: the page's choice,
-     * or for "auto" the one measured faster here (app.js sets it; it may
-     * wait for the measurement and say so).
-     * @type {(say: (text: string) => void) => Promise<string>}
+     * The backend a training run (`run`: its request's kind and payload)
+     * asks the worker for: the page's choice, or for "auto" the one
+     * measured faster here for that run's model (app.js sets it; it may
+     * time the run first and say so).
+     * @type {(say: (text: string) => void, run?: Run) => Promise<string>}
      */
     this.trainChoice = async () => 'flex';
     this.nextId = 1;
@@ -160,15 +161,21 @@ export class Compute {
 }
 
 /**
- * Whether this training run can use the worker: it is started on the
- * backend the run trains on (`compute.trainChoice`) when needed; when it
- * cannot start, `say` gets why and the caller works on the page's thread.
- * @param {Compute} compute @param {(text: string) => void} say
+ * A training request for the worker: its kind ('train-denoise',
+ * 'train-augment', 'train-anomaly') and payload.
+ * @typedef {{ kind: string, payload: any }} Run
  */
-export async function useWorker(compute, say) {
+
+/**
+ * Whether this training run (`run`) can use the worker: it is started on
+ * the backend the run trains on (`compute.trainChoice`) when needed; when
+ * it cannot start, `say` gets why and the caller works on the page's thread.
+ * @param {Compute} compute @param {(text: string) => void} say @param {Run} [run]
+ */
+export async function useWorker(compute, say, run) {
   if (!workerAvailable()) return false;
   try {
-    await compute.ensure(await compute.trainChoice(say));
+    await compute.ensure(await compute.trainChoice(say, run));
     return true;
   } catch (e) {
     say(`the compute worker could not start (${errText(e)}); training on the page's thread instead…`);
@@ -192,7 +199,7 @@ export const MEASURE = { batch: 16, steps: 3 };
 
 /**
  * @typedef {{ train_images_per_sec: number, denoise_one_ms: number }} Speed
- * @typedef {{ ua: string, gpu: Speed | null, cpu: Speed, threads: number, why: string }} Measured
+ * @typedef {{ ua: string, gpu: Speed | null, cpu: Speed, threads: number, why: string, runs?: Record<string, RunSpeed> }} Measured
  */
 
 /**
@@ -204,13 +211,7 @@ export const MEASURE = { batch: 16, steps: 3 };
  * @param {Compute} compute @returns {Promise<Measured>}
  */
 export async function measureBackends(compute) {
-  const on = async (choice) => {
-    for (;;) {
-      await compute.ensure(choice);
-      if (compute.choice === choice) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
+  const on = (choice) => onBackend(compute, choice);
   /** @type {Measured} */
   const m = { ua: navigator.userAgent, gpu: null, cpu: /** @type {any} */ (null), threads: 1, why: '' };
   await on('webgpu');
@@ -221,6 +222,65 @@ export async function measureBackends(compute) {
   m.threads = compute.threads;
   return m;
 }
+/**
+ * A worker on `choice`: one kept busy by another request (a report's
+ * table) is waited for, so that a figure comes from the backend it names.
+ * @param {Compute} compute @param {string} choice
+ */
+async function onBackend(compute, choice) {
+  for (;;) {
+    await compute.ensure(choice);
+    if (compute.choice === choice) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * What a run's own model takes a training step on each backend, in ms
+ * (`gpu` is null where there is no WebGPU adapter or the run could not be
+ * timed there).
+ * @typedef {{ gpu: number | null, cpu: number }} RunSpeed
+ */
+
+/** How many steps `measureRun` times, after one warm-up step. */
+export const RUN_STEPS = 3;
+
+/**
+ * Times `run` (its first steps, then dropped) in the worker on WebGPU and
+ * on the CPU, one after the other, as `measureBackends` does for the
+ * canonical denoiser. Rejects when the CPU could not time it.
+ * @param {Compute} compute @param {Run} run @returns {Promise<RunSpeed>}
+ */
+export async function measureRun(compute, run) {
+  /** @returns {Promise<{ step_ms: number | null, backend: string }>} */
+  const time = async (choice) => {
+    await onBackend(compute, choice);
+    return compute.request('measure-run', { kind: run.kind, payload: run.payload, steps: RUN_STEPS }).done;
+  };
+  const gpu = await time('webgpu');
+  const cpu = await time('flex');
+  if (cpu.step_ms === null) throw new Error('the run ended before a step could be timed');
+  return { gpu: gpu.backend === 'webgpu' ? gpu.step_ms : null, cpu: cpu.step_ms };
+}
+
+/**
+ * The key a run's timing is kept under: what sets the speed of its steps
+ * (the model, the batch, the data's shape), not what only sets how long
+ * or how well it trains (epochs, seed, learning rate, noise).
+ * @param {Run} run
+ */
+export function runKey({ kind, payload }) {
+  const { epochs, seed, learning_rate, noise_min, noise_max, images, threshold_from, ...settings } = payload.settings || {};
+  const src = payload.source;
+  return JSON.stringify({
+    kind,
+    settings,
+    // A fine-tuned denoiser is the current one.
+    model: settings.from_scratch === false && payload.denoiser ? payload.denoiser.length : undefined,
+    source: src ? { kind: src.kind, name: src.name, seed: src.seed, bytes: src.bytes ? src.bytes.length : undefined } : undefined,
+  });
+}
+
 /** @returns {Speed} */
 const speed = (row) => ({ train_images_per_sec: row.train_images_per_sec, denoise_one_ms: row.denoise_one_ms });
 

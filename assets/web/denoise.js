@@ -372,10 +372,14 @@ export function setupDenoise(app) {
     };
     starting = true;
     ui.start.disabled = true;
+    const payload = {
+      denoiser: state.bytes.denoiser, classifier: state.bytes.classifier, settings: cfg,
+      compare: COMPARE_N, checkpoint_ms: PREVIEW_MS,
+    };
     let inWorker = false;
     try {
       if (workerAvailable()) ui.status.textContent = 'starting the compute worker…';
-      inWorker = await useWorker(compute, (t) => { ui.status.textContent = t; });
+      inWorker = await useWorker(compute, (t) => { ui.status.textContent = t; }, { kind: 'train-denoise', payload });
     } finally { starting = false; ui.start.disabled = false; }
     if (inWorker) {
       ui.status.dataset.where = 'worker';
@@ -384,10 +388,7 @@ export function setupDenoise(app) {
       const where = compute.backend !== state.lab.backend ? workerPlace(compute) : '';
       await runTraining(ui, {
         ...common,
-        begin: () => workerSession(compute, 'train-denoise', {
-          denoiser: state.bytes.denoiser, classifier: state.bytes.classifier, settings: cfg,
-          compare: COMPARE_N, checkpoint_ms: PREVIEW_MS,
-        }, { epochs: cfg.epochs, onStatus: (t) => { ui.status.textContent = t; }, onCheckpoint: showPreview }),
+        begin: () => workerSession(compute, 'train-denoise', payload, { epochs: cfg.epochs, onStatus: (t) => { ui.status.textContent = t; }, onCheckpoint: showPreview }),
         finish: async (session) => {
           const { bytes, before, after } = session.result;
           endPreview();

@@ -295,6 +295,36 @@ async function previewer({ samples, seed, every_ms }, classifier, emit) {
   };
 }
 
+/**
+ * What each training request loads into the session before its run
+ * starts, and how the run starts: shared by the run and by its timing
+ * ('measure-run').
+ * @type {Record<string, { load(s: Session, payload: any, status: (text: string) => void): Promise<void>, start(s: Session, payload: any): import('./aelab.js').TrainSession }>}
+ */
+const runs = {
+  'train-denoise': {
+    async load(s, { denoiser, classifier }, status) {
+      s.lab.load_classifier(classifier);
+      s.denoise.load(denoiser);
+      await s.mnist('train', status);
+      await s.mnist('test', status);
+    },
+    start: (s, { settings }) => s.denoise.start_training(settings),
+  },
+  'train-augment': {
+    async load(s, { classifier }, status) {
+      s.lab.load_classifier(classifier);
+      await s.mnist('train', status);
+      await s.mnist('test', status);
+    },
+    start: (s, { settings }) => s.augment.start_training(settings),
+  },
+  'train-anomaly': {
+    load: (s, { source }, status) => s.series_from(source, status),
+    start: (s, { settings }) => s.anomaly.start_training(settings),
+  },
+};
+
 /** @type {Record<string, (id: number, payload: any, emit: (event: any, transfer?: Transferable[]) => void) => Promise<any>>} */
 const handlers = {
   /**
@@ -324,6 +354,40 @@ const handlers = {
     return { ...row, threads: aelab.cpu_threads() };
   },
 
+  /**
+   * Times the training run `kind` would start with `payload` (a
+   * 'train-denoise', 'train-augment' or 'train-anomaly' request's): after
+   * one warm-up step, the mean wall time of the next `steps` steps, on this
+   * worker's backend. The run is dropped, not adopted. `step_ms` is null
+   * where the run ended before a step could be timed.
+   */
+  async 'measure-run'(id, { kind, payload, steps }, emit) {
+    const r = runs[kind];
+    if (!r) throw Object.assign(new Error(`the compute worker cannot time "${kind}"`), { kind: 'bad-input' });
+    const j = job(id);
+    const s = training();
+    await r.load(s, payload, (text) => emit({ kind: 'status', text }));
+    j.check();
+    const run = r.start(s, payload);
+    j.run = run;
+    try {
+      let timed = -1;
+      let t0 = 0;
+      while (timed < steps) {
+        const ev = await run.step();
+        if (ev.kind === 'finished') break;
+        if (ev.kind !== 'step') continue;
+        if (++timed === 0) t0 = performance.now();
+        await new Promise((res) => setTimeout(res, 0));
+      }
+      j.check();
+      return { step_ms: timed > 0 ? (performance.now() - t0) / timed : null, backend: s.lab.backend };
+    } finally {
+      j.run = null;
+      run.free();
+    }
+  },
+
   /** Destroys the worker's WebGPU devices (the lost-device test). */
   async 'lose-gpu'() {
     for (const d of gpuDevices) d.destroy();
@@ -340,12 +404,9 @@ const handlers = {
   async 'train-augment'(id, { settings, classifier, preview }, emit) {
     const j = job(id);
     const s = training();
-    const status = (text) => emit({ kind: 'status', text });
-    s.lab.load_classifier(classifier);
-    await s.mnist('train', status);
-    await s.mnist('test', status);
+    await runs['train-augment'].load(s, { classifier }, (text) => emit({ kind: 'status', text }));
     j.check();
-    const run = s.augment.start_training(settings);
+    const run = runs['train-augment'].start(s, { settings });
     j.run = run;
     try {
       if (preview) run.set_checkpoint_every(preview.every_ms);
@@ -376,9 +437,9 @@ const handlers = {
     const j = job(id);
     const s = training();
     const status = (text) => emit({ kind: 'status', text });
-    await s.series_from(source, status);
+    await runs['train-anomaly'].load(s, { source }, status);
     j.check();
-    const run = s.anomaly.start_training(settings);
+    const run = runs['train-anomaly'].start(s, { settings });
     j.run = run;
     try {
       await steps(run, emit);
@@ -419,16 +480,13 @@ const handlers = {
     const j = job(id);
     const s = training();
     const status = (text) => emit({ kind: 'status', text });
-    s.lab.load_classifier(classifier);
-    s.denoise.load(denoiser);
-    await s.mnist('train', status);
-    await s.mnist('test', status);
+    await runs['train-denoise'].load(s, { denoiser, classifier }, status);
     j.check();
     status('measuring the current model…');
     await new Promise((r) => setTimeout(r, 0));
     const before = await s.denoise.evaluate(compare);
     j.check();
-    const run = s.denoise.start_training(settings);
+    const run = runs['train-denoise'].start(s, { settings });
     j.run = run;
     try {
       run.set_checkpoint_every(checkpoint_ms);

@@ -313,7 +313,35 @@ test('Auto starts on the CPU, times WebGPU against it in the compute worker, and
   await page.waitForSelector('[data-testid=backend][data-measured="true"]', { timeout: 120_000 });
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'webgpu');
   assert.match(await page.textContent('#banner'), /WebGPU measured faster here, so the pad now denoises on it/);
-  assert.match(await pill.getAttribute('title'), /WebGPU 1000000 images\/s.*Auto trains on WebGPU and denoises on WebGPU/);
+  assert.match(await pill.getAttribute('title'), /WebGPU 1000000 images\/s.*Auto trains on WebGPU and denoises on WebGPU.*Each model is timed on both before its first training run here/);
+  // A training run times its own model on both backends first, trains on
+  // the faster for it, and keeps the timing: the next run of that model
+  // is not timed again.
+  await page.click('#tab-anomaly');
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
+  await page.waitForFunction(() => /beats\.csv: series of 24 points/.test(document.getElementById('an-preview-text').textContent));
+  await page.fill('#an-epochs', '2');
+  await page.evaluate(() => {
+    window.aelabStatus = [];
+    const el = document.getElementById('an-status');
+    new MutationObserver(() => window.aelabStatus.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+  });
+  const trainOnce = async () => {
+    await page.evaluate(() => { window.aelabStatus.length = 0; });
+    await page.getByTestId('anomaly-train').click();
+    await page.waitForFunction(() => /^done: /.test(document.getElementById('an-status').textContent), null, { timeout: 300_000 });
+    return page.evaluate(() => window.aelabStatus.slice());
+  };
+  const first = await trainOnce();
+  assert.ok(first.some((t) => /^timing this model on WebGPU and on the CPU first/.test(t)), first.join('\n'));
+  const chose = first.map((t) => /^training on (WebGPU|the CPU), measured faster for this model here \(a step: WebGPU (\d+) ms, the CPU (\d+) ms\)/.exec(t)).find(Boolean);
+  assert.ok(chose, `the run says what it measured: ${first.join('\n')}`);
+  console.log(`# auto, this model: ${chose[0]}`);
+  assert.equal(chose[1], Number(chose[2]) < Number(chose[3]) ? 'WebGPU' : 'the CPU', 'the run trains on the faster for its model');
+  assert.equal(await page.$eval('#an-status', (el) => el.dataset.where), 'worker');
+  const second = await trainOnce();
+  assert.ok(!second.some((t) => /^timing this model/.test(t)), `timed once: ${second.join('\n')}`);
+  assert.ok(second.some((t) => /measured faster for this model here/.test(t)), second.join('\n'));
   assert.deepEqual(errors, []);
   await page.close();
 });
