@@ -242,8 +242,12 @@ async function onBackend(compute, choice) {
  * @typedef {{ gpu: number | null, cpu: number }} RunSpeed
  */
 
-/** How many steps `measureRun` times, after one warm-up step. */
+/**
+ * How many steps `measureRun` times after one warm-up step, and after how
+ * long it stops with fewer (one at least).
+ */
 export const RUN_STEPS = 3;
+export const RUN_LIMIT_MS = 3000;
 
 /**
  * Times `run` (its first steps, then dropped) in the worker on WebGPU and
@@ -255,7 +259,7 @@ export async function measureRun(compute, run) {
   /** @returns {Promise<{ step_ms: number | null, backend: string }>} */
   const time = async (choice) => {
     await onBackend(compute, choice);
-    return compute.request('measure-run', { kind: run.kind, payload: run.payload, steps: RUN_STEPS }).done;
+    return compute.request('measure-run', { kind: run.kind, payload: run.payload, steps: RUN_STEPS, limit_ms: RUN_LIMIT_MS }).done;
   };
   const gpu = await time('webgpu');
   const cpu = await time('flex');

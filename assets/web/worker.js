@@ -358,10 +358,11 @@ const handlers = {
    * Times the training run `kind` would start with `payload` (a
    * 'train-denoise', 'train-augment' or 'train-anomaly' request's): after
    * one warm-up step, the mean wall time of the next `steps` steps, on this
-   * worker's backend. The run is dropped, not adopted. `step_ms` is null
-   * where the run ended before a step could be timed.
+   * worker's backend, or of fewer (one at least) once they took `limit_ms`
+   * (a software GPU takes seconds a step). The run is dropped, not adopted.
+   * `step_ms` is null where the run ended before a step could be timed.
    */
-  async 'measure-run'(id, { kind, payload, steps }, emit) {
+  async 'measure-run'(id, { kind, payload, steps, limit_ms = Infinity }, emit) {
     const r = runs[kind];
     if (!r) throw Object.assign(new Error(`the compute worker cannot time "${kind}"`), { kind: 'bad-input' });
     const j = job(id);
@@ -378,6 +379,7 @@ const handlers = {
         if (ev.kind === 'finished') break;
         if (ev.kind !== 'step') continue;
         if (++timed === 0) t0 = performance.now();
+        else if (performance.now() - t0 > limit_ms) break;
         await new Promise((res) => setTimeout(res, 0));
       }
       j.check();
