@@ -395,11 +395,11 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeom, f: &Fus
     let yl = f.y_len(g);
     let mut y = vec![0.0f32; g.batch * yl];
     let mut argmax = vec![0u8; if f.pools() { g.batch * yl } else { 0 }];
+    // Threads take whole images. Fewer images than threads (one drawn
+    // digit) stay on one thread, their GEMMs unsplit: split over two, one
+    // digit took 1.7x as long natively (handing out parts of these layers'
+    // GEMMs costs more than it saves).
     let ranges = par::ranges(g.batch, par::threads());
-    // Fewer images than threads (one drawn digit) stay on one thread: split
-    // over two, one digit took 1.7x as long natively (handing out parts of
-    // these layers' GEMMs costs more than it saves).
-    let inner = par::gemm_parallelism(1);
     let am_len = if f.pools() { yl } else { 0 };
     let jobs: Vec<_> = ranges
         .iter()
@@ -410,7 +410,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeom, f: &Fus
     let xl = f.x_len(g);
     par::map(jobs, |((r, out), am)| {
         let xs = &x[r.start * xl..r.end * xl];
-        with_scratch(|s| forward_images(xs, w, bias, g, f, out, am, s, inner));
+        with_scratch(|s| forward_images(xs, w, bias, g, f, out, am, s));
     });
     ForwardOut { y, argmax }
 }
@@ -457,7 +457,6 @@ fn forward_images(
     y: &mut [f32],
     argmax: &mut [u8],
     s: &mut Scratch,
-    inner: gemm::Parallelism,
 ) {
     let xl = f.x_len(g);
     let n = x.len() / xl.max(1);
@@ -531,7 +530,7 @@ fn forward_images(
                 bias.is_some(),
                 View::rows(w, k),
                 View::rows(rhs, rhs_ld),
-                inner,
+                gemm::Parallelism::None,
             )
         };
         if gn == 1 && !f.pools() && rhs_ld == cols {
