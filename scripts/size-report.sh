@@ -12,9 +12,11 @@ if [ ! -f "$dist/aelab_bg.wasm" ]; then
   # The first load does not fetch the threaded module.
   scripts/build-web.sh --release --no-threads --dist "$dist"
 fi
-# app.js imports ui.js, store.js, compute.js, denoise.js, augment.js and anomaly.js statically, so
-# they load at start too.
-initial=(index.html style.css app.js ui.js store.js compute.js denoise.js augment.js anomaly.js aelab.js aelab_bg.wasm
+# app.js imports ui.js, store.js, remote.js, compute.js, denoise.js, augment.js and anomaly.js
+# statically, so they load at start too; the lab worker (lab-worker.js) loads
+# lab-host.js, the module's glue and the module.
+initial=(index.html style.css app.js ui.js store.js remote.js compute.js denoise.js augment.js anomaly.js
+  lab-worker.js lab-host.js aelab.js aelab_bg.wasm
   models/denoiser-skip.aelab models/classifier.aelab)
 lazy=(mnist/t10k-images-idx3-ubyte.gz mnist/t10k-labels-idx1-ubyte.gz mnist/train-images-idx3-ubyte.gz mnist/train-labels-idx1-ubyte.gz)
 total=0

@@ -60,6 +60,69 @@ pub fn fit_text<'a, DB: DrawingBackend>(
     head.split(':').next().unwrap_or(head).trim()
 }
 
+/// What a legend entry shows beside its label.
+#[derive(Clone, Copy)]
+pub enum Swatch {
+    /// A line in this colour (2 px).
+    Line(RGBColor),
+    /// A filled box in this colour.
+    Box(RGBAColor),
+}
+
+/// A legend in the upper right corner of `area` (a chart's plotting area):
+/// a swatch and a label per entry, on a light box. Its text is measured by
+/// the backend (plotters' own series labels measure text with the page's
+/// DOM in the browser, which a worker has not).
+pub fn draw_legend<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    entries: &[(&str, Swatch)],
+    size: u32,
+) -> Result<(), String> {
+    let area = area.strip_coord_spec();
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let style: TextStyle = ("sans-serif", size).into_font().into();
+    let sizes: Vec<(u32, u32)> = entries
+        .iter()
+        .map(|(t, _)| area.estimate_text_size(t, &style).map_err(|e| err(&e)))
+        .collect::<Result<_, _>>()?;
+    let (pad, swatch, gap) = (6, 16, 6);
+    let line = sizes.iter().map(|s| s.1).max().unwrap_or(size) as i32 + 4;
+    let text_w = sizes.iter().map(|s| s.0).max().unwrap_or(0) as i32;
+    let (w, _) = area.dim_in_pixel();
+    let box_w = pad * 2 + swatch + gap + text_w;
+    let box_h = pad * 2 + line * entries.len() as i32;
+    let (x0, y0) = (w as i32 - box_w - 8, 8);
+    area.draw(&Rectangle::new(
+        [(x0, y0), (x0 + box_w, y0 + box_h)],
+        WHITE.mix(0.85).filled(),
+    ))
+    .map_err(|e| err(&e))?;
+    area.draw(&Rectangle::new(
+        [(x0, y0), (x0 + box_w, y0 + box_h)],
+        RGBColor(200, 200, 210),
+    ))
+    .map_err(|e| err(&e))?;
+    for (k, (label, sw)) in entries.iter().enumerate() {
+        let y = y0 + pad + line * k as i32 + line / 2;
+        let x = x0 + pad;
+        match *sw {
+            Swatch::Line(c) => area.draw(&PathElement::new(
+                vec![(x, y), (x + swatch, y)],
+                c.stroke_width(2),
+            )),
+            Swatch::Box(c) => area.draw(&Rectangle::new(
+                [(x + 2, y - 5), (x + 14, y + 5)],
+                c.filled(),
+            )),
+        }
+        .map_err(|e| err(&e))?;
+        let anchored = style.pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw_text(label, &anchored, (x + swatch + gap, y))
+            .map_err(|e| err(&e))?;
+    }
+    Ok(())
+}
+
 /// The characters of the longer of `lo`'s and `hi`'s tick labels, plus one
 /// for the in-between values' extra decimal.
 pub fn tick_chars(lo: f64, hi: f64) -> usize {
@@ -407,17 +470,13 @@ pub fn draw_loss_chart_on<DB: DrawingBackend>(
             train.iter().filter(finite).copied(),
             blue.stroke_width(2),
         ))
-        .map_err(|e| err(&e))?
-        .label("train")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2)));
+        .map_err(|e| err(&e))?;
     chart
         .draw_series(LineSeries::new(
             valid.iter().filter(finite).copied(),
             orange.stroke_width(2),
         ))
-        .map_err(|e| err(&e))?
-        .label("validation")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], orange.stroke_width(2)));
+        .map_err(|e| err(&e))?;
     chart
         .draw_series(
             valid
@@ -426,14 +485,14 @@ pub fn draw_loss_chart_on<DB: DrawingBackend>(
                 .map(|&p| Circle::new(p, 4, orange.filled())),
         )
         .map_err(|e| err(&e))?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 210))
-        .label_font(("sans-serif", 13))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| err(&e))?;
+    draw_legend(
+        chart.plotting_area(),
+        &[
+            ("train", Swatch::Line(blue)),
+            ("validation", Swatch::Line(orange)),
+        ],
+        13,
+    )?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }

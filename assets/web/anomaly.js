@@ -1,14 +1,13 @@
 // @ts-check
 // The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
 // plots are computed by the Rust core through the Lab.
-import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining } from './ui.js';
+import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining, drawChart, frameOf, paintDrawing } from './ui.js';
 import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const MAX_UPLOAD = 50 * 1024 * 1024;
 
 /** @param {import('./ui.js').TabContext} app */
 export function setupAnomaly(app) {
-  const lab = () => app.lab();
   const an = () => app.handles().anomaly;
   const st = { loaded: false, long: false, result: null, threshold: 0, axis: null, runs: [], settings: null, drawing: false, again: false,
     // Where the loaded data came from (the compute worker loads it again
@@ -43,7 +42,7 @@ export function setupAnomaly(app) {
     }
     if (p.details.events) parts.push(`${p.details.events.length} labelled anomalies: ${[...new Set(p.details.events.map((e) => e.kind))].join(', ')}`);
     $('an-preview-text').textContent = parts.join('; ') + '.';
-    an().draw_preview($('an-preview'));
+    drawChart($('an-preview'), (f) => an().draw_preview(f)).catch((e) => showError(errText(e)));
     $('an-train').disabled = false;
     for (const id of ['an-threshold', 'an-apply-rule', 'an-png', 'an-keep', 'an-flags']) $(id).disabled = true;
     startBeat();
@@ -62,9 +61,9 @@ export function setupAnomaly(app) {
       loaded(await useEcg(), { kind: 'ecg' });
     } catch (e) { showError(errText(e)); $('an-preview-text').textContent = ''; }
   });
-  $('an-machine').addEventListener('click', () => {
+  $('an-machine').addEventListener('click', async () => {
     const seed = Math.floor(Math.random() * 1000);
-    try { loaded(an().use_machine(seed), { kind: 'machine', seed }); } catch (e) { showError(errText(e)); }
+    try { loaded(await an().use_machine(seed), { kind: 'machine', seed }); } catch (e) { showError(errText(e)); }
   });
   function csvOptions() {
     return {
@@ -143,6 +142,7 @@ export function setupAnomaly(app) {
     await runTraining(ui, {
       begin: () => inWorker
         ? workerSession(app.compute, 'train-anomaly', { source: st.source, settings: cfg }, {
+          api: app.api(),
           epochs: cfg.epochs,
           onStatus: (t) => { $('an-status').textContent = t; },
           onEvent: (ev) => { if (ev.kind === 'fold') folds(ev.fold, ev.folds); },
@@ -156,8 +156,8 @@ export function setupAnomaly(app) {
             return;
           }
           const { run, model } = done.result;
-          const res = an().restore_run(run);
-          an().restore_model(model);
+          const res = await an().restore_run(run);
+          await an().restore_model(model);
           adopt(res, run, model);
           return;
         }
@@ -165,10 +165,10 @@ export function setupAnomaly(app) {
         const res = await an().finish(done, folds);
         let model;
         try { model = await an().model_bytes(); } catch { model = undefined; }
-        adopt(res, an().run_bytes(), model);
+        adopt(res, await an().run_bytes(), model);
       },
       register: (x) => { session = x; app.setTraining(x); },
-      lab,
+      backend: app.backend,
       cancelled: 'cancelled.',
       failed: (msg) => `training failed: ${msg}`,
       recover: (e) => app.recover(e, 'training the anomaly model'),
@@ -234,30 +234,38 @@ export function setupAnomaly(app) {
   function redraw() {
     if (st.drawing) { st.again = true; return; }
     st.drawing = true;
-    requestAnimationFrame(() => {
+    requestAnimationFrame(async () => {
       try {
-        st.axis = an().draw('histogram', $('an-hist'), st.threshold);
-        an().draw('roc', $('an-roc'), st.threshold);
-        an().draw('series', $('an-series'), st.threshold);
-        an().draw('recon', $('an-recon'), st.threshold);
+        const t = st.threshold;
+        // Asked for together, painted together.
+        const plots = await Promise.all(['histogram', 'roc', 'series', 'recon'].map((what) => {
+          const id = { histogram: 'an-hist', roc: 'an-roc', series: 'an-series', recon: 'an-recon' }[what];
+          return an().draw(/** @type {any} */ (what), frameOf($(id)), t).then((p) => [id, p]);
+        }));
+        for (const [id, p] of plots) paintDrawing($(id), p.drawing);
+        st.axis = plots[0][1].axis;
       } catch (e) { showError(errText(e)); }
       st.drawing = false;
       if (st.again) { st.again = false; redraw(); }
     });
   }
   let thresholdTimer = 0;
-  function setThreshold(t, res) {
+  async function setThreshold(t, res) {
     st.threshold = t;
     clearTimeout(thresholdTimer);
     thresholdTimer = setTimeout(() => app.save('anomaly-threshold', { rule: st.rule, threshold: t }, 'the threshold'), 300);
     $('an-threshold').value = String(t);
-    show(res || an().metrics(t));
     redraw();
     scoreBeat();
+    try {
+      const m = res || await an().metrics(t);
+      // Answers come in order; a later threshold's are shown last.
+      if (st.threshold === t) show(m);
+    } catch (e) { showError(errText(e)); }
   }
   $('an-threshold').addEventListener('input', (ev) => { st.rule = 'by hand'; setThreshold(Number(ev.target.value)); });
-  $('an-apply-rule').addEventListener('click', () => {
-    try { st.rule = $('an-rule').value; setThreshold(an().threshold(st.rule)); } catch (e) { showError(errText(e)); }
+  $('an-apply-rule').addEventListener('click', async () => {
+    try { st.rule = $('an-rule').value; await setThreshold(await an().threshold(st.rule)); } catch (e) { showError(errText(e)); }
   });
   // Dragging on the histogram moves the threshold.
   const hist = $('an-hist');
@@ -277,10 +285,13 @@ export function setupAnomaly(app) {
 
   // ---------- a drawn series, scored live ----------
   const pad = $('an-beat');
-  const beat = { values: /** @type {Float32Array | null} */ (null), frame: null, busy: false, again: false, down: false, last: [0, 0], n: 0 };
+  const beat = { values: /** @type {Float32Array | null} */ (null), frame: null, busy: false, again: false, down: false, last: [0, 0], n: 0,
+    /** The strokes being applied, one after another. @type {Promise<void>} */
+    strokes: Promise.resolve() };
   function beatText(msg) { $('an-beat-error').textContent = msg; }
-  function startBeat() {
-    const ready = st.loaded && an().has_model();
+  async function startBeat() {
+    let ready = false;
+    try { ready = st.loaded && await an().has_model(); } catch { ready = false; }
     for (const id of ['an-beat-reset', 'an-beat-next']) $(id).disabled = !ready;
     if (!ready) {
       beat.values = null; beat.frame = null;
@@ -289,7 +300,7 @@ export function setupAnomaly(app) {
       return;
     }
     try {
-      beat.values = new Float32Array(an().beat_start($('an-beat-from').value, beat.n));
+      beat.values = new Float32Array(await an().beat_start(/** @type {any} */ ($('an-beat-from').value), beat.n));
       scoreBeat();
     } catch (e) { beat.values = null; beatText(errText(e)); }
   }
@@ -298,7 +309,8 @@ export function setupAnomaly(app) {
     if (beat.busy) { beat.again = true; return; }
     beat.busy = true;
     try {
-      const v = await an().score_beat(pad, beat.values, st.threshold);
+      const v = await an().score_beat(frameOf(pad), beat.values, st.threshold);
+      paintDrawing(pad, v.drawing);
       beat.frame = v.frame;
       beatText(v.below_floor
         ? `error ${f(v.error)} < floor ${f(v.floor ?? NaN)}: flagged as anomalous, smoother than any normal window (a stuck signal?).`
@@ -315,9 +327,15 @@ export function setupAnomaly(app) {
   }
   function stroke(ev) {
     const p = beatPoint(ev);
-    an().brush(beat.values, beat.last[0], beat.last[1], p[0], p[1], Number($('an-beat-brush').value));
+    const from = beat.last;
+    const radius = Number($('an-beat-brush').value);
     beat.last = p;
-    scoreBeat();
+    // Each stroke bends the series the one before it left.
+    beat.strokes = beat.strokes.then(async () => {
+      if (!beat.values) return;
+      beat.values = await an().brush(beat.values, from[0], from[1], p[0], p[1], radius);
+      scoreBeat();
+    }).catch((e) => beatText(errText(e)));
   }
   pad.addEventListener('pointerdown', (ev) => {
     if (!beat.values || !beat.frame) return;
@@ -360,8 +378,8 @@ export function setupAnomaly(app) {
     $('an-csv').disabled = false;
     app.save('anomaly-runs', st.runs, 'the comparison table');
   });
-  $('an-flags').addEventListener('click', () => {
-    try { download(new Blob([an().flagged_csv(st.threshold)], { type: 'text/csv' }), 'aelab-anomaly-flagged.csv'); } catch (e) { showError(errText(e)); }
+  $('an-flags').addEventListener('click', async () => {
+    try { download(new Blob([await an().flagged_csv(st.threshold)], { type: 'text/csv' }), 'aelab-anomaly-flagged.csv'); } catch (e) { showError(errText(e)); }
   });
   $('an-csv').addEventListener('click', () => download(new Blob([toCsv(compareTable())], { type: 'text/csv' }), 'aelab-anomaly-comparison.csv'));
 
@@ -382,7 +400,7 @@ export function setupAnomaly(app) {
       if (source.kind === 'ecg') {
         p = await useEcg();
       } else if (source.kind === 'machine') {
-        p = an().use_machine(source.seed);
+        p = await an().use_machine(source.seed);
       } else {
         p = await an().use_csv(source.name, source.bytes, source.options);
       }
@@ -390,14 +408,14 @@ export function setupAnomaly(app) {
       st.source = source;
       found.push(source.kind === 'csv' ? `the uploaded ${source.name}` : 'the anomaly data');
       if (run && run.bytes) {
-        const res = an().restore_run(run.bytes);
+        const res = await an().restore_run(run.bytes);
         if (run.model) {
-          try { an().restore_model(run.model); } catch (e) { beatText(`The saved model could not be restored (${errText(e)}); train again to draw a series.`); }
+          try { await an().restore_model(run.model); } catch (e) { beatText(`The saved model could not be restored (${errText(e)}); train again to draw a series.`); }
         }
         showRun(res, run.settings, th ? th.rule : undefined, th ? th.threshold : undefined);
         $('an-status').textContent = `restored: ${run.settings.model} autoencoder (latent ${run.settings.latent}, depth ${run.settings.depth}, ${run.settings.epochs} epochs).`;
         found.push('the anomaly run');
-        if (an().has_model()) startBeat();
+        if (await an().has_model()) await startBeat();
       }
     } catch (e) {
       showError(`Your saved anomaly work could not be restored: ${errText(e)}`);
@@ -408,20 +426,18 @@ export function setupAnomaly(app) {
   // After a backend switch the run moves with the data, but the model's
   // tensors do not: it is loaded again from its saved weights file.
   async function reload() {
-    if (!st.loaded || an().has_model()) return;
+    if (!st.loaded || await an().has_model()) return;
     const run = await app.get('anomaly-run');
     if (run && run.model) {
-      try { an().restore_model(run.model); } catch (e) { beatText(`The saved model could not be restored (${errText(e)}); train again to draw a series.`); return; }
+      try { await an().restore_model(run.model); } catch (e) { beatText(`The saved model could not be restored (${errText(e)}); train again to draw a series.`); return; }
     }
-    startBeat();
+    await startBeat();
   }
 
   // Charts are drawn at the width they are shown at (web::chart_root): a
   // tab shown (or a window resized) redraws them at its width.
   function onShow() {
-    try {
-      if (!$('an-train').disabled) an().draw_preview($('an-preview'));
-    } catch { /* no data loaded yet */ }
+    if (!$('an-train').disabled) drawChart($('an-preview'), (f) => an().draw_preview(f)).catch(() => { /* no data loaded yet */ });
     if (st.last) redraw();
   }
   return { onShow, restore, reload };

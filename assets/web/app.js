@@ -1,46 +1,46 @@
 // @ts-check
 // aelab's page: DOM wiring only. Every number is computed by the Rust core
-// (aelab.js / aelab_bg.wasm, built by scripts/build-web.sh from src/web/).
-import init, * as aelab from './aelab.js';
+// (aelab.js / aelab_bg.wasm, built by scripts/build-web.sh from src/web/),
+// in the lab worker (lab-worker.js: the pad, the charts, the tabs' views)
+// and the compute worker (worker.js: training, the report's table). This
+// thread never starts the wasm module, except from file:// and in
+// aelab.html, where a page cannot start module workers.
 import { $, errText, threadsText, fetchBytes, renderTable } from './ui.js';
 import { setupDenoise } from './denoise.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
+import { Remote } from './remote.js';
 import { Compute, workerAvailable, measureBackends, measureRun, runKey, fasterToTrain, fasterToDenoise, measuredText } from './compute.js';
 
-// ---------- WebGPU devices, for the lost-device handling and its test ----------
-// Every GPUDevice the wasm module asks for is remembered here, so that the
-// page learns at once when one is lost, and so that the tests can destroy
-// it (window.aelabTest.loseGpu) to check that aelab moves to the CPU.
-const gpuDevices = [];
-if (self.GPUAdapter && GPUAdapter.prototype.requestDevice) {
-  const request = GPUAdapter.prototype.requestDevice;
-  GPUAdapter.prototype.requestDevice = async function (...args) {
-    const device = await request.apply(this, args);
-    gpuDevices.push(device);
-    device.lost.then((info) => onGpuLost(device, info));
-    return device;
-  };
-}
 // The compute worker, shared by the tabs that train in it (compute.js).
 const compute = new Compute((why) => console.warn(why));
 compute.onChange = () => { if (state.lab) showBackend(); };
 window.aelabTest = Object.assign(window.aelabTest || {}, {
-  // The compute worker's devices are lost too.
-  loseGpu() { for (const d of gpuDevices) d.destroy(); compute.loseGpu(); return gpuDevices.length; },
+  // Destroys the WebGPU devices of the lab's session and of the compute worker.
+  async loseGpu() { compute.loseGpu(); return state.api ? await state.api.loseGpu() : 0; },
   // Stops the compute worker as a crash would.
   killWorker() { const had = !!compute.worker; compute.lost('the compute worker stopped (killed by the test)'); return had; },
+  // Stops the lab worker as a crash would.
+  killLabWorker() { const had = !!labWorker; if (labWorker) labLost('the lab worker stopped (killed by the test)'); return had; },
+  // Where the lab's session runs: 'worker' or 'page'.
+  labWhere: () => (labWorker ? 'worker' : 'page'),
 });
 
 const state = {
-  /** @type {aelab.Lab | null} */
+  /** The lab session's API (lab-host.js), where it runs. @type {import('./ui.js').LabApi | null} */
+  api: null,
+  /** @type {import('./ui.js').Lab | null} */
   lab: null,
+  /** The current session's backend ("webgpu" or a CPU backend's name) and why, after a fallback. */
+  backend: '',
+  note: '',
+  /** The CPU backends of this build. @type {string[]} */
+  cpus: ['flex'],
   // The current lab's handles: { denoise, augment, anomaly }.
   /** @type {import('./ui.js').Labs | null} */
   labs: null,
   bytes: { denoiser: null, classifier: null, pretrained: null, augmenter: null },
-  gpu: null, // the GPUDevice of the current lab, when it runs on WebGPU
   noise: 0.5,
   seed: 1,
   source: 'pad', // or 'test'
@@ -138,7 +138,6 @@ $('reset-lab').addEventListener('click', async () => {
   } catch (e) { banner(`Could not reset: ${errText(e)}`); }
 });
 
-window.aelabPanic = (msg) => banner(`aelab hit an internal error: ${msg}\nThe page may be unstable; reload it to start again. Your downloaded models and figures are not affected.`);
 window.addEventListener('unhandledrejection', (ev) => banner(`Unexpected error: ${errText(ev.reason)}`));
 window.addEventListener('error', (ev) => banner(`Unexpected error: ${ev.message}`));
 
@@ -147,7 +146,7 @@ window.addEventListener('error', (ev) => banner(`Unexpected error: ${ev.message}
 const CPU_NAMES = { flex: 'Flex', ndarray: 'NdArray' };
 const cpuName = (b) => CPU_NAMES[b] || b;
 function showBackend() {
-  const lab = state.lab;
+  const lab = { backend: state.backend };
   const el = $('backend');
   // Training runs in the compute worker, on the threaded CPU module where
   // the page is cross-origin isolated; the page's own module has one thread.
@@ -156,7 +155,7 @@ function showBackend() {
   const t = threadsText(threads);
   el.textContent = lab.backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(lab.backend)} · ${t}`;
   const why = lab.backend === 'webgpu' ? 'WebGPU: the GPU computes.'
-    : threads > 1 ? `Training runs on ${t} in the compute worker; the pad denoises on the page's thread.`
+    : threads > 1 ? `Training runs on ${t} in the compute worker; the pad denoises on one thread in the lab worker.`
       : (compute.note || (self.crossOriginIsolated ? 'The CPU computes on one thread.'
         : 'This page is not cross-origin isolated (opened from a file, or from a server without COOP/COEP), so the CPU computes on one thread.'));
   el.title = [why, autoText()].filter(Boolean).join(' ');
@@ -199,7 +198,7 @@ function measureSoon(kept) {
         save(MEASURED_KEY, m, 'the measured backends');
       }
       state.measured = m;
-      if (state.choice === 'auto' && fasterToDenoise(m) === 'webgpu' && state.lab.backend !== 'webgpu' && !state.training) {
+      if (state.choice === 'auto' && fasterToDenoise(m) === 'webgpu' && state.backend !== 'webgpu' && !state.training) {
         await startLab('webgpu', 'WebGPU measured faster here, so the pad now denoises on it.');
         update();
       }
@@ -249,36 +248,38 @@ compute.trainChoice = async (say, run) => {
 };
 
 async function startLab(choice, why) {
-  const lab = await aelab.Lab.create(choice);
-  const labs = { denoise: lab.denoise(), augment: lab.augment(), anomaly: lab.anomaly() };
-  lab.load_classifier(state.bytes.classifier);
-  labs.denoise.load(state.bytes.denoiser);
+  const api = state.api;
+  const lab = await api.createLab(choice);
+  const [backend, note] = await Promise.all([lab.backend(), lab.note()]);
+  const labs = { denoise: await lab.denoise(), augment: await lab.augment(), anomaly: await lab.anomaly() };
+  await lab.load_classifier(state.bytes.classifier);
+  await labs.denoise.load(state.bytes.denoiser);
   const old = state.lab;
   const oldLabs = state.labs;
-  if (old) lab.share_data(old);
+  if (old) await lab.share_data(old);
   state.lab = lab;
   state.labs = labs;
-  state.gpu = lab.backend === 'webgpu' ? gpuDevices[gpuDevices.length - 1] || null : null;
+  state.backend = backend;
+  state.note = note;
   if (old) {
-    try { for (const h of [old, ...Object.values(oldLabs)]) h.free(); } catch (e) { console.warn(`freeing the old session: ${errText(e)}`); }
+    try { for (const h of [old, ...Object.values(oldLabs)]) await h.free(); } catch (e) { console.warn(`freeing the old session: ${errText(e)}`); }
     // The generator is reloaded from its weights file: the old session's
     // tensors may sit on a lost GPU.
     if (state.bytes.augmenter) await augmentTab.reload(state.bytes.augmenter);
     await anomalyTab.reload();
   }
   showBackend();
-  const msg = [why, lab.note].filter(Boolean).join(' ');
+  const msg = [why, note].filter(Boolean).join(' ');
   if (msg) banner(msg, 'info');
   else clearBanner();
 }
 
 // A lost GPU device while nothing runs: move to the CPU at once. (While a
 // step runs, the step fails and `recover` below does the same.)
-async function onGpuLost(device, info) {
-  if (device !== state.gpu || !state.lab || state.lab.backend !== 'webgpu') return;
+async function onGpuLost(info) {
+  if (!info.current || !state.lab || state.backend !== 'webgpu') return;
   console.warn(`WebGPU device lost: ${info.reason} ${info.message}`);
   if (state.training) return;
-  state.gpu = null;
   try {
     state.choice = 'flex';
     await startLab('flex', `The GPU device was lost (${info.message || info.reason}); aelab moved to the CPU. Your models and data are kept.`);
@@ -290,7 +291,9 @@ async function onGpuLost(device, info) {
 // CPU instead of leaving it broken.
 async function recover(e, what) {
   const msg = errText(e);
-  if (state.lab && state.lab.backend === 'webgpu') {
+  // The lab worker stopped: labLost starts it again and says so.
+  if (e && e.kind === 'worker-lost') return false;
+  if (state.lab && state.backend === 'webgpu') {
     try {
       state.choice = 'flex';
       await startLab('flex', `WebGPU failed while ${what} (${msg}); aelab switched to the CPU.`);
@@ -302,6 +305,81 @@ async function recover(e, what) {
   }
   banner(`Error while ${what}: ${msg}`);
   return false;
+}
+
+// ---------- the lab worker ----------
+// The lab's session runs in a module worker (lab-worker.js) where the page
+// can start one; from file:// (and in aelab.html) on this thread. The page
+// calls it the same way in both (remote.js).
+/** @type {Worker | null} */
+let labWorker = null;
+/** @type {Remote | null} */
+let labRemote = null;
+/** Set when the lab worker could not start: the session runs on this thread. */
+let labOnPage = false;
+/** Opens the lab's session: in a worker where one can start, else here. */
+async function openLab() {
+  if (workerAvailable() && !labOnPage) {
+    const worker = new Worker(new URL('./lab-worker.js', import.meta.url), { type: 'module' });
+    const remote = new Remote((msg) => worker.postMessage(msg));
+    worker.onmessage = (ev) => remote.receive(ev.data);
+    worker.onerror = (ev) => { ev.preventDefault(); labLost(`the lab worker stopped: ${ev.message || 'it could not load'}`); };
+    worker.onmessageerror = () => labLost('the lab worker sent a message the page could not read');
+    remote.onNews = (msg) => {
+      if (msg.kind === 'panic') labLost(`the lab worker hit an internal error: ${msg.message}`);
+      else if (msg.kind === 'gpu-lost') onGpuLost(msg);
+    };
+    labWorker = worker;
+    labRemote = remote;
+    return remote.root();
+  }
+  // On this thread: the same host, called through the same protocol.
+  const host = await import('./lab-host.js');
+  /** @type {(msg: any) => Promise<void>} */
+  let handle = async () => {};
+  const remote = new Remote((msg) => { queueMicrotask(() => handle(msg)); });
+  const { serve } = await import('./remote.js');
+  handle = serve(host.api, (msg) => remote.receive(msg));
+  host.onNews((msg) => { if (msg.kind === 'gpu-lost') onGpuLost(msg); });
+  labRemote = remote;
+  return remote.root();
+}
+window.aelabPanic = (msg) => banner(`aelab hit an internal error: ${msg}\nThe page may be unstable; reload it to start again. Your downloaded models and figures are not affected.`);
+
+/**
+ * The lab worker stopped (a crash, a panic): a new one starts with the
+ * models and the data, and the tabs' work comes back from storage, as
+ * after a reload. A run in the compute worker goes on.
+ */
+let restarting = null;
+function labLost(why) {
+  if (!labWorker) return;
+  labWorker.terminate();
+  labWorker = null;
+  if (labRemote) labRemote.lost(why);
+  labRemote = null;
+  // Before the first session, main() falls back to this thread.
+  if (!state.lab) return;
+  state.api = null;
+  state.lab = null;
+  state.labs = null;
+  state.testSet = null;
+  state.trainSet = null;
+  if (restarting) return;
+  restarting = (async () => {
+    banner(`${why[0].toUpperCase()}${why.slice(1)}; aelab is starting it again with your models and data…`, 'info');
+    try {
+      state.api = await openLab();
+      await state.api.start();
+      await startLab(state.choice === 'auto' ? 'flex' : state.choice, '');
+      showModelInfo();
+      await update();
+      await Promise.all([augmentTab.restore(), anomalyTab.restore()]);
+      banner(`${why[0].toUpperCase()}${why.slice(1)}; aelab started it again, with your models and data.`, 'info');
+    } catch (e) {
+      banner(`${why[0].toUpperCase()}${why.slice(1)}, and it could not start again (${errText(e)}). Reload the page; your work is kept.`);
+    } finally { restarting = null; }
+  })();
 }
 
 $('backend-select').addEventListener('change', async (ev) => {
@@ -325,13 +403,14 @@ const { update, showModelInfo, setNoise, drawSample, testSet, trainSet } = setup
 // ---------- benchmark ----------
 async function runBench(report) {
   /** @type {[string, number][]} */
-  const plan = [['auto', 3], ...aelab.cpu_backends().map((c) => /** @type {[string, number]} */ ([c, c === 'flex' ? 5 : 2]))];
+  const plan = [['auto', 3], ...state.cpus.map((c) => /** @type {[string, number]} */ ([c, c === 'flex' ? 5 : 2]))];
   const rows = [];
   for (const [choice, steps] of plan) {
-    const lab = await aelab.Lab.create(choice);
-    if (choice === 'auto' && lab.backend !== 'webgpu') { rows.push({ backend: 'webgpu', error: lab.note || 'no WebGPU adapter' }); lab.free(); report(rows); continue; }
-    try { rows.push(await lab.bench(128, steps)); } catch (e) { rows.push({ backend: lab.backend, error: errText(e) }); }
-    lab.free();
+    const lab = await state.api.createLab(choice);
+    const backend = await lab.backend();
+    if (choice === 'auto' && backend !== 'webgpu') { rows.push({ backend: 'webgpu', error: (await lab.note()) || 'no WebGPU adapter' }); await lab.free(); report(rows); continue; }
+    try { rows.push(await lab.bench(128, steps)); } catch (e) { rows.push({ backend, error: errText(e) }); }
+    await lab.free();
     report(rows);
   }
   return rows;
@@ -345,7 +424,7 @@ function renderBench(rows) {
 }
 $('bench-run').addEventListener('click', async () => {
   $('bench-run').disabled = true;
-  $('bench-status').textContent = 'running… (about a minute; the page is busy meanwhile)';
+  $('bench-status').textContent = 'running… (about a minute)';
   try { await runBench(renderBench); $('bench-status').textContent = 'done'; } catch (e) { $('bench-status').textContent = errText(e); }
   $('bench-run').disabled = false;
 });
@@ -355,6 +434,8 @@ window.aelabRunBench = () => runBench(renderBench);
 const augmentTab = setupAugment({
   lab: () => state.lab,
   handles: () => state.labs,
+  api: () => state.api,
+  backend: () => state.backend,
   trainSet: () => trainSet(),
   testSet: () => testSet(),
   recover: (e, what) => recover(e, what),
@@ -373,6 +454,8 @@ const anomalyTab = setupAnomaly({
   del: (key) => store.del(key),
   lab: () => state.lab,
   handles: () => state.labs,
+  api: () => state.api,
+  backend: () => state.backend,
   recover: (e, what) => recover(e, what),
   isTraining: () => !!state.training,
   setTraining: (s) => { state.training = s; },
@@ -414,15 +497,29 @@ async function main() {
     fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab'),
     store.get('settings'), store.get('denoiser'), store.get('classifier'), store.get(MEASURED_KEY)]);
   early.catch(() => {}); // reported below, once the module runs
+  /** @type {{ cpu_backends: string[], form_defaults: import('./aelab.js').FormDefaults }} */
+  let info;
+  let fallback = '';
   try {
-    await init({ module_or_path: 'aelab_bg.wasm' });
+    try {
+      state.api = await openLab();
+      info = await state.api.start();
+    } catch (e) {
+      if (!e || e.kind !== 'worker-lost') throw e;
+      // No lab worker here: the session runs on this thread.
+      labOnPage = true;
+      fallback = `The lab worker could not start (${errText(e)}), so aelab computes on the page's own thread; the page may pause while it works.`;
+      state.api = await openLab();
+      info = await state.api.start();
+    }
     performance.mark('aelab:wasm-ready'); // start-up timings, for tests/e2e/startup.mjs
   } catch (e) {
     banner(`The WebAssembly module could not start: ${errText(e)}. aelab needs a browser with WebAssembly (any current Chrome, Edge, Firefox or Safari).`);
     return;
   }
   try {
-    const cpus = aelab.cpu_backends();
+    const cpus = info.cpu_backends;
+    state.cpus = cpus;
     const select = $('backend-select');
     for (const name of cpus) {
       if (![...select.options].some((o) => o.value === name)) select.add(new Option(`CPU (${cpuName(name)})`, name));
@@ -430,16 +527,16 @@ async function main() {
     const [den, cls, settings, myDen, myCls, measured] = await early;
     state.bytes = { denoiser: den, classifier: cls, pretrained: den, augmenter: null };
     // The forms' defaults come from the core's presets; saved settings win.
-    for (const [id, v] of Object.entries(aelab.form_defaults())) {
+    for (const [id, v] of Object.entries(info.form_defaults)) {
       const field = $(id);
       if (field) field.value = String(v);
     }
     if (settings) applySettings(settings);
     const query = new URLSearchParams(location.search);
     let choice = query.get('backend') || (settings && settings.backend) || 'auto';
-    let why = '';
+    let why = fallback;
     if (choice !== 'auto' && choice !== 'webgpu' && !cpus.includes(choice)) {
-      why = `The backend "${choice}" is not in this version of aelab; it runs on ${cpus.map((c) => `CPU (${cpuName(c)})`).join(' or ')} and WebGPU.`;
+      why = `${why ? `${why} ` : ''}The backend "${choice}" is not in this version of aelab; it runs on ${cpus.map((c) => `CPU (${cpuName(c)})`).join(' or ')} and WebGPU.`;
       choice = 'auto';
     }
     state.choice = choice;
@@ -451,12 +548,12 @@ async function main() {
     const notes = [];
     for (const [key, bytes, load] of [['denoiser', myDen, (b) => state.labs.denoise.load(b)], ['classifier', myCls, (b) => state.lab.load_classifier(b)]]) {
       if (!bytes) continue;
-      try { load(bytes); state.bytes[key] = bytes; notes.push(`your ${key}`); } catch (e) {
+      try { await load(bytes); state.bytes[key] = bytes; notes.push(`your ${key}`); } catch (e) {
         banner(`Your saved ${key} could not be loaded (${errText(e)}); the pre-trained one is used.`);
         store.del(key);
       }
     }
-    showModelInfo();
+    await showModelInfo();
     setNoise(Number($('noise').value), false);
     drawSample();
     const tab = query.get('tab') || (settings && settings.tab && settings.tab.replace('tab-', ''));

@@ -1,7 +1,7 @@
 // @ts-check
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
-import { $, errText, paint, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining } from './ui.js';
+import { $, errText, paint, paintDrawing, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining } from './ui.js';
 import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
@@ -49,7 +49,8 @@ export function setupAugment(app) {
       note.textContent = 'loading the MNIST training set (10 MB)…';
       await app.trainSet();
       if (my !== showing) return;
-      const imgs = aug().examples(s.digit, s.examples, BigInt(s.seed));
+      const imgs = await aug().examples(s.digit, s.examples, BigInt(s.seed));
+      if (my !== showing) return;
       const grid = $('aug-examples-grid');
       grid.replaceChildren();
       const n = Math.min(SHOW_EXAMPLES, imgs.length / 784);
@@ -93,7 +94,7 @@ export function setupAugment(app) {
         ? workerSession(app.compute, 'train-augment', {
           settings: s, classifier: app.classifier(),
           preview: { samples: Number($('aug-samples').value), seed: Math.floor(Math.random() * 2 ** 32), every_ms: PREVIEW_MS },
-        }, { epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; }, onEvent: (ev) => { if (ev.kind === 'preview') showPreview(ev, s.epochs); } })
+        }, { api: app.api(), epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; }, onEvent: (ev) => { if (ev.kind === 'preview') showPreview(ev, s.epochs); } })
         : aug().start_training(s),
       finish: async (done) => {
         $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
@@ -107,7 +108,7 @@ export function setupAugment(app) {
         }
       },
       register: (x) => { session = x; app.setTraining(x); if (!x) endPreview(); },
-      lab,
+      backend: app.backend,
       cancelled: 'cancelled: the previous generator (if any) stays.',
       failed: (msg) => `training failed: ${msg}. The previous generator (if any) stays.`,
       recover: (e) => app.recover(e, 'training the generator'),
@@ -230,10 +231,10 @@ export function setupAugment(app) {
     $('aug-grid-source').textContent = `Sampled from the generator being trained (epoch ${Math.min(epochs, ev.at).toFixed(1)} of ${epochs}), the same draws each time. Cancel, and the previous generator stays.`;
   }
   $('aug-resample').addEventListener('click', sample);
-  $('aug-png').addEventListener('click', () => {
+  $('aug-png').addEventListener('click', async () => {
     try {
       const c = $('aug-grid-canvas');
-      aug().draw_grid(c, 10);
+      paintDrawing(c, await aug().draw_grid(10));
       c.toBlob((b) => download(b, 'aelab-augment-grid.png'), 'image/png');
     } catch (e) { app.banner(`Could not export the grid: ${errText(e)}`); }
   });

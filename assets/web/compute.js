@@ -3,7 +3,6 @@
 // protocol): requests with ids, their progress events, cancellation, typed
 // errors, and a worker that stopped, which is restarted for the next
 // request. No computation here.
-import * as aelab from './aelab.js';
 import { errText, threadsText } from './ui.js';
 
 /** An Error with the core's `kind` (or 'worker-lost'). */
@@ -309,10 +308,11 @@ export function measuredText(m) {
  * @param {Compute} compute @param {string} kind @param {object} payload
  * `onEvent` gets the events of the run's own kinds (worker.js: 'preview'
  * of the Augment grid, 'fold' of the Anomaly threshold's cross-validation).
- * @param {{ epochs: number, onStatus: (text: string) => void, onCheckpoint?: (bytes: Uint8Array) => void, onEvent?: (ev: any) => void, transfer?: Transferable[] }} opts
+ * The loss chart is recorded and drawn by the lab's session (`api`).
+ * @param {{ api: import('./ui.js').LabApi, epochs: number, onStatus: (text: string) => void, onCheckpoint?: (bytes: Uint8Array) => void, onEvent?: (ev: any) => void, transfer?: Transferable[] }} opts
  * @returns {import('./ui.js').RunSession & { result: any }}
  */
-export function workerSession(compute, kind, payload, { epochs, onStatus, onCheckpoint, onEvent, transfer }) {
+export function workerSession(compute, kind, payload, { api, epochs, onStatus, onCheckpoint, onEvent, transfer }) {
   /** @type {{ ev?: any, err?: any }[]} */
   const queue = [];
   /** @type {((item: { ev?: any, err?: any }) => void) | null} */
@@ -320,7 +320,8 @@ export function workerSession(compute, kind, payload, { epochs, onStatus, onChec
   const push = (item) => {
     if (waiting) { const w = waiting; waiting = null; w(item); } else queue.push(item);
   };
-  const chart = new aelab.LossChart(epochs);
+  const chart = api.lossChart(epochs);
+  chart.catch(() => {}); // a lost lab worker: drawing the chart fails, the run goes on
   /** @type {Uint8Array | undefined} */
   let last;
   let settled = false;
@@ -333,11 +334,11 @@ export function workerSession(compute, kind, payload, { epochs, onStatus, onChec
       if (item.err) throw item.err;
       return item.ev;
     },
-    draw_chart(canvas) { chart.draw(canvas); },
-    checkpoint() { return last; },
+    async draw_chart(frame) { return (await chart).draw(frame); },
+    async checkpoint() { return last; },
     cancel() { compute.cancel(id); },
     // A run given up by the page (its driver failed) is cancelled too.
-    free() { if (!settled) compute.cancel(id); freed = true; chart.free(); },
+    free() { if (!settled) compute.cancel(id); freed = true; chart.then((c) => c.free()).catch(() => {}); },
   };
   const { id, done } = compute.request(kind, payload, {
     transfer,
@@ -345,7 +346,7 @@ export function workerSession(compute, kind, payload, { epochs, onStatus, onChec
       if (freed) return;
       if (ev.kind === 'status') onStatus(ev.text);
       else if (ev.kind === 'checkpoint') { last = ev.bytes; if (onCheckpoint) onCheckpoint(ev.bytes); }
-      else if (ev.kind === 'step' || ev.kind === 'epoch') { chart.record(ev); push({ ev }); }
+      else if (ev.kind === 'step' || ev.kind === 'epoch') { chart.then((c) => c.record(ev)).catch(() => {}); push({ ev }); }
       else if (onEvent) onEvent(ev);
     },
   });

@@ -3,8 +3,7 @@
 // noisy → denoised → verdicts), the noise, the MNIST test digits, the
 // report, training in the page and the model files; every number comes from
 // the Rust core through the Lab.
-import * as aelab from './aelab.js';
-import { $, errText, fetchBytes, paint, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
+import { $, errText, fetchBytes, paint, paintDrawing, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
 import * as store from './store.js';
 import { workerAvailable, workerSession, useWorker, workerPlace } from './compute.js';
 
@@ -16,7 +15,7 @@ const MAX_UPLOAD = 64 * 1024 * 1024;
 const PREVIEW_MS = 2000;
 
 // `app`: the page's shared state and services (app.js).
-/** @param {{ state: { lab: import('./ui.js').Lab, labs: import('./ui.js').Labs, [more: string]: any }, compute: import('./compute.js').Compute, [more: string]: any }} app */
+/** @param {{ state: { api: import('./ui.js').LabApi, lab: import('./ui.js').Lab, labs: import('./ui.js').Labs, backend: string, [more: string]: any }, compute: import('./compute.js').Compute, [more: string]: any }} app */
 export function setupDenoise(app) {
   const { state, save, recover, saveSettingsSoon } = app;
 
@@ -82,11 +81,11 @@ export function setupDenoise(app) {
   }
   $('sample').addEventListener('click', () => { drawSample(); update(); });
 
-  function padInput() {
+  async function padInput() {
     const rgba = pctx.getImageData(0, 0, PAD, PAD).data;
     const ink = new Float32Array(PAD * PAD);
     for (let i = 0; i < ink.length; i++) ink[i] = rgba[4 * i] / 255;
-    return aelab.preprocess(ink, PAD, PAD);
+    return state.api.preprocess(ink, PAD, PAD);
   }
 
   function showOnPad(img) {
@@ -128,17 +127,14 @@ export function setupDenoise(app) {
       do {
         state.dirty = false;
         const t0 = performance.now();
-        const input = state.source === 'test' ? state.testImage : padInput();
+        const input = state.source === 'test' ? state.testImage : await padInput();
         if (!input) {
           for (const id of ['img-input', 'img-noisy', 'img-denoised']) paint($(id), null);
           for (const id of ['verdict-input', 'verdict-noisy', 'verdict-denoised']) showVerdict($(id), null);
           continue;
         }
-        const noisy = aelab.add_noise(input, state.noise, BigInt(state.seed));
-        const denoised = await state.labs.denoise.run(noisy);
-        const all = new Float32Array(784 * 3);
-        all.set(input, 0); all.set(noisy, 784); all.set(denoised, 1568);
-        const probs = await state.lab.classify(all);
+        // Noise, denoising and the three verdicts: one call.
+        const { noisy, denoised, probs } = await state.labs.denoise.pipeline(input, state.noise, BigInt(state.seed));
         paint($('img-input'), input);
         paint($('img-noisy'), noisy);
         paint($('img-denoised'), denoised);
@@ -186,7 +182,7 @@ export function setupDenoise(app) {
       $('pick-note').textContent = 'loading the MNIST test set…';
       try {
         const [im, lb] = await fetchPair('mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz');
-        const n = state.lab.load_test_set(im, lb);
+        const n = await state.lab.load_test_set(im, lb);
         $('pick-note').textContent = `${n} test digits`;
         $('pick-index').max = String(n - 1);
         return n;
@@ -197,12 +193,12 @@ export function setupDenoise(app) {
   async function showTest(index) {
     try {
       await testSet();
-      const img = state.lab.test_image(index);
+      const img = await state.lab.test_image(index);
       state.testImage = img;
       state.source = 'test';
       showOnPad(img);
       $('pick-index').value = String(index);
-      $('pick-note').textContent = `test digit #${index}, labelled ${state.lab.test_label(index)}`;
+      $('pick-note').textContent = `test digit #${index}, labelled ${await state.lab.test_label(index)}`;
       update();
     } catch (e) { $('pick-note').textContent = errText(e); }
   }
@@ -215,7 +211,7 @@ export function setupDenoise(app) {
     try {
       await testSet();
       const seed = BigInt(Math.floor(Math.random() * 2 ** 32));
-      showTest(state.lab.random_test_index(Number($('pick-class').value), seed));
+      showTest(await state.lab.random_test_index(Number($('pick-class').value), seed));
     } catch (e) { $('pick-note').textContent = errText(e); }
   });
 
@@ -232,7 +228,7 @@ export function setupDenoise(app) {
   // computed in the compute worker where the page has one.
   async function makeReport(n, canvas) {
     await testSet();
-    await state.labs.denoise.draw_report(canvas);
+    paintDrawing(canvas, await state.labs.denoise.draw_report());
     return await table(n);
   }
   // The report's table of the current denoiser (the test set is loaded): in
@@ -241,7 +237,7 @@ export function setupDenoise(app) {
     if (workerAvailable()) {
       let started = false;
       try {
-        await compute.ensure(state.lab.backend);
+        await compute.ensure(state.backend);
         started = true;
         return await compute.request('evaluate-denoiser', { denoiser: state.bytes.denoiser, classifier: state.bytes.classifier, images: n }).done;
       } catch (e) {
@@ -279,7 +275,7 @@ export function setupDenoise(app) {
   function trainSet() {
     return once('trainSet', async () => {
       const [im, lb] = await fetchPair('mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz');
-      return state.lab.load_train_set(im, lb);
+      return await state.lab.load_train_set(im, lb);
     });
   }
 
@@ -313,29 +309,31 @@ export function setupDenoise(app) {
   const atText = (at) => at.step === 0 ? `after epoch ${at.epoch}` : `epoch ${at.epoch + 1}, step ${at.step}`;
 
   // A checkpoint from the worker: the pad denoises with it from now on.
-  function showPreview(bytes) {
+  async function showPreview(bytes) {
     try {
-      const at = state.labs.denoise.set_preview(bytes);
+      const at = await state.labs.denoise.set_preview(bytes);
       $('denoise-source').textContent = `Denoised by the model being trained (${at ? atText(at) : 'latest checkpoint'}). Cancel, and the current model is back.`;
       $('denoise-source').dataset.preview = 'true';
       update();
     } catch (e) { console.warn(`checkpoint not shown: ${errText(e)}`); }
   }
-  function endPreview() {
-    const was = state.labs && state.labs.denoise.previewing;
-    if (state.labs) state.labs.denoise.clear_preview();
-    if (was) update();
+  async function endPreview() {
     $('denoise-source').textContent = '';
     $('denoise-source').dataset.preview = 'false';
+    try {
+      const was = state.labs && await state.labs.denoise.previewing();
+      if (state.labs) await state.labs.denoise.clear_preview();
+      if (was) update();
+    } catch (e) { console.warn(`the preview could not be cleared: ${errText(e)}`); }
   }
 
   // The model of a run kept after a failure: its last checkpoint.
   async function rescue(checkpoint, why, ui) {
-    endPreview();
-    state.labs.denoise.load(checkpoint);
+    await endPreview();
+    await state.labs.denoise.load(checkpoint);
     state.bytes.denoiser = checkpoint;
     save('denoiser', checkpoint, 'the trained denoiser');
-    const at = state.labs.denoise.info().checkpoint || { epoch: 0, step: 0 };
+    const at = (await state.labs.denoise.info()).checkpoint || { epoch: 0, step: 0 };
     const kept = `kept the model as trained up to ${atText(at)} (its last checkpoint)`;
     ui.status.textContent = why === 'worker'
       ? `The compute worker stopped during training; aelab ${kept}. The next run starts a new worker.`
@@ -355,7 +353,7 @@ export function setupDenoise(app) {
     $('train-compare').textContent = '';
     const common = {
       register: (session) => { state.training = session; if (!session) endPreview(); },
-      lab: () => state.lab,
+      backend: () => state.backend,
       cancelled: 'cancelled: the previous model stays.',
       failed: (msg) => `training failed: ${msg}. The model from before the run stays.`,
       recover: (e) => recover(e, 'training'),
@@ -385,14 +383,14 @@ export function setupDenoise(app) {
       ui.status.dataset.where = 'worker';
       // The worker may train on another backend than the pad's (measured
       // faster, or no WebGPU there).
-      const where = compute.backend !== state.lab.backend ? workerPlace(compute) : '';
+      const where = compute.backend !== state.backend ? workerPlace(compute) : '';
       await runTraining(ui, {
         ...common,
-        begin: () => workerSession(compute, 'train-denoise', payload, { epochs: cfg.epochs, onStatus: (t) => { ui.status.textContent = t; }, onCheckpoint: showPreview }),
+        begin: () => workerSession(compute, 'train-denoise', payload, { api: state.api, epochs: cfg.epochs, onStatus: (t) => { ui.status.textContent = t; }, onCheckpoint: showPreview }),
         finish: async (session) => {
           const { bytes, before, after } = session.result;
-          endPreview();
-          state.labs.denoise.load(bytes);
+          await endPreview();
+          await state.labs.denoise.load(bytes);
           keep(bytes);
           compareTable(before, after);
           done(where);
@@ -415,7 +413,7 @@ export function setupDenoise(app) {
       },
       begin: () => state.labs.denoise.start_training(cfg),
       finish: async (session) => {
-        state.labs.denoise.adopt(session);
+        await state.labs.denoise.adopt(session);
         keep(await state.labs.denoise.bytes());
         ui.status.textContent = 'done; measuring the new model…';
         compareTable(state.pretrainedReport, await state.labs.denoise.evaluate(COMPARE_N));
@@ -426,9 +424,9 @@ export function setupDenoise(app) {
   $('train-cancel').addEventListener('click', () => { if (state.training) state.training.cancel(); });
 
   // ---------- models ----------
-  function showModelInfo() {
+  async function showModelInfo() {
     try {
-      const c = state.labs.denoise.info();
+      const c = await state.labs.denoise.info();
       let origin = c.trained_in === 'browser' ? `trained in this browser on ${c.images} images, ${c.epochs} epoch(s)` : (state.bytes.denoiser === state.bytes.pretrained ? 'pre-trained (shipped with aelab)' : 'loaded from a file');
       // Counted as in the status line: epochs from 1.
       if (c.checkpoint) origin += ` (checkpoint ${c.checkpoint.step === 0 ? '' : 'at '}${atText(c.checkpoint)})`;
@@ -447,9 +445,9 @@ export function setupDenoise(app) {
     if (file.size > MAX_UPLOAD) { msg.textContent = `${file.name} is ${(file.size / 1e6).toFixed(0)} MB; aelab weight files are far smaller (limit 64 MB).`; return; }
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
-      const kind = aelab.weights_kind(bytes);
-      if (kind === 'denoiser') { state.labs.denoise.load(bytes); state.bytes.denoiser = bytes; save('denoiser', bytes, 'the loaded denoiser'); }
-      else if (kind === 'classifier') { state.lab.load_classifier(bytes); state.bytes.classifier = bytes; save('classifier', bytes, 'the loaded classifier'); }
+      const kind = await state.api.weights_kind(bytes);
+      if (kind === 'denoiser') { await state.labs.denoise.load(bytes); state.bytes.denoiser = bytes; save('denoiser', bytes, 'the loaded denoiser'); }
+      else if (kind === 'classifier') { await state.lab.load_classifier(bytes); state.bytes.classifier = bytes; save('classifier', bytes, 'the loaded classifier'); }
       else throw new Error(`it holds a "${kind}" model, which this lab does not use`);
       msg.textContent = `Loaded ${file.name} (${kind}).`;
       state.pretrainedReport = null;
@@ -457,8 +455,8 @@ export function setupDenoise(app) {
       update();
     } catch (e) { msg.textContent = `Could not load ${file.name}: ${errText(e)}. The current model stays.`; }
   });
-  $('model-reset').addEventListener('click', () => {
-    state.labs.denoise.load(state.bytes.pretrained);
+  $('model-reset').addEventListener('click', async () => {
+    try { await state.labs.denoise.load(state.bytes.pretrained); } catch (e) { $('model-msg').textContent = errText(e); return; }
     state.bytes.denoiser = state.bytes.pretrained;
     store.del('denoiser');
     state.pretrainedReport = null;

@@ -5,7 +5,7 @@
 interface Window {
   /** Hooks the e2e tests call (tests/e2e). */
   aelabTest: {
-    loseGpu?: () => number;
+    loseGpu?: () => Promise<number>;
     failStorage?: string | null;
     [hook: string]: unknown;
   };
@@ -26,3 +26,18 @@ interface GPUDevice {
 declare var GPUAdapter: {
   prototype: { requestDevice(...args: unknown[]): Promise<GPUDevice> };
 };
+
+/**
+ * One of the wasm module's objects (a Lab, a lab handle, a TrainSession, a
+ * LossChart) as the page holds it: it lives with the lab's session
+ * (lab-host.js, in the lab worker), and each method resolves to its
+ * result; a getter is a method with no arguments (remote.js).
+ */
+type Remote<T> = {
+  [K in keyof T as K extends 'free' | symbol ? never : K]: T[K] extends (...a: infer A) => infer R
+    ? (...a: RemoteArgs<A>) => Promise<Remoted<Awaited<R>>>
+    : () => Promise<T[K]>;
+} & { free(): Promise<void> };
+type Remoted<R> = R extends { free(): void } ? Remote<R> : R;
+/** A remote object may be passed back as an argument where the method takes the object. */
+type RemoteArgs<A extends unknown[]> = { [I in keyof A]: A[I] extends { free(): void } ? Remote<A[I]> | A[I] : A[I] };

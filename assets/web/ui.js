@@ -6,10 +6,13 @@
 /** @param {string} id @returns {any} */
 export const $ = (id) => document.getElementById(id);
 /**
- * The current session and its lab handles, as the tabs receive them.
- * @typedef {import('./aelab.js').Lab} Lab
- * @typedef {{ denoise: import('./aelab.js').DenoiseLab, augment: import('./aelab.js').AugmentLab, anomaly: import('./aelab.js').AnomalyLab }} Labs
- * @typedef {{ lab: () => Lab, handles: () => Labs, compute: import('./compute.js').Compute, [more: string]: any }} TabContext
+ * The lab's session (lab-host.js, in the lab worker) and its lab handles,
+ * as the tabs receive them: remote objects (remote.js), whose methods
+ * resolve to their results.
+ * @typedef {Remote<typeof import('./lab-host.js').api>} LabApi
+ * @typedef {Remote<import('./aelab.js').Lab>} Lab
+ * @typedef {{ denoise: Remote<import('./aelab.js').DenoiseLab>, augment: Remote<import('./aelab.js').AugmentLab>, anomaly: Remote<import('./aelab.js').AnomalyLab> }} Labs
+ * @typedef {{ lab: () => Lab, handles: () => Labs, api: () => LabApi, backend: () => string, compute: import('./compute.js').Compute, [more: string]: any }} TabContext
  */
 export const errText = (e) => (e && e.message) ? e.message : String(e);
 /** "1 thread", "4 threads". @param {number} n */
@@ -49,6 +52,97 @@ export function showVerdict(el, probs, low = (best, p) => p < 0.5) {
   el.textContent = `${best} (${(probs[best] * 100).toFixed(0)}%)`;
   el.dataset.digit = String(best);
   el.classList.toggle('low', low(best, probs[best]));
+}
+
+/**
+ * Where a chart's canvas is shown, for the core to draw it at that width
+ * (src/web/sketch.rs, Frame): its full size (its size in index.html, kept
+ * in data-full-width and data-full-height) and the width it is shown at
+ * (0 when hidden). At its full width the canvas is as wide as its
+ * container lets it be (max-width: 100%).
+ * @param {HTMLCanvasElement} canvas @returns {import('./aelab.js').ChartFrame}
+ */
+export function frameOf(canvas) {
+  const full = (name, now) => {
+    const v = Number(canvas.getAttribute(name));
+    if (v > 0) return v;
+    canvas.setAttribute(name, String(now));
+    return now;
+  };
+  const width = full('data-full-width', canvas.width);
+  const height = full('data-full-height', canvas.height);
+  if (canvas.width !== width) canvas.width = width;
+  return { width, height, shown: canvas.clientWidth };
+}
+
+/**
+ * Paints a chart the core drew (a Drawing: operations recorded by
+ * src/web/sketch.rs, whose header lists them) on `canvas`, at its size.
+ * @param {HTMLCanvasElement} canvas @param {import('./aelab.js').Drawing} d
+ */
+export function paintDrawing(canvas, d) {
+  if (canvas.width !== d.width) canvas.width = d.width;
+  if (canvas.height !== d.height) canvas.height = d.height;
+  const g = canvas.getContext('2d');
+  g.clearRect(0, 0, d.width, d.height);
+  const { ops, texts } = d;
+  const css = (rgb, a) => `rgba(${rgb >> 16},${(rgb >> 8) & 255},${rgb & 255},${a})`;
+  // A vertical or horizontal line on a pixel's middle, so that it is sharp.
+  const half = (a, b) => (a === b ? a - 0.5 : a);
+  const H = ['left', 'center', 'right'];
+  const V = ['top', 'middle', 'bottom'];
+  let i = 0;
+  while (i < ops.length) {
+    const op = ops[i++];
+    if (op === 0) {
+      const [x0, y0, x1, y1, rgb, a, w] = ops.subarray(i, i + 7); i += 7;
+      g.strokeStyle = css(rgb, a); g.lineWidth = w;
+      g.beginPath(); g.moveTo(half(x0, x1), half(y0, y1)); g.lineTo(half(x1, x0), half(y1, y0)); g.stroke();
+    } else if (op === 1) {
+      const [x0, y0, x1, y1, rgb, a, w, fill] = ops.subarray(i, i + 8); i += 8;
+      if (fill) { g.fillStyle = css(rgb, a); g.fillRect(x0, y0, x1 - x0, y1 - y0); }
+      else { g.strokeStyle = css(rgb, a); g.lineWidth = w; g.strokeRect(x0, y0, x1 - x0, y1 - y0); }
+    } else if (op === 2 || op === 3) {
+      const n = ops[i];
+      const head = op === 2 ? 4 : 3;
+      const [rgb, a, w] = ops.subarray(i + 1, i + head);
+      const pts = ops.subarray(i + head, i + head + 2 * n);
+      i += head + 2 * n;
+      if (!n) continue;
+      g.beginPath();
+      g.moveTo(pts[0], pts[1]);
+      for (let k = 2; k < pts.length; k += 2) g.lineTo(pts[k], pts[k + 1]);
+      if (op === 2) { g.strokeStyle = css(rgb, a); g.lineWidth = w; g.stroke(); }
+      else { g.closePath(); g.fillStyle = css(rgb, a); g.fill(); }
+    } else if (op === 4) {
+      const [x, y, r, rgb, a, w, fill] = ops.subarray(i, i + 7); i += 7;
+      g.beginPath(); g.arc(x, y, r, 0, 2 * Math.PI);
+      if (fill) { g.fillStyle = css(rgb, a); g.fill(); } else { g.strokeStyle = css(rgb, a); g.lineWidth = w; g.stroke(); }
+    } else if (op === 5) {
+      const [t, f, x, y, rgb, a, h, v, turns] = ops.subarray(i, i + 9); i += 9;
+      g.save();
+      g.translate(x, y);
+      if (turns) g.rotate(turns * Math.PI / 2);
+      g.font = texts[f]; g.textAlign = /** @type {CanvasTextAlign} */ (H[h]); g.textBaseline = /** @type {CanvasTextBaseline} */ (V[v]);
+      g.fillStyle = css(rgb, a);
+      g.fillText(texts[t], 0, 0);
+      g.restore();
+    } else if (op === 6) {
+      const [x, y, rgb, a] = ops.subarray(i, i + 4); i += 4;
+      g.fillStyle = css(rgb, a); g.fillRect(x, y, 1, 1);
+    } else {
+      throw new Error(`unknown drawing operation ${op}`);
+    }
+  }
+}
+
+/**
+ * Has the core draw a chart for `canvas` (`draw(frame)` resolves to a
+ * Drawing) and paints it.
+ * @param {HTMLCanvasElement} canvas @param {(frame: import('./aelab.js').ChartFrame) => Promise<import('./aelab.js').Drawing>} draw
+ */
+export async function drawChart(canvas, draw) {
+  paintDrawing(canvas, await draw(frameOf(canvas)));
 }
 
 export function digitCanvas(img, offset = 0, label = '28×28 digit') {
@@ -100,12 +194,12 @@ export async function driveSession(session, { bar, status, chart }) {
       status.textContent = `epoch ${p.epoch + 1}/${p.epochs} · step ${p.step}/${p.steps_per_epoch} · loss ${p.loss.toFixed(4)} · ${p.images_per_sec.toFixed(0)} images/s · ${fmtTime(p.eta_ms)} left`;
     }
     if (ev.kind === 'epoch' || performance.now() - lastDraw > 300) {
-      session.draw_chart(chart);
+      await drawChart(chart, (f) => session.draw_chart(f));
       lastDraw = performance.now();
     }
     await new Promise((r) => setTimeout(r, 0)); // let the page breathe
   }
-  session.draw_chart(chart);
+  await drawChart(chart, (f) => session.draw_chart(f));
 }
 
 // One training run of any tab, from the click to the end: the buttons, the
@@ -127,18 +221,18 @@ export async function driveSession(session, { bar, status, chart }) {
  * worker (compute.js's workerSession).
  * @typedef {object} RunSession
  * @property {() => Promise<import('./aelab.js').StepEvent>} step
- * @property {(canvas: HTMLCanvasElement) => void} draw_chart
- * @property {() => Uint8Array | undefined} checkpoint
- * @property {() => void} cancel
- * @property {() => void} free
+ * @property {(frame: import('./aelab.js').ChartFrame) => Promise<import('./aelab.js').Drawing>} draw_chart
+ * @property {() => Promise<Uint8Array | undefined>} checkpoint
+ * @property {() => Promise<void> | void} cancel
+ * @property {() => Promise<void> | void} free
  */
 /**
  * @typedef {object} TrainingRun
  * @property {() => Promise<void>} [prepare]
- * @property {() => RunSession} begin
+ * @property {() => RunSession | Promise<RunSession>} begin
  * @property {(session: any) => Promise<void>} finish
  * @property {(session: RunSession | null) => void} register
- * @property {() => import('./aelab.js').Lab} lab
+ * @property {() => string} backend the backend of the page's session
  * @property {string} cancelled
  * @property {(message: string) => string} failed
  * @property {(error: unknown) => Promise<boolean>} recover
@@ -146,14 +240,14 @@ export async function driveSession(session, { bar, status, chart }) {
  * @property {() => boolean} [canStart]
  */
 /** @param {any} ui the run's elements: start, cancel, bar, status, chart @param {TrainingRun} run */
-export async function runTraining(ui, { prepare, begin, finish, register, lab, cancelled, failed, recover, rescue, canStart = () => true }) {
+export async function runTraining(ui, { prepare, begin, finish, register, backend, cancelled, failed, recover, rescue, canStart = () => true }) {
   ui.start.disabled = true;
   ui.cancel.disabled = false;
   ui.bar.value = 0;
   let session = null;
   try {
     if (prepare) await prepare();
-    session = begin();
+    session = await begin();
     register(session);
     await driveSession(session, ui);
     await finish(session);
@@ -166,7 +260,7 @@ export async function runTraining(ui, { prepare, begin, finish, register, lab, c
     else if (e && e.kind === 'worker-lost') {
       // The compute worker stopped; the page's own session is fine.
       ui.status.textContent = failed(msg);
-      const checkpoint = rescue && session ? session.checkpoint() : undefined;
+      const checkpoint = rescue && session ? await session.checkpoint() : undefined;
       if (checkpoint) {
         try {
           await rescue(checkpoint, 'worker');
@@ -177,7 +271,7 @@ export async function runTraining(ui, { prepare, begin, finish, register, lab, c
     } else {
       // The backend failed (or something unforeseen): on WebGPU, move to the CPU.
       ui.status.textContent = failed(msg);
-      const checkpoint = rescue && session && lab().backend === 'webgpu' ? session.checkpoint() : undefined;
+      const checkpoint = rescue && session && backend() === 'webgpu' ? await session.checkpoint().catch(() => undefined) : undefined;
       const moved = await recover(e);
       if (moved && checkpoint) {
         try {
@@ -188,7 +282,7 @@ export async function runTraining(ui, { prepare, begin, finish, register, lab, c
       }
     }
   } finally {
-    if (session) session.free();
+    if (session) await Promise.resolve(session.free()).catch(() => {});
     register(null);
     ui.start.disabled = !canStart();
     ui.cancel.disabled = true;

@@ -2,6 +2,7 @@
 //! the error histogram with the threshold, the ROC curve, a long series
 //! with its flagged windows shaded, and reconstructions over inputs.
 
+use crate::figure::Swatch;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -93,6 +94,7 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     let labelled = anomalous.iter().any(|&a| a);
+    let mut legend = Vec::new();
     for (k, color) in [(0usize, BLUE), (1, RED_)] {
         if k == 1 && !labelled {
             continue;
@@ -102,24 +104,21 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
                 let x = lo + b as f32 * w;
                 Rectangle::new([(x, 0.0), (x + w, c[k] as f32)], color.mix(0.45).filled())
             }))
-            .map_err(err)?
-            .label(match (k, labelled) {
-                (0, true) => "normal",
-                (0, false) => "test items",
-                _ => "anomalous",
-            })
-            .legend(move |(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.6).filled())
-            });
+            .map_err(err)?;
+        let label = match (k, labelled) {
+            (0, true) => "normal",
+            (0, false) => "test items",
+            _ => "anomalous",
+        };
+        legend.push((label, Swatch::Box(color.mix(0.6))));
     }
     chart
         .draw_series(LineSeries::new(
             [(threshold, 0.0), (threshold, top * 1.08)],
             BLACK.stroke_width(2),
         ))
-        .map_err(err)?
-        .label("threshold (drag it)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+        .map_err(err)?;
+    legend.push(("threshold (drag it)", Swatch::Line(BLACK)));
     if let Some(f) = cut.floor.filter(|f| (lo..hi).contains(f)) {
         let grey = RGBColor(110, 110, 120);
         chart
@@ -129,20 +128,10 @@ pub fn draw_histogram_on<DB: DrawingBackend>(
                 4,
                 grey.stroke_width(2),
             ))
-            .map_err(err)?
-            .label("floor: smoother is flagged")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 14, y)], grey.stroke_width(2))
-            });
+            .map_err(err)?;
+        legend.push(("floor: smoother is flagged", Swatch::Line(grey)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 210))
-        .label_font(("sans-serif", 12))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
+    crate::figure::draw_legend(chart.plotting_area(), &legend, 12)?;
     let x0 = chart.backend_coord(&(lo, 0.0)).0;
     let x1 = chart.backend_coord(&(hi, 0.0)).0;
     root.present().map_err(err)?;
@@ -401,25 +390,21 @@ pub fn draw_beat_on<DB: DrawingBackend>(
             recon.iter().enumerate().map(|(i, &v)| (i as f32, clamp(v))),
             RED_.stroke_width(2),
         ))
-        .map_err(err)?
-        .label("reconstruction")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED_.stroke_width(2)));
+        .map_err(err)?;
     chart
         .draw_series(LineSeries::new(
             beat.iter().enumerate().map(|(i, &v)| (i as f32, clamp(v))),
             BLUE.stroke_width(2),
         ))
-        .map_err(err)?
-        .label("your series")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLUE.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 210))
-        .label_font(("sans-serif", 12))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
         .map_err(err)?;
+    crate::figure::draw_legend(
+        chart.plotting_area(),
+        &[
+            ("reconstruction", Swatch::Line(RED_)),
+            ("your series", Swatch::Line(BLUE)),
+        ],
+        12,
+    )?;
     let (x0, y0) = chart.backend_coord(&(0.0, hi));
     let (x1, y1) = chart.backend_coord(&(last, lo));
     root.present().map_err(err)?;

@@ -198,9 +198,13 @@ impl AnomalyLab {
 
 #[wasm_bindgen]
 impl AnomalyLab {
-    /// Draws a few series of the loaded data (normal in blue, anomalous in
-    /// red) on `canvas`.
-    pub fn draw_preview(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
+    /// A few series of the loaded data (normal in blue, anomalous in red),
+    /// as a [`super::sketch::Drawing`] for a canvas shown as `frame` says.
+    #[wasm_bindgen(unchecked_return_type = "Drawing")]
+    pub fn draw_preview(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ChartFrame")] frame: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let d = self.data()?;
         let flags = d.test.anomalous.clone().unwrap_or_default();
         // Two series of each class, one panel each.
@@ -209,26 +213,28 @@ impl AnomalyLab {
             .map(|&a| flags.iter().filter(|&&f| f == a).count().min(2))
             .sum::<usize>();
         let long = d.long.is_some();
-        let root = super::chart_root(canvas, &|w| {
+        let rows = |w| {
             if long {
                 1
             } else {
                 plots::reconstructions_layout(w, panels).1
             }
-        })?;
+        };
         if let Some((l, _, _)) = &d.long {
-            return plots::draw_series_view_on(
-                &root,
-                &l.values,
-                d.test_offset,
-                l.labels.as_deref(),
-                &[],
-                (
-                    "point of the file (the test part; labelled anomalies in red)",
-                    "value",
-                ),
-            )
-            .map_err(js_err);
+            return super::chart(frame, &rows, |root| {
+                plots::draw_series_view_on(
+                    root,
+                    &l.values,
+                    d.test_offset,
+                    l.labels.as_deref(),
+                    &[],
+                    (
+                        "point of the file (the test part; labelled anomalies in red)",
+                        "value",
+                    ),
+                )
+            })
+            .map(|(d, ())| d);
         }
         let flags_ref = &flags;
         let pick = |a: bool| {
@@ -247,7 +253,10 @@ impl AnomalyLab {
                 )
             })
             .collect();
-        plots::draw_reconstructions_on(&root, &items).map_err(js_err)
+        super::chart(frame, &rows, |root| {
+            plots::draw_reconstructions_on(root, &items)
+        })
+        .map(|(d, ())| d)
     }
 
     /// Prepares training the chosen model on the loaded data.
@@ -431,19 +440,29 @@ impl AnomalyLab {
             .map_err(bad_input)
     }
 
-    /// Bends `series` (in place) as a drag from (`x0`, `y0`) to (`x1`,
-    /// `y1`) does, in points and values (see [`anomaly::brush`]).
-    pub fn brush(&self, series: &mut [f32], x0: f32, y0: f32, x1: f32, y1: f32, radius: f32) {
-        anomaly::brush(series, (x0, y0), (x1, y1), radius);
+    /// `series` bent as a drag from (`x0`, `y0`) to (`x1`, `y1`) bends it,
+    /// in points and values (see [`anomaly::brush`]).
+    pub fn brush(
+        &self,
+        mut series: Vec<f32>,
+        x0: f32,
+        y0: f32,
+        x1: f32,
+        y1: f32,
+        radius: f32,
+    ) -> Vec<f32> {
+        anomaly::brush(&mut series, (x0, y0), (x1, y1), radius);
+        series
     }
 
-    /// Scores a drawn series with the last run's model and draws it with
-    /// its reconstruction on `canvas`; resolves to its error against
-    /// `threshold` and where the plot lies.
-    #[wasm_bindgen(unchecked_return_type = "Promise<BeatView>")]
+    /// Scores a drawn series with the last run's model; resolves to its
+    /// error against `threshold`, and its plot with its reconstruction (a
+    /// [`super::sketch::Drawing`] for a canvas shown as `frame` says) and
+    /// where the plot lies.
+    #[wasm_bindgen(unchecked_return_type = "Promise<BeatView & { drawing: Drawing }>")]
     pub fn score_beat(
         &self,
-        canvas: web_sys::HtmlCanvasElement,
+        #[wasm_bindgen(unchecked_param_type = "ChartFrame")] frame: JsValue,
         series: Vec<f32>,
         threshold: f32,
     ) -> Result<Promise, JsValue> {
@@ -478,17 +497,19 @@ impl AnomalyLab {
                     "error {error:.4}: not above the threshold {threshold:.4}, passes as normal"
                 ),
             };
-            let root = super::chart_root(canvas, &|_| 1)?;
-            let frame = plots::draw_beat_on(&root, &series, &recon, d.beat_range(), &caption)
-                .map_err(js_err)?;
-            to_js(&BeatView {
+            let (drawing, frame) = super::chart(frame, &|_| 1, |root| {
+                plots::draw_beat_on(root, &series, &recon, d.beat_range(), &caption)
+            })?;
+            let view = to_js(&BeatView {
                 error,
                 threshold,
                 floor: c.floor,
                 flagged,
                 below_floor,
                 frame,
-            })
+            })?;
+            js_sys::Reflect::set(&view, &"drawing".into(), &drawing)?;
+            Ok(view)
         }))
     }
 
@@ -545,16 +566,20 @@ impl AnomalyLab {
         to_js(&metrics(&d, &r, threshold, &format!("value:{threshold}")))
     }
 
-    /// Draws one plot at `threshold`: "histogram" (returns where its axis
-    /// lies, for dragging), "roc", "series" or "recon".
-    #[wasm_bindgen(unchecked_return_type = "Axis | undefined")]
+    /// One plot at `threshold`: "histogram" (with where its axis lies, for
+    /// dragging), "roc", "series" or "recon", as a
+    /// [`super::sketch::Drawing`] for a canvas shown as `frame` says.
+    #[wasm_bindgen(unchecked_return_type = "{ drawing: Drawing, axis?: Axis }")]
     pub fn draw(
         &self,
         #[wasm_bindgen(unchecked_param_type = "\"histogram\" | \"roc\" | \"series\" | \"recon\"")]
         what: &str,
-        canvas: web_sys::HtmlCanvasElement,
+        #[wasm_bindgen(unchecked_param_type = "ChartFrame")] frame: JsValue,
         threshold: f32,
     ) -> Result<JsValue, JsValue> {
+        if !["histogram", "roc", "series", "recon"].contains(&what) {
+            return Err(js_err(format!("unknown plot '{what}'")));
+        }
         let (d, r) = self.run()?;
         let labels = d
             .test
@@ -567,51 +592,53 @@ impl AnomalyLab {
             .filter(|&&a| labels.contains(&a))
             .count();
         let recon = what == "recon";
-        let root = super::chart_root(canvas, &|w| {
+        let rows = |w| {
             if recon {
                 plots::reconstructions_layout(w, panels).1
             } else {
                 1
             }
-        })?;
+        };
         let c = cut(&d, &r, threshold);
-        match what {
-            "histogram" => {
-                let axis = plots::draw_histogram_on(
-                    &root,
-                    &r.test_errors,
-                    &labels,
-                    c,
-                    60,
-                    if d.long.is_some() {
-                        "windows"
-                    } else {
-                        "series"
-                    },
-                )
-                .map_err(js_err)?;
-                to_js(&axis)
-            }
-            "roc" => {
-                let curve = roc_curve(&r.test_errors, &labels);
-                let c =
-                    crate::metrics::detection::Confusion::of(&c.flag_all(&r.test_errors), &labels);
-                let fpr = c.fp as f64 / (c.fp + c.tn).max(1) as f64;
-                let auroc =
-                    crate::metrics::detection::auroc(&r.test_errors, &labels).unwrap_or(f64::NAN);
-                plots::draw_roc_on(&root, &curve, auroc, (fpr, c.recall())).map_err(js_err)?;
-                Ok(JsValue::UNDEFINED)
-            }
-            "series" => {
-                match &d.long {
-                    Some((l, _, _)) => {
-                        let flagged: Vec<(usize, usize)> = d
-                            .stretches(&r.test_errors, c)
-                            .iter()
-                            .map(|s| (s.start, s.end))
-                            .collect();
-                        plots::draw_series_view_on(
-                            &root,
+        let (drawing, axis) = super::chart(frame, &rows, |root| -> Result<_, String> {
+            match what {
+                "histogram" => {
+                    let axis = plots::draw_histogram_on(
+                        root,
+                        &r.test_errors,
+                        &labels,
+                        c,
+                        60,
+                        if d.long.is_some() {
+                            "windows"
+                        } else {
+                            "series"
+                        },
+                    )?;
+                    Ok(Some(axis))
+                }
+                "roc" => {
+                    let curve = roc_curve(&r.test_errors, &labels);
+                    let c = crate::metrics::detection::Confusion::of(
+                        &c.flag_all(&r.test_errors),
+                        &labels,
+                    );
+                    let fpr = c.fp as f64 / (c.fp + c.tn).max(1) as f64;
+                    let auroc = crate::metrics::detection::auroc(&r.test_errors, &labels)
+                        .unwrap_or(f64::NAN);
+                    plots::draw_roc_on(root, &curve, auroc, (fpr, c.recall()))?;
+                    Ok(None)
+                }
+                "series" => {
+                    match &d.long {
+                        Some((l, _, _)) => {
+                            let flagged: Vec<(usize, usize)> = d
+                                .stretches(&r.test_errors, c)
+                                .iter()
+                                .map(|s| (s.start, s.end))
+                                .collect();
+                            plots::draw_series_view_on(
+                            root,
                             &l.values,
                             d.test_offset,
                             l.labels.as_deref(),
@@ -621,21 +648,21 @@ impl AnomalyLab {
                                 "value",
                             ),
                         )
-                        .map_err(js_err)?;
-                    }
-                    None => {
-                        // Series data: every test series' error in order,
-                        // flagged ones shaded.
-                        let flagged: Vec<(usize, usize)> = r
-                            .test_errors
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, &e)| c.flags(e))
-                            .map(|(k, _)| (k, k + 1))
-                            .collect();
-                        let lab: Vec<bool> = labels.clone();
-                        plots::draw_series_view_on(
-                            &root,
+?;
+                        }
+                        None => {
+                            // Series data: every test series' error in order,
+                            // flagged ones shaded.
+                            let flagged: Vec<(usize, usize)> = r
+                                .test_errors
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, &e)| c.flags(e))
+                                .map(|(k, _)| (k, k + 1))
+                                .collect();
+                            let lab: Vec<bool> = labels.clone();
+                            plots::draw_series_view_on(
+                            root,
                             &r.test_errors,
                             0,
                             Some(&lab),
@@ -645,45 +672,51 @@ impl AnomalyLab {
                                 "error",
                             ),
                         )
-                        .map_err(js_err)?;
+?;
+                        }
                     }
+                    Ok(None)
                 }
-                Ok(JsValue::UNDEFINED)
+                _ => {
+                    let len = d.test.len;
+                    let pick = |a: bool| {
+                        let mut v: Vec<usize> =
+                            (0..d.test.count()).filter(|&i| labels[i] == a).collect();
+                        v.sort_by(|&x, &y| r.test_errors[x].total_cmp(&r.test_errors[y]));
+                        // The median item of the class.
+                        v.get(v.len() / 2).copied()
+                    };
+                    let items: Vec<(String, Vec<f32>, Vec<f32>)> = [pick(false), pick(true)]
+                        .into_iter()
+                        .flatten()
+                        .map(|i| {
+                            let kind = if labels[i] { "anomalous" } else { "normal" };
+                            (
+                                format!(
+                                    "{kind} #{i}: error {:.4}{}",
+                                    r.test_errors[i],
+                                    if c.flags(r.test_errors[i]) {
+                                        " (flagged)"
+                                    } else {
+                                        ""
+                                    }
+                                ),
+                                d.test.series(i).to_vec(),
+                                r.recon[i * len..(i + 1) * len].to_vec(),
+                            )
+                        })
+                        .collect();
+                    plots::draw_reconstructions_on(root, &items)?;
+                    Ok(None)
+                }
             }
-            "recon" => {
-                let len = d.test.len;
-                let pick = |a: bool| {
-                    let mut v: Vec<usize> =
-                        (0..d.test.count()).filter(|&i| labels[i] == a).collect();
-                    v.sort_by(|&x, &y| r.test_errors[x].total_cmp(&r.test_errors[y]));
-                    // The median item of the class.
-                    v.get(v.len() / 2).copied()
-                };
-                let items: Vec<(String, Vec<f32>, Vec<f32>)> = [pick(false), pick(true)]
-                    .into_iter()
-                    .flatten()
-                    .map(|i| {
-                        let kind = if labels[i] { "anomalous" } else { "normal" };
-                        (
-                            format!(
-                                "{kind} #{i}: error {:.4}{}",
-                                r.test_errors[i],
-                                if c.flags(r.test_errors[i]) {
-                                    " (flagged)"
-                                } else {
-                                    ""
-                                }
-                            ),
-                            d.test.series(i).to_vec(),
-                            r.recon[i * len..(i + 1) * len].to_vec(),
-                        )
-                    })
-                    .collect();
-                plots::draw_reconstructions_on(&root, &items).map_err(js_err)?;
-                Ok(JsValue::UNDEFINED)
-            }
-            other => Err(js_err(format!("unknown plot '{other}'"))),
+        })?;
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &"drawing".into(), &drawing)?;
+        if let Some(axis) = axis {
+            js_sys::Reflect::set(&out, &"axis".into(), &to_js(&axis)?)?;
         }
+        Ok(out.into())
     }
 }
 

@@ -13,8 +13,6 @@ use crate::labs::augment::{
 };
 use crate::models::{record, LatentAe};
 use js_sys::{Float32Array, Object, Promise, Reflect, Uint8Array};
-use plotters::prelude::IntoDrawingArea;
-use plotters_canvas::CanvasBackend;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -341,13 +339,10 @@ impl AugmentLab {
         }))
     }
 
-    /// Draws the last sampled grid with verdicts on `canvas` (the PNG
-    /// export), `cols` digits per row.
-    pub fn draw_grid(
-        &self,
-        canvas: web_sys::HtmlCanvasElement,
-        cols: usize,
-    ) -> Result<(), JsValue> {
+    /// The last sampled grid with verdicts (the PNG export), `cols` digits
+    /// per row, as a [`super::sketch::Drawing`] for the page to paint.
+    #[wasm_bindgen(unchecked_return_type = "Drawing")]
+    pub fn draw_grid(&self, cols: usize) -> Result<JsValue, JsValue> {
         let st = self.s.augment.borrow();
         let (images, verdicts) = st
             .last
@@ -371,19 +366,14 @@ impl AugmentLab {
             digit: s.digit,
         };
         let panels = [panel];
-        let (w, h) = figure::augment_figure_size(&panels, cols);
-        canvas.set_width(w);
-        canvas.set_height(h);
-        let root = CanvasBackend::with_canvas_object(canvas)
-            .ok_or_else(|| js_err("the canvas has no 2D context"))?
-            .into_drawing_area();
-        figure::draw_augment_figure_on(
-            &root,
-            &panels,
-            cols,
-            "aelab: generated digits and the classifier's verdicts",
-        )
-        .map_err(js_err)
+        super::figure_drawing(figure::augment_figure_size(&panels, cols), |root| {
+            figure::draw_augment_figure_on(
+                root,
+                &panels,
+                cols,
+                "aelab: generated digits and the classifier's verdicts",
+            )
+        })
     }
 
     /// The current augmenter as a weights file; resolves to a Uint8Array.

@@ -13,8 +13,6 @@ use crate::models::{record, Denoiser, DenoiserConfig, DenoiserKind};
 use crate::training::TrainConfig;
 use burn::module::Module;
 use js_sys::{Promise, Uint8Array};
-use plotters::prelude::IntoDrawingArea;
-use plotters_canvas::CanvasBackend;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -161,6 +159,50 @@ impl DenoiseLab {
         }))
     }
 
+    /// The pad's pipeline in one call: `input` (784 floats) with the noise
+    /// `clip(x + factor·N(0,1), 0, 1)` from `seed`, denoised as
+    /// [`DenoiseLab::run`] does, and the classifier's probabilities of the
+    /// three. Resolves to `{ noisy, denoised, probs }` (probs: 30 floats,
+    /// input, noisy, denoised).
+    #[wasm_bindgen(
+        unchecked_return_type = "Promise<{ noisy: Float32Array, denoised: Float32Array, probs: Float32Array }>"
+    )]
+    pub fn pipeline(&self, input: Vec<f32>, factor: f32, seed: u64) -> Result<Promise, JsValue> {
+        if input.len() != crate::data::PIXELS {
+            return Err(bad_input(format!(
+                "a digit is {} values, not {}",
+                crate::data::PIXELS,
+                input.len()
+            )));
+        }
+        let preview = self.s.preview.borrow().clone();
+        let model = match preview {
+            Some(m) => m,
+            None => self.model()?,
+        };
+        let classifier = self.s.classifier()?;
+        let device = self.s.device.clone();
+        Ok(future_to_promise(async move {
+            let noisy = denoise::add_noise(&input, factor, &mut crate::rng::Rng::new(seed));
+            let denoised = infer::denoise(&model, &noisy, &device)
+                .await
+                .map_err(js_err)?;
+            let all: Vec<f32> = [&input[..], &noisy, &denoised].concat();
+            let probs = infer::probabilities(&classifier, &all, &device)
+                .await
+                .map_err(js_err)?;
+            let out = js_sys::Object::new();
+            for (k, v) in [
+                ("noisy", &noisy),
+                ("denoised", &denoised),
+                ("probs", &probs),
+            ] {
+                js_sys::Reflect::set(&out, &k.into(), &js_sys::Float32Array::from(v.as_slice()))?;
+            }
+            Ok(out.into())
+        }))
+    }
+
     /// Denoises with a checkpoint of a run that trains elsewhere (a weights
     /// file from the compute worker) until [`DenoiseLab::clear_preview`]; the
     /// current denoiser stays as it is. Returns where the checkpoint was
@@ -200,11 +242,12 @@ impl DenoiseLab {
         }))
     }
 
-    /// Draws the report figure (ten digits × clean, noisy, denoised × the
-    /// three levels) on `canvas`. Its table is [`DenoiseLab::evaluate`],
-    /// which the page runs in the compute worker where it has one.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn draw_report(&self, canvas: web_sys::HtmlCanvasElement) -> Result<Promise, JsValue> {
+    /// The report figure (ten digits × clean, noisy, denoised × the three
+    /// levels), as a [`super::sketch::Drawing`] for the page to paint. Its
+    /// table is [`DenoiseLab::evaluate`], which the page runs in the
+    /// compute worker where it has one.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Drawing>")]
+    pub fn draw_report(&self) -> Result<Promise, JsValue> {
         let (den, cls, test) = (self.model()?, self.s.classifier()?, self.s.test()?);
         let device = self.s.device.clone();
         let backend = self.s.backend.clone();
@@ -212,19 +255,13 @@ impl DenoiseLab {
             let fig = denoise::figure_data(&den, &cls, &test, &REPORT_LEVELS, EVAL_SEED, &device)
                 .await
                 .map_err(js_err)?;
-            let (w, h) = figure::denoise_figure_size(REPORT_LEVELS.len());
-            canvas.set_width(w);
-            canvas.set_height(h);
-            let root = CanvasBackend::with_canvas_object(canvas)
-                .ok_or_else(|| js_err("the canvas has no 2D context"))?
-                .into_drawing_area();
-            figure::draw_denoise_figure_on(
-                &root,
-                &fig,
-                &format!("aelab denoising report (noise seed {EVAL_SEED}, backend {backend})"),
-            )
-            .map_err(js_err)?;
-            Ok(JsValue::UNDEFINED)
+            super::figure_drawing(figure::denoise_figure_size(REPORT_LEVELS.len()), |root| {
+                figure::draw_denoise_figure_on(
+                    root,
+                    &fig,
+                    &format!("aelab denoising report (noise seed {EVAL_SEED}, backend {backend})"),
+                )
+            })
         }))
     }
 

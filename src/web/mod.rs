@@ -15,8 +15,6 @@ use crate::rng::Rng;
 use crate::training::{EpochStats, Event, Progress, TrainError, Trainer};
 use burn::tensor::Device;
 use js_sys::{Float32Array, Promise, Uint8Array};
-use plotters::prelude::IntoDrawingArea;
-use plotters_canvas::CanvasBackend;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -25,6 +23,7 @@ use wasm_bindgen_futures::future_to_promise;
 mod anomaly;
 mod augment;
 mod denoise;
+mod sketch;
 
 pub use anomaly::AnomalyLab;
 pub use augment::AugmentLab;
@@ -243,52 +242,27 @@ pub fn form_defaults() -> Result<JsValue, JsValue> {
     })
 }
 
-/// A chart's drawing area on `canvas`, drawn at the width the page shows it
-/// at. The canvas's `width` and `height` in index.html are its full size;
-/// where its container is narrower (a phone), it is drawn at the width left
-/// (and at least 3/4 of its height), so that its text keeps its size instead
-/// of shrinking with the picture. `rows` says, for the width drawn at, how
-/// many rows of panels the chart stacks, each that height. A hidden canvas
-/// keeps its full size.
-pub(crate) fn chart_root(
-    canvas: web_sys::HtmlCanvasElement,
+/// Draws a chart for a canvas shown as `frame` says (a [`sketch::ChartFrame`]:
+/// its full size and the width the page shows it at); `rows` says, for the
+/// width drawn at, how many rows of panels the chart stacks. Returns the
+/// [`sketch::Drawing`] for the page to paint, with what `draw` returned.
+pub(crate) fn chart<T, E: std::fmt::Display>(
+    frame: JsValue,
     rows: &dyn Fn(u32) -> usize,
-) -> Result<plotters::drawing::DrawingArea<CanvasBackend, plotters::coord::Shift>, JsValue> {
-    let full = |name: &str, now: u32| -> u32 {
-        match canvas.get_attribute(name).and_then(|v| v.parse().ok()) {
-            Some(v) => v,
-            None => {
-                let _ = canvas.set_attribute(name, &now.to_string());
-                now
-            }
-        }
-    };
-    let (w0, h0) = (
-        full("data-full-width", canvas.width()),
-        full("data-full-height", canvas.height()),
-    );
-    // At its full width the canvas is as wide as its container lets it be
-    // (max-width: 100%), which is the width to draw at.
-    if canvas.width() != w0 {
-        canvas.set_width(w0);
-    }
-    let shown = canvas.client_width();
-    let w = if shown > 0 {
-        (shown as u32).clamp(w0.min(200), w0)
-    } else {
-        w0
-    };
-    let h = (h0 as f64 * (w as f64 / w0.max(1) as f64).max(0.75)).round() as u32
-        * rows(w).max(1) as u32;
-    if canvas.width() != w {
-        canvas.set_width(w);
-    }
-    if canvas.height() != h {
-        canvas.set_height(h);
-    }
-    Ok(CanvasBackend::with_canvas_object(canvas)
-        .ok_or_else(|| js_err("the canvas has no 2D context"))?
-        .into_drawing_area())
+    draw: impl FnOnce(&sketch::Area) -> Result<T, E>,
+) -> Result<(JsValue, T), JsValue> {
+    let frame: sketch::ChartFrame = from_js(frame, "chart frame")?;
+    let (d, out) = sketch::sketch(frame.size(rows), draw).map_err(js_err)?;
+    Ok((d.to_js(), out))
+}
+
+/// Draws a figure of a fixed `size` (the report's figures) for the page.
+pub(crate) fn figure_drawing<E: std::fmt::Display>(
+    size: (u32, u32),
+    draw: impl FnOnce(&sketch::Area) -> Result<(), E>,
+) -> Result<JsValue, JsValue> {
+    let (d, ()) = sketch::sketch(size, draw).map_err(js_err)?;
+    Ok(d.to_js())
 }
 
 /// `reason` as the start of a sentence: its first letter in capitals.
@@ -605,10 +579,11 @@ impl Curves {
         }
     }
 
-    fn draw(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
-        let root = chart_root(canvas, &|_| 1)?;
-        figure::draw_loss_chart_on(&root, &smooth(&self.train), &self.valid, self.epochs)
-            .map_err(js_err)
+    fn draw(&self, frame: JsValue) -> Result<JsValue, JsValue> {
+        let (d, ()) = chart(frame, &|_| 1, |root| {
+            figure::draw_loss_chart_on(root, &smooth(&self.train), &self.valid, self.epochs)
+        })?;
+        Ok(d)
     }
 }
 
@@ -641,8 +616,14 @@ impl LossChart {
         }
     }
 
-    pub fn draw(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
-        self.curves.draw(canvas)
+    /// The loss curves as a [`sketch::Drawing`] for a canvas shown as
+    /// `frame` says.
+    #[wasm_bindgen(unchecked_return_type = "Drawing")]
+    pub fn draw(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ChartFrame")] frame: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        self.curves.draw(frame)
     }
 
     /// How many training steps the chart holds.
@@ -854,9 +835,14 @@ impl TrainSession {
         self.cancel.cancel();
     }
 
-    /// Draws the train (per step) and validation (per epoch) loss curves.
-    pub fn draw_chart(&self, canvas: web_sys::HtmlCanvasElement) -> Result<(), JsValue> {
-        self.curves.borrow().draw(canvas)
+    /// The train (per step) and validation (per epoch) loss curves, as a
+    /// [`sketch::Drawing`] for a canvas shown as `frame` says.
+    #[wasm_bindgen(unchecked_return_type = "Drawing")]
+    pub fn draw_chart(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ChartFrame")] frame: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        self.curves.borrow().draw(frame)
     }
 }
 

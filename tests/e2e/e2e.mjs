@@ -29,12 +29,32 @@ async function open(query = '', pageOptions = { viewport: { width: 1200, height:
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (/Content Security Policy/.test(m.text())) cspViolations.push(m.text()); });
   page.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url()); });
+  await page.addInitScript(countWasmOnPage);
   await page.goto(`${origin}/index.html${query}`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   const ms = await page.evaluate(() => window.aelabFirstDenoiseMs);
   console.log(`# first denoise ${ms.toFixed(0)} ms after navigation start (${query || 'default backend'})`);
   return { page, errors };
 }
+
+// Counts the wasm modules the page's own thread compiles or instantiates
+// (window.aelabWasmOnPage): served over http, the lab's session and the
+// compute run in workers, and this thread only handles the DOM.
+function countWasmOnPage() {
+  window.aelabWasmOnPage = 0;
+  for (const name of ['instantiate', 'instantiateStreaming', 'compile', 'compileStreaming']) {
+    const f = WebAssembly[name];
+    WebAssembly[name] = function (...args) { window.aelabWasmOnPage += 1; return f.apply(this, args); };
+  }
+  const M = WebAssembly.Module;
+  WebAssembly.Module = function (...args) { window.aelabWasmOnPage += 1; return new M(...args); };
+}
+
+/** The pixels of a canvas, to tell two drawings apart. */
+const pixelsOf = (page, id) => page.evaluate((i) => {
+  const c = document.getElementById(i);
+  return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).join(',');
+}, id);
 
 async function ready(page) {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
@@ -64,6 +84,10 @@ test('drawn digits are recognised after denoising (CPU backend)', async () => {
     console.log(`# drew ${digit}: noisy "${n}", denoised "${v}"`);
     assert.ok(v.startsWith(digit), `drew ${digit}, the denoised verdict is "${v}"`);
   }
+  // The lab's session runs in the lab worker: the page's thread never
+  // started the wasm module.
+  assert.equal(await page.evaluate(() => window.aelabTest.labWhere()), 'worker');
+  assert.equal(await page.evaluate(() => window.aelabWasmOnPage), 0, 'the main thread instantiated no wasm module');
   // The slider is keyboard-operable and moves the noise level.
   await page.getByTestId('noise-factor').focus();
   await page.keyboard.press('ArrowRight');
@@ -200,6 +224,12 @@ test('training in the compute worker runs, reports progress, denoises the pad me
   await page.getByTestId('clear').click();
   await drawStroke(page, DIGITS[1][0]);
   assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('1'), 'a digit drawn during training is denoised and judged');
+  // The next checkpoint denoises the same digit again, differently.
+  const first = { source: await page.textContent('#denoise-source'), pixels: await pixelsOf(page, 'img-denoised') };
+  await page.waitForFunction((was) => document.getElementById('denoise-source').textContent !== was, first.source, { timeout: 300_000 });
+  await idle(page);
+  assert.notEqual(await pixelsOf(page, 'img-denoised'), first.pixels, 'a new checkpoint changes the denoised digit');
+  assert.match(await verdictOf(page, 'verdict-denoised'), /^\d \(\d+%\)$/);
   assert.match(await page.textContent('#train-status'), /^epoch 1\/1 · step \d+/, 'the run is still going');
   // A click on a tab is answered meanwhile.
   await page.click('#tab-augment');
@@ -223,6 +253,22 @@ test('training in the compute worker runs, reports progress, denoises the pad me
   await page.fill('#train-images', '300');
   await page.getByTestId('train-start').click();
   await page.waitForFunction(() => /^done:/.test(document.getElementById('train-status').textContent), null, { timeout: 600_000 });
+  assert.equal(await page.evaluate(() => window.aelabWasmOnPage), 0, 'the main thread instantiated no wasm module');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a lab worker that stops is started again with the models and the data, and the pad denoises again', async () => {
+  const { page, errors } = await open('?backend=flex');
+  await page.getByTestId('clear').click();
+  await drawStroke(page, DIGITS[7][0]);
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
+  assert.equal(await page.evaluate(() => window.aelabTest.killLabWorker()), true);
+  await page.waitForFunction(() => /lab worker stopped \(killed by the test\); aelab started it again, with your models and data/.test(document.getElementById('banner').textContent), null, { timeout: 120_000 });
+  await page.getByTestId('clear').click();
+  await drawStroke(page, DIGITS[1][0]);
+  assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('1'), 'the new worker denoises');
+  assert.equal(await page.evaluate(() => window.aelabTest.labWhere()), 'worker');
   assert.deepEqual(errors, []);
   await page.close();
 });
