@@ -85,6 +85,8 @@ export function paintDrawing(canvas, d) {
   if (canvas.height !== d.height) canvas.height = d.height;
   const g = canvas.getContext('2d');
   g.clearRect(0, 0, d.width, d.height);
+  // How many drawings the canvas has shown (the tests wait for one).
+  canvas.dataset.painted = String(Number(canvas.dataset.painted || 0) + 1);
   const { ops, texts } = d;
   const css = (rgb, a) => `rgba(${rgb >> 16},${(rgb >> 8) & 255},${rgb & 255},${a})`;
   // A vertical or horizontal line on a pixel's middle, so that it is sharp.

@@ -141,6 +141,8 @@ test("charts are drawn at the width they are shown at: full size on a laptop, th
     await page.click('#tab-anomaly');
     await page.click('#an-machine');
     await page.waitForFunction(() => /generated machine signal/.test(document.getElementById('an-preview-text').textContent));
+    // The core draws the chart in the lab worker; the page paints it.
+    await page.waitForFunction(() => Number(document.getElementById('an-preview').dataset.painted) > 0);
   };
   const wide = await open('?backend=flex');
   await load(wide.page);
