@@ -81,11 +81,12 @@ export function setupDenoise(app) {
   }
   $('sample').addEventListener('click', () => { drawSample(); update(); });
 
-  async function padInput() {
+  /** The pad's ink: its red channel, 0–255. */
+  function padInk() {
     const rgba = pctx.getImageData(0, 0, PAD, PAD).data;
-    const ink = new Float32Array(PAD * PAD);
-    for (let i = 0; i < ink.length; i++) ink[i] = rgba[4 * i] / 255;
-    return state.api.preprocess(ink, PAD, PAD);
+    const ink = new Uint8Array(PAD * PAD);
+    for (let i = 0; i < ink.length; i++) ink[i] = rgba[4 * i];
+    return ink;
   }
 
   function showOnPad(img) {
@@ -127,14 +128,18 @@ export function setupDenoise(app) {
       do {
         state.dirty = false;
         const t0 = performance.now();
-        const input = state.source === 'test' ? state.testImage : await padInput();
-        if (!input) {
+        // Centring (for a drawing), noise, denoising and the three
+        // verdicts: one call to the lab's session.
+        const seed = BigInt(state.seed);
+        const r = state.source === 'test'
+          ? (state.testImage ? await state.labs.denoise.pipeline(state.testImage, state.noise, seed) : undefined)
+          : await state.labs.denoise.pipeline_drawing(padInk(), PAD, PAD, state.noise, seed);
+        if (!r) {
           for (const id of ['img-input', 'img-noisy', 'img-denoised']) paint($(id), null);
           for (const id of ['verdict-input', 'verdict-noisy', 'verdict-denoised']) showVerdict($(id), null);
           continue;
         }
-        // Noise, denoising and the three verdicts: one call.
-        const { noisy, denoised, probs } = await state.labs.denoise.pipeline(input, state.noise, BigInt(state.seed));
+        const { input, noisy, denoised, probs } = r;
         paint($('img-input'), input);
         paint($('img-noisy'), noisy);
         paint($('img-denoised'), denoised);

@@ -52,8 +52,6 @@ export const api = {
   },
   /** @param {number} epochs */
   lossChart: (epochs) => new aelab.LossChart(epochs),
-  /** @param {Float32Array} pixels @param {number} width @param {number} height */
-  preprocess: (pixels, width, height) => aelab.preprocess(pixels, width, height),
   /** @param {Uint8Array} bytes */
   weights_kind: (bytes) => aelab.weights_kind(bytes),
   /** Destroys every WebGPU device (the lost-device test); how many. */

@@ -17,6 +17,12 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+#[wasm_bindgen(typescript_custom_section)]
+const PIPELINE_TS: &str = r#"
+/** The pad's pipeline on one digit (DenoiseLab.pipeline): 784 floats each, and 30 probabilities (input, noisy, denoised). */
+export interface Pipeline { input: Float32Array; noisy: Float32Array; denoised: Float32Array; probs: Float32Array }
+"#;
+
 /// The Denoise tab's handle on a session (`lab.denoise()`).
 #[wasm_bindgen]
 pub struct DenoiseLab {
@@ -162,11 +168,9 @@ impl DenoiseLab {
     /// The pad's pipeline in one call: `input` (784 floats) with the noise
     /// `clip(x + factor·N(0,1), 0, 1)` from `seed`, denoised as
     /// [`DenoiseLab::run`] does, and the classifier's probabilities of the
-    /// three. Resolves to `{ noisy, denoised, probs }` (probs: 30 floats,
-    /// input, noisy, denoised).
-    #[wasm_bindgen(
-        unchecked_return_type = "Promise<{ noisy: Float32Array, denoised: Float32Array, probs: Float32Array }>"
-    )]
+    /// three. Resolves to `{ input, noisy, denoised, probs }` (probs: 30
+    /// floats: input, noisy, denoised).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Pipeline>")]
     pub fn pipeline(&self, input: Vec<f32>, factor: f32, seed: u64) -> Result<Promise, JsValue> {
         if input.len() != crate::data::PIXELS {
             return Err(bad_input(format!(
@@ -175,6 +179,52 @@ impl DenoiseLab {
                 input.len()
             )));
         }
+        let run = self.pipeline_run(factor, seed)?;
+        Ok(future_to_promise(async move { run(input).await }))
+    }
+
+    /// [`DenoiseLab::pipeline`] of a drawing: `ink` is `width`×`height`
+    /// ink values (0–255, the pad's red channel), centred MNIST-style
+    /// first (as `preprocess`). Resolves to `undefined` for a blank pad.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Pipeline | undefined>")]
+    pub fn pipeline_drawing(
+        &self,
+        ink: Vec<u8>,
+        width: usize,
+        height: usize,
+        factor: f32,
+        seed: u64,
+    ) -> Result<Promise, JsValue> {
+        if ink.len() != width * height {
+            return Err(bad_input(format!(
+                "a {width}×{height} drawing is {} values, not {}",
+                width * height,
+                ink.len()
+            )));
+        }
+        let run = self.pipeline_run(factor, seed)?;
+        Ok(future_to_promise(async move {
+            let pixels: Vec<f32> = ink.iter().map(|&v| v as f32 / 255.0).collect();
+            match crate::data::preprocess::mnist_style(&pixels, width, height) {
+                Some(input) => run(input).await,
+                None => Ok(JsValue::UNDEFINED),
+            }
+        }))
+    }
+
+    /// The pipeline's work on one digit, with the models of now.
+    #[allow(clippy::type_complexity)]
+    fn pipeline_run(
+        &self,
+        factor: f32,
+        seed: u64,
+    ) -> Result<
+        impl FnOnce(
+            Vec<f32>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>,
+        JsValue,
+    > {
         let preview = self.s.preview.borrow().clone();
         let model = match preview {
             Some(m) => m,
@@ -182,25 +232,33 @@ impl DenoiseLab {
         };
         let classifier = self.s.classifier()?;
         let device = self.s.device.clone();
-        Ok(future_to_promise(async move {
-            let noisy = denoise::add_noise(&input, factor, &mut crate::rng::Rng::new(seed));
-            let denoised = infer::denoise(&model, &noisy, &device)
-                .await
-                .map_err(js_err)?;
-            let all: Vec<f32> = [&input[..], &noisy, &denoised].concat();
-            let probs = infer::probabilities(&classifier, &all, &device)
-                .await
-                .map_err(js_err)?;
-            let out = js_sys::Object::new();
-            for (k, v) in [
-                ("noisy", &noisy),
-                ("denoised", &denoised),
-                ("probs", &probs),
-            ] {
-                js_sys::Reflect::set(&out, &k.into(), &js_sys::Float32Array::from(v.as_slice()))?;
-            }
-            Ok(out.into())
-        }))
+        Ok(move |input: Vec<f32>| {
+            Box::pin(async move {
+                let noisy = denoise::add_noise(&input, factor, &mut crate::rng::Rng::new(seed));
+                let denoised = infer::denoise(&model, &noisy, &device)
+                    .await
+                    .map_err(js_err)?;
+                let all: Vec<f32> = [&input[..], &noisy, &denoised].concat();
+                let probs = infer::probabilities(&classifier, &all, &device)
+                    .await
+                    .map_err(js_err)?;
+                let out = js_sys::Object::new();
+                for (k, v) in [
+                    ("input", &input),
+                    ("noisy", &noisy),
+                    ("denoised", &denoised),
+                    ("probs", &probs),
+                ] {
+                    js_sys::Reflect::set(
+                        &out,
+                        &k.into(),
+                        &js_sys::Float32Array::from(v.as_slice()),
+                    )?;
+                }
+                Ok(out.into())
+            })
+                as std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>
+        })
     }
 
     /// Denoises with a checkpoint of a run that trains elsewhere (a weights
