@@ -221,6 +221,33 @@ fn measure(text: &str, font: &str, size: f64) -> (u32, u32) {
     (w.ceil() as u32, h.ceil() as u32)
 }
 
+impl Sketch {
+    /// Records `op` with `head`, the colour and `tail`; nothing for a
+    /// transparent colour.
+    fn shape(&self, op: u8, c: BackendColor, head: &[f32], tail: &[f32]) {
+        if c.alpha > 0.0 {
+            let mut rec = self.rec.borrow_mut();
+            rec.push(op, head);
+            rec.ops.extend_from_slice(&colour(c));
+            rec.ops.extend_from_slice(tail);
+        }
+    }
+
+    /// Records `op` with its point count, the colour, `tail` and the points.
+    fn points(
+        &self,
+        op: u8,
+        c: BackendColor,
+        tail: &[f32],
+        pts: impl IntoIterator<Item = BackendCoord>,
+    ) {
+        if c.alpha > 0.0 {
+            let head: Vec<f32> = colour(c).into_iter().chain(tail.iter().copied()).collect();
+            self.rec.borrow_mut().points(op, &head, pts);
+        }
+    }
+}
+
 impl DrawingBackend for Sketch {
     type ErrorType = Never;
 
@@ -241,12 +268,7 @@ impl DrawingBackend for Sketch {
         p: BackendCoord,
         c: BackendColor,
     ) -> Result<(), DrawingErrorKind<Never>> {
-        if c.alpha > 0.0 {
-            let [rgb, a] = colour(c);
-            self.rec
-                .borrow_mut()
-                .push(6, &[p.0 as f32, p.1 as f32, rgb, a]);
-        }
+        self.shape(6, c, &[p.0 as f32, p.1 as f32], &[]);
         Ok(())
     }
 
@@ -256,22 +278,8 @@ impl DrawingBackend for Sketch {
         to: BackendCoord,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Never>> {
-        let c = style.color();
-        if c.alpha > 0.0 {
-            let [rgb, a] = colour(c);
-            self.rec.borrow_mut().push(
-                0,
-                &[
-                    from.0 as f32,
-                    from.1 as f32,
-                    to.0 as f32,
-                    to.1 as f32,
-                    rgb,
-                    a,
-                    style.stroke_width() as f32,
-                ],
-            );
-        }
+        let at = [from.0 as f32, from.1 as f32, to.0 as f32, to.1 as f32];
+        self.shape(0, style.color(), &at, &[style.stroke_width() as f32]);
         Ok(())
     }
 
@@ -282,23 +290,9 @@ impl DrawingBackend for Sketch {
         style: &S,
         fill: bool,
     ) -> Result<(), DrawingErrorKind<Never>> {
-        let c = style.color();
-        if c.alpha > 0.0 {
-            let [rgb, a] = colour(c);
-            self.rec.borrow_mut().push(
-                1,
-                &[
-                    ul.0 as f32,
-                    ul.1 as f32,
-                    br.0 as f32,
-                    br.1 as f32,
-                    rgb,
-                    a,
-                    style.stroke_width() as f32,
-                    fill as u8 as f32,
-                ],
-            );
-        }
+        let at = [ul.0 as f32, ul.1 as f32, br.0 as f32, br.1 as f32];
+        let tail = [style.stroke_width() as f32, fill as u8 as f32];
+        self.shape(1, style.color(), &at, &tail);
         Ok(())
     }
 
@@ -307,13 +301,7 @@ impl DrawingBackend for Sketch {
         path: I,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Never>> {
-        let c = style.color();
-        if c.alpha > 0.0 {
-            let [rgb, a] = colour(c);
-            self.rec
-                .borrow_mut()
-                .points(2, &[rgb, a, style.stroke_width() as f32], path);
-        }
+        self.points(2, style.color(), &[style.stroke_width() as f32], path);
         Ok(())
     }
 
@@ -322,11 +310,7 @@ impl DrawingBackend for Sketch {
         path: I,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Never>> {
-        let c = style.color();
-        if c.alpha > 0.0 {
-            let [rgb, a] = colour(c);
-            self.rec.borrow_mut().points(3, &[rgb, a], path);
-        }
+        self.points(3, style.color(), &[], path);
         Ok(())
     }
 
@@ -337,22 +321,9 @@ impl DrawingBackend for Sketch {
         style: &S,
         fill: bool,
     ) -> Result<(), DrawingErrorKind<Never>> {
-        let c = style.color();
-        if c.alpha > 0.0 {
-            let [rgb, a] = colour(c);
-            self.rec.borrow_mut().push(
-                4,
-                &[
-                    center.0 as f32,
-                    center.1 as f32,
-                    radius as f32,
-                    rgb,
-                    a,
-                    style.stroke_width() as f32,
-                    fill as u8 as f32,
-                ],
-            );
-        }
+        let at = [center.0 as f32, center.1 as f32, radius as f32];
+        let tail = [style.stroke_width() as f32, fill as u8 as f32];
+        self.shape(4, style.color(), &at, &tail);
         Ok(())
     }
 
@@ -370,11 +341,9 @@ impl DrawingBackend for Sketch {
         style: &S,
         pos: BackendCoord,
     ) -> Result<(), DrawingErrorKind<Never>> {
-        let c = style.color();
-        if c.alpha == 0.0 || text.is_empty() {
+        if style.color().alpha == 0.0 || text.is_empty() {
             return Ok(());
         }
-        let [rgb, a] = colour(c);
         let h = match style.anchor().h_pos {
             HPos::Left => 0.0,
             HPos::Center => 1.0,
@@ -391,10 +360,12 @@ impl DrawingBackend for Sketch {
             FontTransform::Rotate180 => 2.0,
             FontTransform::Rotate270 => 3.0,
         };
-        let mut rec = self.rec.borrow_mut();
-        let t = rec.text(text.to_string());
-        let f = rec.text(font(style));
-        rec.push(5, &[t, f, pos.0 as f32, pos.1 as f32, rgb, a, h, v, turns]);
+        let (t, f) = {
+            let mut rec = self.rec.borrow_mut();
+            (rec.text(text.to_string()), rec.text(font(style)))
+        };
+        let at = [t, f, pos.0 as f32, pos.1 as f32];
+        self.shape(5, style.color(), &at, &[h, v, turns]);
         Ok(())
     }
 }
