@@ -59,7 +59,7 @@ export function showVerdict(el, probs, low = (best, p) => p < 0.5) {
  * (src/web/sketch.rs, Frame): its full size (its size in index.html, kept
  * in data-full-width and data-full-height) and the width it is shown at
  * (0 when hidden). At its full width the canvas is as wide as its
- * container lets it be (max-width: 100%).
+ * container lets it be (max-width: 100%). Nothing of the canvas changes.
  * @param {HTMLCanvasElement} canvas @returns {import('./aelab.js').ChartFrame}
  */
 export function frameOf(canvas) {
@@ -71,8 +71,15 @@ export function frameOf(canvas) {
   };
   const width = full('data-full-width', canvas.width);
   const height = full('data-full-height', canvas.height);
-  if (canvas.width !== width) canvas.width = width;
-  return { width, height, shown: canvas.clientWidth };
+  if (canvas.width === width) return { width, height, shown: canvas.clientWidth };
+  // Drawn narrower: the width it would be shown at in full, measured with
+  // a CSS width (which keeps the picture, where resizing the canvas would
+  // clear it until the new drawing comes).
+  const was = canvas.style.width;
+  canvas.style.width = `${width + canvas.offsetWidth - canvas.clientWidth}px`; // its borders too
+  const shown = canvas.clientWidth;
+  canvas.style.width = was;
+  return { width, height, shown };
 }
 
 /**
