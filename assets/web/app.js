@@ -10,7 +10,7 @@ import { setupDenoise } from './denoise.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
 import * as store from './store.js';
-import { Remote } from './remote.js';
+import { Remote, serve } from './remote.js';
 import { Compute, workerAvailable, measureBackends, measureRun, runKey, fasterToTrain, fasterToDenoise, measuredText } from './compute.js';
 
 // The compute worker, shared by the tabs that train in it (compute.js).
@@ -146,21 +146,21 @@ window.addEventListener('error', (ev) => banner(`Unexpected error: ${ev.message}
 const CPU_NAMES = { flex: 'Flex', ndarray: 'NdArray' };
 const cpuName = (b) => CPU_NAMES[b] || b;
 function showBackend() {
-  const lab = { backend: state.backend };
+  const backend = state.backend;
   const el = $('backend');
   // Training runs in the compute worker, on the threaded CPU module where
-  // the page is cross-origin isolated; the page's own module has one thread.
+  // the page is cross-origin isolated; the lab worker's module has one thread.
   // (A worker still starting has no count yet.)
   const threads = compute.worker && compute.threads > 0 && compute.backend !== 'webgpu' ? compute.threads : 1;
   const t = threadsText(threads);
-  el.textContent = lab.backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(lab.backend)} · ${t}`;
-  const why = lab.backend === 'webgpu' ? 'WebGPU: the GPU computes.'
+  el.textContent = backend === 'webgpu' ? 'WebGPU' : `CPU · ${cpuName(backend)} · ${t}`;
+  const why = backend === 'webgpu' ? 'WebGPU: the GPU computes.'
     : threads > 1 ? `Training runs on ${t} in the compute worker; the pad denoises on one thread in the lab worker.`
       : (compute.note || (self.crossOriginIsolated ? 'The CPU computes on one thread.'
         : 'This page is not cross-origin isolated (opened from a file, or from a server without COOP/COEP), so the CPU computes on one thread.'));
   el.title = [why, autoText()].filter(Boolean).join(' ');
-  el.className = 'pill ' + (lab.backend === 'webgpu' ? 'gpu' : 'cpu');
-  el.dataset.backend = lab.backend;
+  el.className = 'pill ' + (backend === 'webgpu' ? 'gpu' : 'cpu');
+  el.dataset.backend = backend;
   el.dataset.threads = String(threads);
   $('backend-select').value = state.choice;
   el.dataset.measured = state.measured ? 'true' : state.measuring ? 'measuring' : 'false';
@@ -338,7 +338,6 @@ async function openLab() {
   /** @type {(msg: any) => Promise<void>} */
   let handle = async () => {};
   const remote = new Remote((msg) => { queueMicrotask(() => handle(msg)); });
-  const { serve } = await import('./remote.js');
   handle = serve(host.api, (msg) => remote.receive(msg));
   host.onNews((msg) => { if (msg.kind === 'gpu-lost') onGpuLost(msg); });
   labRemote = remote;
@@ -366,8 +365,9 @@ function labLost(why) {
   state.testSet = null;
   state.trainSet = null;
   if (restarting) return;
+  const what = `${why[0].toUpperCase()}${why.slice(1)}`;
   restarting = (async () => {
-    banner(`${why[0].toUpperCase()}${why.slice(1)}; aelab is starting it again with your models and data…`, 'info');
+    banner(`${what}; aelab is starting it again with your models and data…`, 'info');
     try {
       state.api = await openLab();
       await state.api.start();
@@ -375,9 +375,9 @@ function labLost(why) {
       showModelInfo();
       await update();
       await Promise.all([augmentTab.restore(), anomalyTab.restore()]);
-      banner(`${why[0].toUpperCase()}${why.slice(1)}; aelab started it again, with your models and data.`, 'info');
+      banner(`${what}; aelab started it again, with your models and data.`, 'info');
     } catch (e) {
-      banner(`${why[0].toUpperCase()}${why.slice(1)}, and it could not start again (${errText(e)}). Reload the page; your work is kept.`);
+      banner(`${what}, and it could not start again (${errText(e)}). Reload the page; your work is kept.`);
     } finally { restarting = null; }
   })();
 }

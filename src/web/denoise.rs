@@ -113,6 +113,45 @@ impl DenoiseLab {
             .map(|d| d.0.clone())
             .ok_or_else(|| js_err("no denoiser is loaded"))
     }
+
+    /// What denoises now: the preview while one is set, else the current
+    /// denoiser.
+    fn denoising_model(&self) -> Result<Denoiser, JsValue> {
+        let preview = self.s.preview.borrow().clone();
+        match preview {
+            Some(m) => Ok(m),
+            None => self.model(),
+        }
+    }
+}
+
+/// The pad's pipeline on one digit: `input` with its noise, denoised by
+/// `model`, and `classifier`'s probabilities of the three, as a [`Pipeline`]
+/// object.
+async fn pipeline_on(
+    (model, classifier, device): (Denoiser, crate::models::Classifier, burn::tensor::Device),
+    input: Vec<f32>,
+    factor: f32,
+    seed: u64,
+) -> Result<JsValue, JsValue> {
+    let noisy = denoise::add_noise(&input, factor, &mut crate::rng::Rng::new(seed));
+    let denoised = infer::denoise(&model, &noisy, &device)
+        .await
+        .map_err(js_err)?;
+    let all: Vec<f32> = [&input[..], &noisy, &denoised].concat();
+    let probs = infer::probabilities(&classifier, &all, &device)
+        .await
+        .map_err(js_err)?;
+    let out = js_sys::Object::new();
+    for (k, v) in [
+        ("input", &input),
+        ("noisy", &noisy),
+        ("denoised", &denoised),
+        ("probs", &probs),
+    ] {
+        js_sys::Reflect::set(&out, &k.into(), &js_sys::Float32Array::from(v.as_slice()))?;
+    }
+    Ok(out.into())
 }
 
 #[wasm_bindgen]
@@ -154,11 +193,7 @@ impl DenoiseLab {
     /// Float32Array of the same length.
     #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array>")]
     pub fn run(&self, images: Vec<f32>) -> Result<Promise, JsValue> {
-        let preview = self.s.preview.borrow().clone();
-        let model = match preview {
-            Some(m) => m,
-            None => self.model()?,
-        };
+        let model = self.denoising_model()?;
         let device = self.s.device.clone();
         Ok(floats_promise(async move {
             infer::denoise(&model, &images, &device).await
@@ -179,8 +214,8 @@ impl DenoiseLab {
                 input.len()
             )));
         }
-        let run = self.pipeline_run(factor, seed)?;
-        Ok(future_to_promise(async move { run(input).await }))
+        let models = self.pipeline_models()?;
+        Ok(future_to_promise(pipeline_on(models, input, factor, seed)))
     }
 
     /// [`DenoiseLab::pipeline`] of a drawing: `ink` is `width`×`height`
@@ -202,63 +237,26 @@ impl DenoiseLab {
                 ink.len()
             )));
         }
-        let run = self.pipeline_run(factor, seed)?;
+        let models = self.pipeline_models()?;
         Ok(future_to_promise(async move {
             let pixels: Vec<f32> = ink.iter().map(|&v| v as f32 / 255.0).collect();
             match crate::data::preprocess::mnist_style(&pixels, width, height) {
-                Some(input) => run(input).await,
+                Some(input) => pipeline_on(models, input, factor, seed).await,
                 None => Ok(JsValue::UNDEFINED),
             }
         }))
     }
 
-    /// The pipeline's work on one digit, with the models of now.
+    /// The models the pipeline runs now, and their device.
     #[allow(clippy::type_complexity)]
-    fn pipeline_run(
+    fn pipeline_models(
         &self,
-        factor: f32,
-        seed: u64,
-    ) -> Result<
-        impl FnOnce(
-            Vec<f32>,
-        )
-            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>,
-        JsValue,
-    > {
-        let preview = self.s.preview.borrow().clone();
-        let model = match preview {
-            Some(m) => m,
-            None => self.model()?,
-        };
-        let classifier = self.s.classifier()?;
-        let device = self.s.device.clone();
-        Ok(move |input: Vec<f32>| {
-            Box::pin(async move {
-                let noisy = denoise::add_noise(&input, factor, &mut crate::rng::Rng::new(seed));
-                let denoised = infer::denoise(&model, &noisy, &device)
-                    .await
-                    .map_err(js_err)?;
-                let all: Vec<f32> = [&input[..], &noisy, &denoised].concat();
-                let probs = infer::probabilities(&classifier, &all, &device)
-                    .await
-                    .map_err(js_err)?;
-                let out = js_sys::Object::new();
-                for (k, v) in [
-                    ("input", &input),
-                    ("noisy", &noisy),
-                    ("denoised", &denoised),
-                    ("probs", &probs),
-                ] {
-                    js_sys::Reflect::set(
-                        &out,
-                        &k.into(),
-                        &js_sys::Float32Array::from(v.as_slice()),
-                    )?;
-                }
-                Ok(out.into())
-            })
-                as std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>
-        })
+    ) -> Result<(Denoiser, crate::models::Classifier, burn::tensor::Device), JsValue> {
+        Ok((
+            self.denoising_model()?,
+            self.s.classifier()?,
+            self.s.device.clone(),
+        ))
     }
 
     /// Denoises with a checkpoint of a run that trains elsewhere (a weights
