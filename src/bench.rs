@@ -105,10 +105,12 @@ pub async fn measure(
         valid: Mnist::default(),
         noise: NoiseSpec::Range(0.3, 0.9),
         valid_seed: 1,
+        loss: crate::training::Loss::Bce,
     };
-    let config = DenoiserConfig::new().with_kind(kind);
-    let mut trainer = Trainer::new(task, config.init(device), bench_config(batch), device)
-        .map_err(|e| e.to_string())?;
+    let spec = crate::models::spec::presets::denoiser(&DenoiserConfig::new().with_kind(kind));
+    let model = crate::models::Net::build(&spec, device).map_err(|e| e.message)?;
+    let mut trainer =
+        Trainer::new(task, model, bench_config(batch), device).map_err(|e| e.to_string())?;
     let ips = time_steps(&mut trainer, batch, warmup, steps).await?;
     let model = trainer.into_model();
     let one = vec![0.5f32; PIXELS];
@@ -191,6 +193,7 @@ fn bench_config(batch: usize) -> TrainConfig {
         learning_rate: 1e-3,
         schedule: Schedule::Constant,
         seed: 1,
+        ..TrainConfig::default()
     }
 }
 

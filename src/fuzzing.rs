@@ -111,6 +111,59 @@ pub fn record(data: &[u8]) {
     let _ = record::from_bytes::<Classifier>(data, &device).map_err(|e| e.to_string());
     let _ = record::from_bytes::<LatentAe>(data, &device).map_err(|e| e.to_string());
     let _ = record::from_bytes::<SeriesAe>(data, &device).map_err(|e| e.to_string());
+    let _ = record::from_bytes::<crate::models::Net>(data, &device).map_err(|e| e.to_string());
+    use crate::models::spec::{legacy, Purpose};
+    for p in [Purpose::Denoise, Purpose::Augment, Purpose::Anomaly] {
+        let _ = legacy::load(data, &device, p).map_err(|e| e.to_string());
+    }
+    let _ = legacy::kind(data).map_err(|e| e.to_string());
+}
+
+/// Model specs, as a student's JSON file or a URL's fragment: parsed,
+/// checked, summarised and written as code; a small valid one is built
+/// and run forward on one example.
+pub fn spec(data: &[u8]) {
+    use crate::models::spec::{code, Input, Limits};
+    use crate::models::{ModelSpec, Net};
+    use burn::prelude::*;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let spec = match ModelSpec::from_json(text) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let Ok(summary) = spec.summary() else {
+        panic!("a spec that parsed has a summary");
+    };
+    let _ = summary.table();
+    let _ = summary
+        .within(&Limits::default(), 16)
+        .map_err(|e| e.to_string());
+    code::rust(&spec).expect("a valid spec has Rust code");
+    code::keras(&spec).expect("a valid spec has Keras code");
+    // Small enough to run quickly: build and run it.
+    if summary.total_params <= 50_000 && summary.total_mflops <= 2.0 {
+        let device = crate::platform::CpuBackend::Flex.device();
+        let net = Net::build(&spec, &device).expect("a valid spec builds");
+        match spec.input {
+            Input::Image {
+                height,
+                width,
+                channels,
+            } => {
+                let y = net.forward(Tensor::zeros([1, channels, height, width], &device));
+                assert_eq!(y.dims(), [1, channels, height, width]);
+            }
+            Input::Series { length } => {
+                let y = net.forward_series(Tensor::zeros([1, length], &device));
+                assert_eq!(y.dims(), [1, length]);
+            }
+        }
+    }
 }
 
 /// The data the [`anomaly_run`] target reads runs against: name "fuzz",

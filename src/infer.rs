@@ -4,7 +4,7 @@
 
 use crate::data::PIXELS;
 use crate::metrics::argmax;
-use crate::models::{Classifier, Denoiser};
+use crate::models::{Classifier, Net};
 use burn::prelude::*;
 
 /// The largest batch pushed through a model at once. In the browser it is
@@ -103,11 +103,7 @@ pub(crate) async fn batched<const D: usize>(
 }
 
 /// Denoises `n * 784` pixels in [0, 1].
-pub async fn denoise(
-    model: &Denoiser,
-    images: &[f32],
-    device: &Device,
-) -> Result<Vec<f32>, String> {
+pub async fn denoise(model: &Net, images: &[f32], device: &Device) -> Result<Vec<f32>, String> {
     batched(images, device, |x| model.forward(x)).await
 }
 

@@ -344,7 +344,14 @@ fn augment_json_figure_and_errors() {
         assert!(v["diversity"][k].as_f64().is_some(), "diversity.{k} in {v}");
     }
     let bytes = std::fs::read(&model).unwrap();
-    assert_eq!(aelab::models::record::peek(&bytes).unwrap().0, "augmenter");
+    // The file holds a net with the preset's spec, which the Augment lab loads.
+    let (net, spec, _) = aelab::models::spec::legacy::load(
+        &bytes,
+        &aelab::platform::CpuBackend::Flex.device(),
+        aelab::models::spec::Purpose::Augment,
+    )
+    .unwrap();
+    assert_eq!(net.latent(), spec.summary().unwrap().latent.unwrap());
 
     let png = dir.join("augment.png");
     run_ok(
@@ -508,12 +515,18 @@ fn skip_denoiser_shape_flags() {
             .arg(&out),
     );
     let bytes = std::fs::read(&out).unwrap();
-    let (_, cfg, _) = aelab::models::record::from_bytes::<aelab::models::Denoiser>(
+    let (_, spec, _) = aelab::models::record::from_bytes::<aelab::models::Net>(
         &bytes,
         &aelab::platform::CpuBackend::Flex.device(),
     )
     .unwrap();
-    assert_eq!((cfg.bottleneck, cfg.depth, cfg.width), (8, 1, 32));
+    // The file holds the preset's spec for these settings.
+    let want = aelab::models::spec::presets::denoiser(
+        &aelab::models::DenoiserConfig::skip()
+            .with_bottleneck(8)
+            .with_depth(1),
+    );
+    assert_eq!(spec, want);
     // With --init the file's model is fine-tuned as it is: shape flags are refused.
     let err = run_err(
         aelab()
@@ -778,4 +791,118 @@ fn a_small_file_gets_a_cross_validated_threshold_and_says_so() {
             .arg(&file),
         "expected auto, split or cv",
     );
+}
+
+/// `--model` trains a designed model in each lab, and `aelab model` prints
+/// its summary and code; a bad spec is a message and exit code 1.
+#[test]
+fn designed_models_from_the_command_line() {
+    let dir = tmpdir("designed");
+    let spec = dir.join("small.json");
+    std::fs::write(
+        &spec,
+        r#"{"aelab_spec": 1, "name": "Small denoiser", "input": {"kind": "image", "height": 28, "width": 28, "channels": 1},
+            "layers": [{"type": "conv2d", "filters": 8, "activation": "relu"}, {"type": "max_pool"},
+                       {"type": "upsample"}, {"type": "conv2d", "filters": 1}]}"#,
+    )
+    .unwrap();
+    let summary = run_ok(aelab().args(["model", "summary"]).arg(&spec));
+    assert!(summary.contains("Small denoiser"), "{summary}");
+    assert!(summary.contains("14×14×8"), "{summary}");
+    assert!(summary.contains("Total: 153 parameters"), "{summary}");
+    let rust = run_ok(aelab().args(["model", "code", "--lang", "rust"]).arg(&spec));
+    assert!(rust.contains("pub struct SmallDenoiser"), "{rust}");
+    let keras = run_ok(
+        aelab()
+            .args(["model", "code", "--lang", "keras"])
+            .arg(&spec),
+    );
+    assert!(
+        keras.contains("layers.Conv2D(8, 3, padding=\"same\", activation=\"relu\")"),
+        "{keras}"
+    );
+    let presets = run_ok(aelab().args(["model", "presets"]));
+    assert!(
+        presets.contains("denoiser-skip") && presets.contains("series-conv1d"),
+        "{presets}"
+    );
+
+    let out = dir.join("small.aelab");
+    run_ok(
+        aelab()
+            .args(["denoise", "train", "--model"])
+            .arg(&spec)
+            .args([
+                "--limit",
+                "100",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "50",
+                "--optimizer",
+                "sgd",
+                "--loss",
+                "mse",
+                "--out",
+            ])
+            .arg(&out),
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, saved, meta) = aelab::models::record::from_bytes::<aelab::models::Net>(
+        &bytes,
+        &aelab::platform::CpuBackend::Flex.device(),
+    )
+    .unwrap();
+    assert_eq!(saved.name, "Small denoiser");
+    assert_eq!(meta["train"]["optimizer"], "sgd");
+    assert_eq!(meta["train"]["loss"], "mse");
+    // The trained file evaluates like any denoiser.
+    let eval = run_ok(
+        aelab()
+            .args(["denoise", "eval", "--limit", "20", "--weights"])
+            .arg(&out),
+    );
+    assert!(eval.contains("| 0.5 |"), "{eval}");
+    // The same spec cannot serve the Augment lab: it has no latent layer.
+    let err = run_err(
+        aelab()
+            .args(["augment", "--examples", "10", "--epochs", "1", "--model"])
+            .arg(&spec),
+    );
+    assert!(
+        err.contains("a latent layer is required for sampling"),
+        "{err}"
+    );
+    // The anomaly lab takes a series spec, by file.
+    let series = dir.join("series.json");
+    std::fs::write(
+        &series,
+        aelab::models::spec::presets::preset("series-dense")
+            .unwrap()
+            .to_json(),
+    )
+    .unwrap();
+    let table = run_ok(
+        aelab()
+            .args([
+                "anomaly",
+                "compare",
+                "--dataset",
+                "ecg5000",
+                "--epochs",
+                "2",
+                "--model",
+            ])
+            .arg(&series),
+    );
+    assert!(table.contains("Dense series autoencoder"), "{table}");
+    // A bad spec: the message names the layer, and nothing panics.
+    std::fs::write(&spec, r#"{"aelab_spec": 1, "input": {"kind": "image", "height": 28, "width": 28, "channels": 1}, "layers": [{"type": "conv2d", "filters": 8}, {"type": "max_pool"}]}"#).unwrap();
+    let err = run_err(aelab().args(["model", "summary"]).arg(&spec));
+    assert!(
+        err.contains("layer 2 (MaxPool) gives 14×14×8 but the decoder must end at 28×28×1"),
+        "{err}"
+    );
+    let err = run_err(aelab().args(["model", "summary", "no-such-preset"]));
+    assert!(err.contains("no preset \"no-such-preset\""), "{err}");
 }

@@ -19,12 +19,13 @@ use std::path::PathBuf;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 5] = [
+const TARGETS: [(&str, Target); 6] = [
     ("idx", fuzzing::idx),
     ("csv_wide", fuzzing::csv_wide),
     ("csv_long", fuzzing::csv_long),
     ("record", fuzzing::record),
     ("anomaly_run", fuzzing::anomaly_run),
+    ("spec", fuzzing::spec),
 ];
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -106,6 +107,18 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 .with_channels2(32)
                 .with_hidden(42);
             out.push(to_bytes_as(&c.init(&dev), &c, serde_json::json!({}), Storage::Q4).unwrap());
+            out
+        }
+        "spec" => {
+            let mut out: Vec<Vec<u8>> = aelab::models::spec::presets::PRESETS
+                .iter()
+                .map(|p| p.json.as_bytes().to_vec())
+                .collect();
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs");
+            for f in ["all-layers.json", "all-layers-series.json"] {
+                out.push(std::fs::read(dir.join(f)).unwrap());
+            }
+            out.push(br#"{"aelab_spec": 1, "input": {"kind": "series", "length": 9}, "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": "input"}]}"#.to_vec());
             out
         }
         "anomaly_run" => vec![
@@ -199,8 +212,12 @@ fn seeded_mutations_do_not_panic() {
     for (k, (name, target)) in TARGETS.into_iter().enumerate() {
         let mut pool = corpus(name);
         pool.extend(seeds(name));
-        // The record target builds models, so it gets fewer rounds.
-        let rounds = if name == "record" { 300 } else { 5_000 };
+        // The record and spec targets build models, so they get fewer rounds.
+        let rounds = if name == "record" || name == "spec" {
+            300
+        } else {
+            5_000
+        };
         let mut m = Mutator(0x9e37_79b9_7f4a_7c15 ^ k as u64);
         for _ in 0..rounds {
             let a = &pool[m.below(pool.len())];

@@ -5,11 +5,12 @@ use aelab::data::{assets_dir, load_mnist, Mnist, Split};
 use aelab::engine::{with_kernels, Kernels};
 use aelab::infer::images_tensor;
 use aelab::labs::denoise::{DenoiseTask, NoiseSpec};
-use aelab::models::{ClassifierConfig, Denoiser, DenoiserConfig};
+use aelab::models::spec::presets;
+use aelab::models::{ClassifierConfig, DenoiserConfig, Net};
 use aelab::platform::{block_on, CpuBackend};
 use aelab::rng::Rng;
 use aelab::training::classify::ClassifyTask;
-use aelab::training::{Event, Schedule, Task, TrainConfig, TrainError, Trainer};
+use aelab::training::{Event, Loss, Schedule, Task, TrainConfig, TrainError, Trainer};
 use burn::prelude::*;
 use std::cell::Cell;
 
@@ -26,6 +27,11 @@ fn split(n: usize, m: usize) -> (Mnist, Mnist) {
     (all.subset(&idx[..n]), all.subset(&idx[n..]))
 }
 
+/// A fresh net of a denoiser preset.
+fn denoiser(cfg: &DenoiserConfig, device: &Device) -> Net {
+    Net::build(&presets::denoiser(cfg), device).unwrap()
+}
+
 fn cfg(epochs: usize, batch: usize, lr: f64) -> TrainConfig {
     TrainConfig {
         epochs,
@@ -33,6 +39,7 @@ fn cfg(epochs: usize, batch: usize, lr: f64) -> TrainConfig {
         learning_rate: lr,
         schedule: Schedule::Constant,
         seed: 3,
+        ..TrainConfig::default()
     }
 }
 
@@ -47,11 +54,12 @@ fn denoiser_loss_falls_on_a_small_batch() {
         valid,
         noise: NoiseSpec::Fixed(0.5),
         valid_seed: 1,
+        loss: Loss::Bce,
     };
     // One batch per epoch, so each step sees the same 32 images.
     let mut t = Trainer::new(
         task,
-        DenoiserConfig::canonical().init(&device),
+        denoiser(&DenoiserConfig::canonical(), &device),
         cfg(12, 32, 3e-3),
         &device,
     )
@@ -82,10 +90,11 @@ fn ndarray_backend_lowers_the_loss() {
         valid: Mnist::default(),
         noise: NoiseSpec::Fixed(0.5),
         valid_seed: 1,
+        loss: Loss::Bce,
     };
     let mut t = Trainer::new(
         task,
-        DenoiserConfig::canonical().init(&device),
+        denoiser(&DenoiserConfig::canonical(), &device),
         cfg(6, 8, 5e-3),
         &device,
     )
@@ -162,6 +171,7 @@ fn engine_kernels_follow_burns_loss_curve() {
         valid: Mnist::default(),
         noise: NoiseSpec::Range(0.3, 0.9),
         valid_seed: 1,
+        loss: Loss::Bce,
     };
     let classify = || ClassifyTask {
         train: digits(640),
@@ -172,7 +182,7 @@ fn engine_kernels_follow_burns_loss_curve() {
     let mut curves = Vec::new();
     device.seed(17);
     for cfg in [DenoiserConfig::canonical(), DenoiserConfig::skip()] {
-        let model = cfg.init(&device);
+        let model = denoiser(&cfg, &device);
         curves.push((
             format!("{:?} denoiser", cfg.kind),
             losses_with(Kernels::Engine, denoise(), model.clone(), STEPS),
@@ -219,20 +229,14 @@ struct PoisonedTask {
 }
 
 impl Task for PoisonedTask {
-    type Model = Denoiser;
+    type Model = Net;
     fn train_len(&self) -> usize {
         self.inner.train_len()
     }
     fn valid_len(&self) -> usize {
         0
     }
-    fn train_loss(
-        &self,
-        model: &Denoiser,
-        idx: &[usize],
-        rng: &mut Rng,
-        device: &Device,
-    ) -> Tensor<1> {
+    fn train_loss(&self, model: &Net, idx: &[usize], rng: &mut Rng, device: &Device) -> Tensor<1> {
         self.calls.set(self.calls.get() + 1);
         let loss = self.inner.train_loss(model, idx, rng, device);
         if self.calls.get() == self.poison_at {
@@ -241,7 +245,7 @@ impl Task for PoisonedTask {
             loss
         }
     }
-    fn valid_loss(&self, model: &Denoiser, idx: &[usize], device: &Device) -> Tensor<1> {
+    fn valid_loss(&self, model: &Net, idx: &[usize], device: &Device) -> Tensor<1> {
         self.inner.valid_loss(model, idx, device)
     }
 }
@@ -256,13 +260,14 @@ fn divergence_stops_and_keeps_the_last_good_weights() {
             valid: Mnist::default(),
             noise: NoiseSpec::Fixed(0.5),
             valid_seed: 1,
+            loss: Loss::Bce,
         },
         calls: Cell::new(0),
         poison_at: 4,
     };
     let mut t = Trainer::new(
         task,
-        DenoiserConfig::canonical().init(&device),
+        denoiser(&DenoiserConfig::canonical(), &device),
         cfg(10, 16, 1e-3),
         &device,
     )
@@ -322,10 +327,11 @@ fn cancellation_and_progress() {
         valid: Mnist::default(),
         noise: NoiseSpec::Range(0.3, 0.9),
         valid_seed: 1,
+        loss: Loss::Bce,
     };
     let mut t = Trainer::new(
         task,
-        DenoiserConfig::canonical().init(&device),
+        denoiser(&DenoiserConfig::canonical(), &device),
         cfg(2, 10, 1e-3),
         &device,
     )
@@ -357,8 +363,9 @@ fn bad_settings_are_refused() {
         valid: Mnist::default(),
         noise: NoiseSpec::Fixed(0.5),
         valid_seed: 1,
+        loss: Loss::Bce,
     };
-    let model = || DenoiserConfig::canonical().init(&device);
+    let model = || denoiser(&DenoiserConfig::canonical(), &device);
     let empty = DenoiseTask {
         train: Mnist::default(),
         ..mk()
@@ -376,5 +383,61 @@ fn bad_settings_are_refused() {
         let e = Trainer::new(mk(), model(), c, &device).err().unwrap();
         assert!(matches!(e, TrainError::BadConfig(_)));
         assert!(e.to_string().contains(msg), "{e}");
+    }
+}
+
+/// A designed model trains: a spec with layers off the engine (a strided
+/// convolution, a transposed one, batch norm, a concatenating skip) and
+/// each optimizer and loss lowers the loss on a small batch.
+#[test]
+fn a_designed_model_trains_with_each_optimizer_and_loss() {
+    use aelab::models::ModelSpec;
+    use aelab::training::OptimizerKind;
+    let spec = ModelSpec::from_json(
+        r#"{"aelab_spec": 1, "name": "Designed", "input": {"kind": "image", "height": 28, "width": 28, "channels": 1},
+            "layers": [
+              {"name": "top", "type": "conv2d", "filters": 8, "activation": "relu"},
+              {"type": "conv2d", "filters": 16, "stride": 2, "activation": "relu"},
+              {"type": "batch_norm"},
+              {"type": "conv_transpose2d", "filters": 8, "stride": 2, "activation": "relu"},
+              {"type": "skip", "from": "top", "mode": "concat"},
+              {"type": "conv2d", "filters": 1}
+            ]}"#,
+    )
+    .unwrap();
+    let device = CpuBackend::Flex.device();
+    for (optimizer, loss, lr) in [
+        (OptimizerKind::Adam, Loss::Bce, 3e-3),
+        (OptimizerKind::AdamW, Loss::Mse, 3e-3),
+        (OptimizerKind::Sgd, Loss::Bce, 5e-2),
+        (OptimizerKind::RmsProp, Loss::Mae, 1e-3),
+    ] {
+        let (train, valid) = split(32, 16);
+        let task = DenoiseTask {
+            train,
+            valid,
+            noise: NoiseSpec::Fixed(0.5),
+            valid_seed: 1,
+            loss,
+        };
+        device.seed(5);
+        let config = TrainConfig {
+            optimizer,
+            weight_decay: 1e-4,
+            ..cfg(10, 32, lr)
+        };
+        let mut t =
+            Trainer::new(task, Net::build(&spec, &device).unwrap(), config, &device).unwrap();
+        let mut losses = Vec::new();
+        block_on(t.run(|e| {
+            if let Event::Step(p) = e {
+                losses.push(p.loss)
+            }
+        }))
+        .unwrap();
+        assert!(
+            losses[9] < 0.8 * losses[0],
+            "{optimizer:?} {loss:?}: {losses:?}"
+        );
     }
 }

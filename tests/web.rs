@@ -110,6 +110,7 @@ async fn one_step(device: Device) -> (f32, f32) {
         learning_rate: 1e-2,
         schedule: Schedule::Constant,
         seed: 5,
+        ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(task, model, config, &device).unwrap();
     assert!(matches!(trainer.step().await.unwrap(), Event::Step(_)));

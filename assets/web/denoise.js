@@ -435,7 +435,7 @@ export function setupDenoise(app) {
       let origin = c.trained_in === 'browser' ? `trained in this browser on ${c.images} images, ${c.epochs} epoch(s)` : (state.bytes.denoiser === state.bytes.pretrained ? 'pre-trained (shipped with aelab)' : 'loaded from a file');
       // Counted as in the status line: epochs from 1.
       if (c.checkpoint) origin += ` (checkpoint ${c.checkpoint.step === 0 ? '' : 'at '}${atText(c.checkpoint)})`;
-      $('model-info').textContent = `Current denoiser: ${c.kind} conv autoencoder (width ${c.width}, bottleneck ${c.bottleneck}), ${origin}.`;
+      $('model-info').textContent = `Current denoiser: ${c.name} (${c.layers} layers, ${c.params.toLocaleString('en')} parameters), ${origin}.`;
     } catch (e) { $('model-info').textContent = ''; }
   }
   $('model-download').addEventListener('click', async () => {

@@ -1,7 +1,7 @@
 //! `aelab anomaly`: exercise 3, anomaly detection by reconstruction error.
 
 use super::progress::train_with_progress;
-use super::Ctx;
+use super::{read_spec, ChoiceArgs, Ctx};
 use crate::data::series;
 use crate::data::{self, Split};
 use crate::labs::anomaly;
@@ -85,9 +85,11 @@ struct AnomalyData {
 
 #[derive(Args, Debug, Clone)]
 struct AnomalyModelArgs {
-    /// dense or conv1d.
-    #[arg(long, default_value = "dense")]
+    /// dense or conv1d (the presets), or a designed model: a spec file (JSON) for series.
+    #[arg(long, default_value = "dense", value_name = "MODEL")]
     model: String,
+    #[command(flatten)]
+    choices: ChoiceArgs,
     /// Bottleneck size (default: 32 for dense, 8 for conv1d).
     #[arg(long)]
     latent: Option<usize>,
@@ -220,9 +222,19 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String
     }
 }
 
+/// Whether `--model` names a spec rather than a preset kind.
+fn is_spec(model: &str) -> bool {
+    model.ends_with(".json") || std::path::Path::new(model).exists()
+}
+
 fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, String> {
-    anomaly::AnomalyChoices {
-        model: m.model.clone(),
+    let spec = is_spec(&m.model).then(|| read_spec(&m.model)).transpose()?;
+    let mut s = anomaly::AnomalyChoices {
+        model: if spec.is_some() {
+            "dense".into()
+        } else {
+            m.model.clone()
+        },
         latent: m.latent,
         depth: m.depth,
         epochs: m.epochs,
@@ -231,7 +243,10 @@ fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, St
         threshold_from: Some(anomaly::ThresholdFrom::parse(&m.threshold_from)?),
         ..Default::default()
     }
-    .settings()
+    .settings()?;
+    s.spec = spec;
+    m.choices.apply(&mut s.train)?;
+    Ok(s)
 }
 
 /// The normal errors a threshold is set from, and the folds when they are
@@ -256,7 +271,7 @@ fn anomaly_train(
     };
     eprintln!(
         "training the {} autoencoder on {} normal series of {} points ({})",
-        settings.model.name(),
+        settings.model_name(),
         trainer.task().train.count(),
         data.train.len,
         data.name
@@ -316,7 +331,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
             }
             let scored = data.test.anomalous.clone().map(|labels| {
                 let det = anomaly::detection(
-                    settings.model.name(),
+                    &settings.model_name(),
                     &test_err,
                     &labels,
                     cut,
@@ -334,7 +349,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                         v
                     }
                     None => serde_json::json!({
-                        "model": settings.model.name(),
+                        "model": settings.model_name(),
                         "threshold": t,
                         "floor": cut.floor,
                         "threshold_rule": rule.describe(),
@@ -397,15 +412,20 @@ pub(super) fn run(ctx: &Ctx, cmd: AnomalyCmd) -> Result<(), String> {
                 anomaly::Threshold::Max,
             ];
             let mut rows = Vec::new();
-            for kind in ["dense", "conv1d"] {
+            // The presets, and a designed model given with --model.
+            let mut models = vec!["dense".to_string(), "conv1d".to_string()];
+            if is_spec(&model.model) {
+                models.push(model.model.clone());
+            }
+            for kind in models {
                 let mut m = model.clone();
-                m.model = kind.into();
+                m.model = kind;
                 let settings = anomaly_settings(&m)?;
                 let (normal, test_err) = anomaly_train(ctx, &d, &settings)?;
                 for r in rules {
                     let t = r.resolve(&normal.errors);
                     rows.push(anomaly::detection(
-                        kind,
+                        &settings.model_name(),
                         &test_err,
                         &labels,
                         d.cut(t, &normal.errors, true),

@@ -3,7 +3,7 @@
 
 use super::io::save;
 use super::progress::train_with_progress;
-use super::Ctx;
+use super::{read_spec, ChoiceArgs, Ctx};
 use crate::data::{Mnist, Split};
 use crate::labs::augment;
 use crate::models::Classifier;
@@ -44,6 +44,11 @@ struct AugmentModelArgs {
     /// Weight of the mean squared code in the loss.
     #[arg(long, default_value_t = report().code_penalty)]
     code_penalty: f32,
+    /// A designed model: a spec file (JSON) with a latent layer, or a preset's id (latent-ae); --latent and --width then do not apply.
+    #[arg(long, value_name = "SPEC")]
+    model: Option<String>,
+    #[command(flatten)]
+    choices: ChoiceArgs,
 }
 
 /// Train on N examples of one digit, generate, judge and measure diversity.
@@ -115,7 +120,7 @@ fn train_augmenter(
     examples: usize,
     m: &AugmentModelArgs,
 ) -> Result<(augment::Augmenter, augment::AugmentSettings), String> {
-    let settings = augment::AugmentChoices {
+    let mut settings = augment::AugmentChoices {
         latent: Some(m.latent),
         width: Some(m.width),
         epochs: Some(m.epochs),
@@ -124,10 +129,12 @@ fn train_augmenter(
         ..Default::default()
     }
     .apply(augment::AugmentSettings::report(digit, examples, m.seed));
+    settings.spec = m.model.as_deref().map(read_spec).transpose()?;
+    m.choices.apply(&mut settings.train)?;
     let (mut trainer, chosen) = augment::trainer(&data.0, &data.1, &settings, &ctx.device)?;
     eprintln!(
         "training the augmenter (d = {}) on {examples} examples of digit {digit}",
-        settings.latent
+        trainer.model().latent()
     );
     train_with_progress(&mut trainer, |_| Ok(()))?;
     let images = data.0.batch_f32(&chosen);
@@ -181,7 +188,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AugmentCmd) -> Result<(), String> {
             let (aug, settings) = train_augmenter(ctx, &data, a.digit, a.examples, &a.model)?;
             if let Some(out) = &a.out {
                 let meta = serde_json::json!({"digit": a.digit, "examples": a.examples, "settings": settings});
-                save(&aug.model, &settings.model_config(), meta, out)?;
+                save(&aug.model, &settings.model_spec(), meta, out)?;
             }
             let reference = block_on(augment::Reference::new(
                 &data.1,

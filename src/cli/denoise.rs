@@ -2,10 +2,11 @@
 
 use super::io::save;
 use super::progress::train_with_progress;
-use super::{train_config, Ctx, TrainArgs};
+use super::{read_spec, train_config, ChoiceArgs, Ctx, TrainArgs};
 use crate::data::Split;
 use crate::labs::denoise::{self, DenoiseSettings, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
-use crate::models::{Classifier, Denoiser, DenoiserConfig, DenoiserKind};
+use crate::models::spec::Purpose;
+use crate::models::{Classifier, DenoiserConfig, DenoiserKind, Net};
 use crate::platform::block_on;
 use crate::training::Trainer;
 use burn::prelude::*;
@@ -18,6 +19,11 @@ pub(super) enum DenoiseCmd {
     Train {
         #[command(flatten)]
         train: TrainArgs,
+        #[command(flatten)]
+        choices: ChoiceArgs,
+        /// A designed model: a spec file (JSON), or a preset's id (denoiser-canonical, denoiser-skip).
+        #[arg(long, value_name = "SPEC")]
+        model: Option<String>,
         /// canonical (the Keras-blog model) or skip (the better variant).
         /// (default: canonical; not with --init)
         #[arg(long)]
@@ -77,9 +83,9 @@ fn load_models(
     ctx: &Ctx,
     weights: Option<PathBuf>,
     classifier: Option<PathBuf>,
-) -> Result<(PathBuf, Denoiser, Classifier), String> {
+) -> Result<(PathBuf, Net, Classifier), String> {
     let wpath = weights.unwrap_or_else(|| ctx.default_denoiser());
-    let den: Denoiser = ctx.load(&wpath)?;
+    let (den, _) = ctx.load_net(&wpath, Purpose::Denoise)?;
     let cls: Classifier = ctx.load(&classifier.unwrap_or_else(|| ctx.default_classifier()))?;
     Ok((wpath, den, cls))
 }
@@ -88,6 +94,8 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
     match cmd {
         DenoiseCmd::Train {
             train,
+            choices,
+            model,
             kind,
             noise,
             noise_min,
@@ -99,7 +107,7 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
             out,
         } => {
             let defaults = DenoiserConfig::new();
-            let settings = DenoiseSettings {
+            let mut settings = DenoiseSettings {
                 noise: match noise {
                     Some(f) => NoiseSpec::Fixed(f),
                     None => NoiseSpec::between(noise_min, noise_max),
@@ -112,26 +120,35 @@ pub(super) fn run(ctx: &Ctx, cmd: DenoiseCmd) -> Result<(), String> {
                     bottleneck: bottleneck.unwrap_or(defaults.bottleneck),
                     depth: depth.unwrap_or(defaults.depth),
                 },
+                spec: model.as_deref().map(read_spec).transpose()?,
                 train: train_config(&train),
             };
-            if init.is_some()
-                && (kind.is_some() || width.is_some() || bottleneck.is_some() || depth.is_some())
-            {
-                return Err("--kind, --width, --bottleneck and --depth describe a new model; with --init the file's model is fine-tuned as it is".into());
+            choices.apply(&mut settings.train)?;
+            let preset_flags =
+                kind.is_some() || width.is_some() || bottleneck.is_some() || depth.is_some();
+            if init.is_some() && (preset_flags || model.is_some()) {
+                return Err("--model, --kind, --width, --bottleneck and --depth describe a new model; with --init the file's model is fine-tuned as it is".into());
+            }
+            if model.is_some() && preset_flags {
+                return Err("--model gives the whole model; --kind, --width, --bottleneck and --depth describe a preset".into());
             }
             settings.validate()?;
             let (model, config) = match init {
                 Some(p) => {
                     ctx.device.seed(settings.train.seed);
-                    ctx.load_with_config::<Denoiser>(&p)?
+                    ctx.load_net(&p, Purpose::Denoise)?
                 }
-                None => (settings.new_model(&ctx.device)?, settings.model.clone()),
+                None => (settings.new_model(&ctx.device)?, settings.model_spec()),
             };
             let data = ctx.mnist(Split::Train)?;
             let mut trainer = settings.trainer(&data, model, &ctx.device)?;
             eprintln!(
-                "training the {} denoiser ({} parameters) on {} images, {} ({} held out)",
-                config.kind.name(),
+                "training the {} ({} parameters) on {} images, {} ({} held out)",
+                if config.name.is_empty() {
+                    "designed model"
+                } else {
+                    &config.name
+                },
                 trainer.model().num_params(),
                 trainer.task().train.len(),
                 settings.noise.describe(),

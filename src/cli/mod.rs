@@ -9,14 +9,17 @@ mod bench;
 mod classifier;
 mod denoise;
 mod io;
+mod model;
 mod progress;
 mod weights;
 
 use crate::data::{self, Mnist, Split};
 use crate::labs::denoise::DenoiseSettings;
 use crate::models::record::{self, Weights};
+use crate::models::spec::{legacy, presets, Purpose};
+use crate::models::{ModelSpec, Net};
 use crate::platform::CpuBackend;
-use crate::training::{Schedule, TrainConfig};
+use crate::training::{Loss, OptimizerKind, Schedule, TrainConfig};
 use burn::prelude::*;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -52,6 +55,9 @@ enum Command {
     Augment(augment::AugmentCmd),
     /// Exercise 3: anomaly detection in time series by reconstruction error.
     Anomaly(anomaly::AnomalyCmd),
+    /// Model specs: the summary table, the generated Rust or Keras code, the presets.
+    #[command(subcommand)]
+    Model(model::ModelCmd),
     /// Weights files: store the parameters as f32, f16 or 8-bit.
     #[command(subcommand)]
     Weights(weights::WeightsCmd),
@@ -82,6 +88,46 @@ struct TrainArgs {
     /// Share of the training images held out for validation.
     #[arg(long, default_value_t = DenoiseSettings::default().valid_fraction)]
     valid_fraction: f32,
+}
+
+/// The training choices every lab shares.
+#[derive(Args, Debug, Clone, Default)]
+struct ChoiceArgs {
+    /// adam (the default), adamw, sgd (momentum 0.9) or rmsprop.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// The optimizer's weight decay (default 0).
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// bce, mse or mae (default: bce for digits, mae for series).
+    #[arg(long)]
+    loss: Option<String>,
+}
+
+impl ChoiceArgs {
+    fn apply(&self, t: &mut TrainConfig) -> Result<(), String> {
+        if let Some(o) = &self.optimizer {
+            t.optimizer = OptimizerKind::parse(o)?;
+        }
+        if let Some(w) = self.weight_decay {
+            t.weight_decay = w;
+        }
+        if let Some(l) = &self.loss {
+            t.loss = Some(Loss::parse(l)?);
+        }
+        Ok(())
+    }
+}
+
+/// A model spec: a JSON file, or the id of a preset (`denoiser-skip`).
+fn read_spec(arg: &str) -> Result<ModelSpec, String> {
+    let path = Path::new(arg);
+    if !path.exists() && !arg.ends_with(".json") {
+        return presets::preset(arg);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    ModelSpec::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 struct Ctx {
@@ -116,6 +162,15 @@ impl Ctx {
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Reads a lab's model: a net, or an aelab 0.1 file of the lab's kind.
+    fn load_net(&self, path: &Path, purpose: Purpose) -> Result<(Net, ModelSpec), String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        legacy::load(&bytes, &self.device, purpose)
+            .map(|(m, s, _)| (m, s))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     fn load<M: Weights>(&self, path: &Path) -> Result<M, String> {
         self.load_with_config(path).map(|(m, _)| m)
     }
@@ -145,6 +200,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Denoise(c) => denoise::run(&ctx, c),
         Command::Augment(c) => augment::run(&ctx, c),
         Command::Anomaly(c) => anomaly::run(&ctx, c),
+        Command::Model(c) => model::run(c),
         Command::Weights(c) => weights::run(c),
         Command::Bench(a) => bench::run(a),
     }
@@ -161,6 +217,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
             Schedule::Cosine
         },
         seed: a.seed,
+        ..TrainConfig::default()
     }
 }
 

@@ -11,8 +11,10 @@ pub use run::Run;
 use crate::data::series::{LongSeries, SeriesSet};
 use crate::infer::read_f32;
 use crate::metrics::detection::{auprc, auroc, best_f1_threshold, Confusion};
-use crate::models::{SeriesAe, SeriesAeConfig, SeriesModelKind};
+use crate::models::spec::{presets, Purpose};
+use crate::models::{ModelSpec, Net, SeriesAeConfig, SeriesModelKind};
 use crate::rng::Rng;
+use crate::training::Loss;
 use crate::training::{CancelToken, Event, Schedule, Task, TrainConfig, TrainError, Trainer};
 use burn::prelude::*;
 
@@ -64,6 +66,7 @@ impl Scaler {
 pub struct SeriesTask {
     pub train: SeriesSet,
     pub valid: SeriesSet,
+    pub loss: Loss,
 }
 
 fn batch(set: &SeriesSet, idx: &[usize], device: &Device) -> Tensor<2> {
@@ -75,26 +78,22 @@ fn batch(set: &SeriesSet, idx: &[usize], device: &Device) -> Tensor<2> {
 }
 
 impl Task for SeriesTask {
-    type Model = SeriesAe;
+    type Model = Net;
     fn train_len(&self) -> usize {
         self.train.count()
     }
     fn valid_len(&self) -> usize {
         self.valid.count()
     }
-    fn train_loss(
-        &self,
-        model: &SeriesAe,
-        idx: &[usize],
-        _rng: &mut Rng,
-        device: &Device,
-    ) -> Tensor<1> {
+    fn train_loss(&self, model: &Net, idx: &[usize], _rng: &mut Rng, device: &Device) -> Tensor<1> {
         let x = batch(&self.train, idx, device);
-        (model.forward(x.clone()) - x).abs().mean()
+        self.loss
+            .of_logits(model.forward_series_logits(x.clone()), x)
     }
-    fn valid_loss(&self, model: &SeriesAe, idx: &[usize], device: &Device) -> Tensor<1> {
+    fn valid_loss(&self, model: &Net, idx: &[usize], device: &Device) -> Tensor<1> {
         let x = batch(&self.valid, idx, device);
-        (model.forward(x.clone()) - x).abs().mean()
+        self.loss
+            .of_logits(model.forward_series_logits(x.clone()), x)
     }
 }
 
@@ -250,6 +249,10 @@ pub struct AnomalySettings {
     pub valid_fraction: f32,
     /// Where the threshold's normal errors come from.
     pub threshold_from: ThresholdFrom,
+    /// A designed model, instead of the preset (`--model spec.json`); its
+    /// length is set from the data.
+    #[serde(default)]
+    pub spec: Option<ModelSpec>,
     pub train: TrainConfig,
 }
 
@@ -341,20 +344,39 @@ impl AnomalySettings {
             depth,
             valid_fraction: 0.2,
             threshold_from: ThresholdFrom::Auto,
+            spec: None,
             train: TrainConfig {
                 epochs,
                 batch_size: 32,
                 learning_rate: 2e-3,
                 schedule: Schedule::Cosine,
                 seed,
+                ..TrainConfig::default()
             },
         }
     }
 
-    pub fn model_config(&self, length: usize) -> SeriesAeConfig {
-        SeriesAeConfig::new(self.model, length)
-            .with_latent(self.latent)
-            .with_depth(self.depth)
+    /// The spec of the model for series of `length` points: the designed
+    /// one, or the preset's.
+    pub fn model_spec(&self, length: usize) -> ModelSpec {
+        match &self.spec {
+            Some(s) => s.clone().with_length(length),
+            None => presets::series(
+                &SeriesAeConfig::new(self.model, length)
+                    .with_latent(self.latent)
+                    .with_depth(self.depth),
+            ),
+        }
+    }
+
+    /// The model's name in run tables: the preset's kind, or the designed
+    /// model's name.
+    pub fn model_name(&self) -> String {
+        match &self.spec {
+            Some(s) if !s.name.is_empty() => s.name.clone(),
+            Some(_) => "designed".into(),
+            None => self.model.name().into(),
+        }
     }
 
     pub fn validate(&self, length: usize) -> Result<(), String> {
@@ -378,7 +400,10 @@ impl AnomalySettings {
         if !(0.05..=0.5).contains(&self.valid_fraction) {
             return Err("the validation share must be 0.05–0.5".into());
         }
-        Ok(())
+        let spec = self.model_spec(length);
+        Purpose::Anomaly.check(&spec)?;
+        spec.check()?;
+        self.train.validate()
     }
 }
 
@@ -424,9 +449,10 @@ pub fn trainer_split(
     let task = SeriesTask {
         train: scale(train),
         valid: scale(valid),
+        loss: settings.train.loss.unwrap_or(Loss::Mae),
     };
     device.seed(settings.train.seed);
-    let model = settings.model_config(train.len).init(device);
+    let model = Net::build(&settings.model_spec(train.len), device)?;
     let t = Trainer::new(task, model, settings.train.clone(), device).map_err(|e| e.to_string())?;
     Ok((t, scaler))
 }
@@ -434,7 +460,7 @@ pub fn trainer_split(
 /// Mean absolute reconstruction error of each series (scaled units), and
 /// the reconstructions.
 pub async fn errors(
-    model: &SeriesAe,
+    model: &Net,
     scaler: &Scaler,
     set: &SeriesSet,
     device: &Device,
@@ -452,7 +478,7 @@ pub async fn errors(
     for chunk in scaled.chunks(256 * set.len) {
         let n = chunk.len() / set.len;
         let x = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [n, set.len]), device);
-        let r = read_f32(model.forward(x)).await?;
+        let r = read_f32(model.forward_series(x)).await?;
         for (a, b) in chunk.chunks(set.len).zip(r.chunks(set.len)) {
             errs.push(a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / set.len as f32);
         }
@@ -890,7 +916,7 @@ impl RunData {
 /// errors are) and its reconstruction in the data's units. A series of the
 /// wrong length or with a value that is not a number is refused.
 pub async fn score_series(
-    model: &SeriesAe,
+    model: &Net,
     scaler: &Scaler,
     series: &[f32],
     device: &Device,

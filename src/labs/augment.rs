@@ -1,6 +1,6 @@
 //! Exercise 2: data augmentation with a few-shot autoencoder.
 //!
-//! A convolutional autoencoder with a vector latent ([`LatentAe`]) is
+//! A convolutional autoencoder with a vector latent (by default the preset `latent-ae`, [`crate::models::spec::presets::latent_ae`]) is
 //! trained on N examples of one digit. New digits are decoded from chosen
 //! codes: samples of a Gaussian fitted to the training codes, noisy copies
 //! of a training code, interpolations and per-dimension edits. The
@@ -15,10 +15,12 @@ use crate::metrics::diversity::{
     fid, mean_pairwise_l2_in_turns, median, nearest_distances_in_turns, prdc, share_below,
 };
 use crate::metrics::linalg::{cholesky, mean_cov};
+use crate::models::spec::{presets, Purpose};
 use crate::models::LatentAeConfig;
-use crate::models::{bce_with_logits, Classifier, LatentAe};
+use crate::models::{Classifier, ModelSpec, Net};
 use crate::rng::Rng;
 use crate::training::classify::shift_image;
+use crate::training::Loss;
 use crate::training::{Schedule, Task, TrainConfig, Trainer};
 use burn::module::Module;
 use burn::prelude::*;
@@ -90,6 +92,7 @@ pub struct AugmentTask {
     pub max_shift: i32,
     pub code_noise: f32,
     pub code_penalty: f32,
+    pub loss: Loss,
 }
 
 impl AugmentTask {
@@ -100,6 +103,7 @@ impl AugmentTask {
             max_shift: 2,
             code_noise: default_code_noise(),
             code_penalty: default_code_penalty(),
+            loss: Loss::Bce,
         }
     }
 
@@ -109,7 +113,7 @@ impl AugmentTask {
 }
 
 impl Task for AugmentTask {
-    type Model = LatentAe;
+    type Model = Net;
 
     fn train_len(&self) -> usize {
         self.train.len() * self.repeats()
@@ -121,7 +125,7 @@ impl Task for AugmentTask {
 
     fn train_loss(
         &self,
-        model: &LatentAe,
+        model: &Net,
         indices: &[usize],
         rng: &mut Rng,
         device: &Device,
@@ -146,12 +150,13 @@ impl Task for AugmentTask {
             .powf_scalar(2.0)
             .mean()
             .mul_scalar(self.code_penalty);
-        bce_with_logits(model.decode_logits(z + noise), x) + penalty
+        self.loss.of_logits(model.decode_logits(z + noise), x) + penalty
     }
 
-    fn valid_loss(&self, model: &LatentAe, indices: &[usize], device: &Device) -> Tensor<1> {
+    fn valid_loss(&self, model: &Net, indices: &[usize], device: &Device) -> Tensor<1> {
         let x = images_tensor(&self.valid.batch_f32(indices), device);
-        bce_with_logits(model.decode_logits(model.encode(x.clone())), x)
+        self.loss
+            .of_logits(model.decode_logits(model.encode(x.clone())), x)
     }
 }
 
@@ -201,6 +206,9 @@ pub struct AugmentSettings {
     /// Weight of the mean squared code in the loss.
     #[serde(default = "default_code_penalty")]
     pub code_penalty: f32,
+    /// A designed model, instead of the preset (`--model spec.json`).
+    #[serde(default)]
+    pub spec: Option<ModelSpec>,
     pub train: TrainConfig,
 }
 
@@ -231,12 +239,14 @@ impl AugmentSettings {
             width: 32,
             code_noise: default_code_noise(),
             code_penalty: default_code_penalty(),
+            spec: None,
             train: TrainConfig {
                 epochs: 40,
                 batch_size: 32,
                 learning_rate: 2e-3,
                 schedule: Schedule::Cosine,
                 seed,
+                ..TrainConfig::default()
             },
         }
     }
@@ -252,10 +262,15 @@ impl AugmentSettings {
         s
     }
 
-    pub fn model_config(&self) -> LatentAeConfig {
-        LatentAeConfig::new()
-            .with_latent(self.latent)
-            .with_width(self.width)
+    /// The spec of the model: the designed one, or the preset's.
+    pub fn model_spec(&self) -> ModelSpec {
+        self.spec.clone().unwrap_or_else(|| {
+            presets::latent_ae(
+                &LatentAeConfig::new()
+                    .with_latent(self.latent)
+                    .with_width(self.width),
+            )
+        })
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -280,7 +295,10 @@ impl AugmentSettings {
                 self.code_penalty
             ));
         }
-        Ok(())
+        let spec = self.model_spec();
+        spec.check()?;
+        Purpose::Augment.check(&spec)?;
+        self.train.validate()
     }
 }
 
@@ -302,8 +320,9 @@ pub fn trainer(
     let mut task = AugmentTask::new(train.subset(&chosen), of_digit(test, settings.digit, 200));
     task.code_noise = settings.code_noise;
     task.code_penalty = settings.code_penalty;
+    task.loss = settings.train.loss.unwrap_or(Loss::Bce);
     device.seed(settings.train.seed);
-    let model = settings.model_config().init(device);
+    let model = Net::build(&settings.model_spec(), device)?;
     let t = Trainer::new(task, model, settings.train.clone(), device).map_err(|e| e.to_string())?;
     Ok((t, chosen))
 }
@@ -492,7 +511,7 @@ fn codes_tensor(codes: &[f32], dim: usize, device: &Device) -> Tensor<2> {
 /// the Gaussian fitted to them.
 #[derive(Clone)]
 pub struct Augmenter {
-    pub model: LatentAe,
+    pub model: Net,
     pub digit: u8,
     /// The training examples, `n × 784` floats.
     pub examples: Vec<f32>,
@@ -502,7 +521,7 @@ pub struct Augmenter {
 
 impl Augmenter {
     pub async fn new(
-        model: LatentAe,
+        model: Net,
         digit: u8,
         examples: Vec<f32>,
         device: &Device,
@@ -533,12 +552,12 @@ impl Augmenter {
 }
 
 /// Codes of `n × 784` pixels, `n × latent` floats.
-pub async fn encode(model: &LatentAe, images: &[f32], device: &Device) -> Result<Vec<f32>, String> {
+pub async fn encode(model: &Net, images: &[f32], device: &Device) -> Result<Vec<f32>, String> {
     infer::batched(images, device, |x| model.encode(x)).await
 }
 
 /// Images of `n × latent` codes.
-pub async fn decode(model: &LatentAe, codes: &[f32], device: &Device) -> Result<Vec<f32>, String> {
+pub async fn decode(model: &Net, codes: &[f32], device: &Device) -> Result<Vec<f32>, String> {
     let d = model.latent();
     if codes.len() % d != 0 {
         return Err(format!("codes must have {d} values each"));

@@ -7,10 +7,10 @@
 use crate::data::{Mnist, PIXELS, SIDE};
 use crate::infer::{self, images_tensor};
 use crate::metrics::{accuracy, psnr, ssim};
-use crate::models::record::Weights;
-use crate::models::{bce_with_logits, Classifier, Denoiser, DenoiserConfig};
+use crate::models::spec::{presets, Purpose};
+use crate::models::{Classifier, DenoiserConfig, ModelSpec, Net};
 use crate::rng::Rng;
-use crate::training::{Schedule, Task, TrainConfig, Trainer};
+use crate::training::{Loss, Schedule, Task, TrainConfig, Trainer};
 use burn::prelude::*;
 
 /// The noise levels of the report.
@@ -92,8 +92,12 @@ pub struct DenoiseSettings {
     pub images: Option<usize>,
     /// Share of those images held out for validation.
     pub valid_fraction: f32,
-    /// The model trained from scratch (a fine-tuned model brings its own).
+    /// The preset's settings for a model trained from scratch (a
+    /// fine-tuned model brings its own).
     pub model: DenoiserConfig,
+    /// A designed model, instead of the preset (`--model spec.json`).
+    #[serde(default)]
+    pub spec: Option<ModelSpec>,
     pub train: TrainConfig,
 }
 
@@ -107,12 +111,14 @@ impl Default for DenoiseSettings {
             images: None,
             valid_fraction: 0.05,
             model: DenoiserConfig::canonical(),
+            spec: None,
             train: TrainConfig {
                 epochs: 3,
                 batch_size: 128,
                 learning_rate: 2e-3,
                 schedule: Schedule::Cosine,
                 seed: 1,
+                ..TrainConfig::default()
             },
         }
     }
@@ -163,16 +169,29 @@ impl DenoiseSettings {
                 return Err(format!("train on at least {MIN_IMAGES} images (got {n})"));
             }
         }
-        Denoiser::validate(&self.model)?;
+        if self.spec.is_none() {
+            <crate::models::Denoiser as crate::models::record::Weights>::validate(&self.model)?;
+        }
+        let spec = self.model_spec();
+        spec.check()?;
+        Purpose::Denoise.check(&spec)?;
         self.train.validate()
     }
 
-    /// A fresh model of [`DenoiseSettings::model`], initialised from the
-    /// device's seed.
-    pub fn new_model(&self, device: &Device) -> Result<Denoiser, String> {
-        Denoiser::validate(&self.model)?;
+    /// The spec of the model trained from scratch: the designed one, or
+    /// the preset's.
+    pub fn model_spec(&self) -> ModelSpec {
+        self.spec
+            .clone()
+            .unwrap_or_else(|| presets::denoiser(&self.model))
+    }
+
+    /// A fresh model of [`DenoiseSettings::model_spec`], initialised from
+    /// the device's seed.
+    pub fn new_model(&self, device: &Device) -> Result<Net, String> {
+        self.validate()?;
         device.seed(self.train.seed);
-        Ok(self.model.init(device))
+        Ok(Net::build(&self.model_spec(), device)?)
     }
 
     /// The training and validation images this run uses.
@@ -189,7 +208,7 @@ impl DenoiseSettings {
     pub fn trainer(
         &self,
         train: &Mnist,
-        model: Denoiser,
+        model: Net,
         device: &Device,
     ) -> Result<Trainer<DenoiseTask>, String> {
         self.validate()?;
@@ -199,6 +218,7 @@ impl DenoiseSettings {
             valid: va,
             noise: self.noise,
             valid_seed: self.valid_seed(),
+            loss: self.train.loss.unwrap_or(Loss::Bce),
         };
         Trainer::new(task, model, self.train.clone(), device).map_err(|e| e.to_string())
     }
@@ -211,6 +231,7 @@ pub struct DenoiseTask {
     pub noise: NoiseSpec,
     /// Seed of the (fixed) validation noise.
     pub valid_seed: u64,
+    pub loss: Loss,
 }
 
 impl DenoiseTask {
@@ -231,7 +252,7 @@ impl DenoiseTask {
 }
 
 impl Task for DenoiseTask {
-    type Model = Denoiser;
+    type Model = Net;
 
     fn train_len(&self) -> usize {
         self.train.len()
@@ -243,7 +264,7 @@ impl Task for DenoiseTask {
 
     fn train_loss(
         &self,
-        model: &Denoiser,
+        model: &Net,
         indices: &[usize],
         rng: &mut Rng,
         device: &Device,
@@ -253,13 +274,13 @@ impl Task for DenoiseTask {
             let f = noise.sample(rng);
             (f, Rng::new(rng.next_u64()))
         });
-        bce_with_logits(
+        self.loss.of_logits(
             model.forward_logits(images_tensor(&noisy, device)),
             images_tensor(&clean, device),
         )
     }
 
-    fn valid_loss(&self, model: &Denoiser, indices: &[usize], device: &Device) -> Tensor<1> {
+    fn valid_loss(&self, model: &Net, indices: &[usize], device: &Device) -> Tensor<1> {
         let noise = self.noise;
         let seed = self.valid_seed;
         let (clean, noisy) = self.noisy_pair(&self.valid, indices, |k| {
@@ -267,7 +288,7 @@ impl Task for DenoiseTask {
             let f = noise.sample(&mut r);
             (f, r)
         });
-        bce_with_logits(
+        self.loss.of_logits(
             model.forward_logits(images_tensor(&noisy, device)),
             images_tensor(&clean, device),
         )
@@ -320,7 +341,7 @@ pub struct EvalReport {
 
 /// Evaluates a denoiser on `test` at each level, judged by `classifier`.
 pub async fn evaluate(
-    denoiser: &Denoiser,
+    denoiser: &Net,
     classifier: &Classifier,
     test: &Mnist,
     levels: &[f32],
@@ -398,7 +419,7 @@ pub struct FigureData {
 }
 
 pub async fn figure_data(
-    denoiser: &Denoiser,
+    denoiser: &Net,
     classifier: &Classifier,
     test: &Mnist,
     levels: &[f32],

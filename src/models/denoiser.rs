@@ -61,15 +61,15 @@ fn conv(cin: usize, cout: usize, device: &Device) -> Conv2d {
 
 #[derive(Module, Debug)]
 pub struct Denoiser {
-    enc1: Conv2d,
-    enc2: Conv2d,
+    pub(crate) enc1: Conv2d,
+    pub(crate) enc2: Conv2d,
     /// Canonical: one conv at 7×7. Skip: `depth` convs.
-    mid: Vec<Conv2d>,
+    pub(crate) mid: Vec<Conv2d>,
     /// Canonical: the decoder's 14×14 conv. Skip: also the 14×14 conv.
-    dec2: Conv2d,
-    out: Conv2d,
+    pub(crate) dec2: Conv2d,
+    pub(crate) out: Conv2d,
     pool: MaxPool2d,
-    skip: bool,
+    pub(crate) skip: bool,
 }
 
 impl DenoiserConfig {

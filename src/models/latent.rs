@@ -22,12 +22,12 @@ pub struct LatentAeConfig {
 
 #[derive(Module, Debug)]
 pub struct LatentAe {
-    enc1: Conv2d,
-    enc2: Conv2d,
-    to_code: Linear,
-    from_code: Linear,
-    dec1: Conv2d,
-    out: Conv2d,
+    pub(crate) enc1: Conv2d,
+    pub(crate) enc2: Conv2d,
+    pub(crate) to_code: Linear,
+    pub(crate) from_code: Linear,
+    pub(crate) dec1: Conv2d,
+    pub(crate) out: Conv2d,
     pool: MaxPool2d,
     /// Channels at 7×7 (twice the width).
     deep: usize,

@@ -8,11 +8,13 @@ pub mod denoiser;
 pub mod latent;
 pub mod record;
 pub mod series;
+pub mod spec;
 
 pub use classifier::{Classifier, ClassifierConfig};
 pub use denoiser::{Denoiser, DenoiserConfig, DenoiserKind};
 pub use latent::{LatentAe, LatentAeConfig};
 pub use series::{SeriesAe, SeriesAeConfig, SeriesModelKind};
+pub use spec::{ModelSpec, Net};
 
 use burn::prelude::*;
 

@@ -52,15 +52,15 @@ pub struct SeriesAeConfig {
 
 #[derive(Module, Debug)]
 pub struct SeriesAe {
-    dense_enc: Vec<Linear>,
-    dense_dec: Vec<Linear>,
-    conv_enc: Vec<Conv1d>,
-    conv_dec: Vec<Conv1d>,
-    conv_out: Option<Conv1d>,
+    pub(crate) dense_enc: Vec<Linear>,
+    pub(crate) dense_dec: Vec<Linear>,
+    pub(crate) conv_enc: Vec<Conv1d>,
+    pub(crate) conv_dec: Vec<Conv1d>,
+    pub(crate) conv_out: Option<Conv1d>,
     /// The conv model's dense bottleneck: the deepest feature map, flattened,
     /// down to `latent` values and back.
-    conv_down: Option<Linear>,
-    conv_up: Option<Linear>,
+    pub(crate) conv_down: Option<Linear>,
+    pub(crate) conv_up: Option<Linear>,
     /// Channels of the deepest feature map (conv model).
     deep: usize,
     length: usize,

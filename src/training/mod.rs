@@ -11,7 +11,11 @@ pub mod classify;
 use crate::platform::now_ms;
 use crate::rng::Rng;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{
+    AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig,
+};
 use burn::prelude::*;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +46,118 @@ pub enum Schedule {
     Cosine,
 }
 
+/// The optimizer of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam (ε = 10⁻⁷, as Keras); weight decay is an L2 penalty.
+    #[default]
+    Adam,
+    /// Adam with decoupled weight decay.
+    AdamW,
+    /// SGD with momentum 0.9; weight decay is an L2 penalty.
+    Sgd,
+    /// RMSProp (ρ = 0.99, no momentum); weight decay is an L2 penalty.
+    RmsProp,
+}
+
+impl OptimizerKind {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "adam" => Ok(Self::Adam),
+            "adamw" => Ok(Self::AdamW),
+            "sgd" => Ok(Self::Sgd),
+            "rmsprop" => Ok(Self::RmsProp),
+            _ => Err(format!(
+                "unknown optimizer '{s}': expected adam, adamw, sgd or rmsprop"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Adam => "adam",
+            Self::AdamW => "adamw",
+            Self::Sgd => "sgd",
+            Self::RmsProp => "rmsprop",
+        }
+    }
+
+    fn build(self, weight_decay: f64) -> ModuleOptimizer {
+        let l2 = (weight_decay > 0.0).then_some(WeightDecayConfig {
+            penalty: weight_decay as f32,
+        });
+        match self {
+            Self::Adam => AdamConfig::new()
+                .with_epsilon(1e-7)
+                .with_weight_decay(l2)
+                .init(),
+            Self::AdamW => AdamWConfig::new()
+                .with_epsilon(1e-7)
+                .with_weight_decay(weight_decay as f32)
+                .init(),
+            Self::Sgd => SgdConfig::new()
+                .with_momentum(Some(
+                    MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+                ))
+                .with_weight_decay(l2)
+                .init(),
+            Self::RmsProp => RmsPropConfig::new()
+                .with_momentum(0.0)
+                .with_epsilon(1e-7)
+                .with_weight_decay(l2)
+                .init(),
+        }
+    }
+}
+
+/// The reconstruction loss, computed from the model's logits against a
+/// target in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Binary cross-entropy.
+    Bce,
+    /// Mean squared error of the sigmoid output.
+    Mse,
+    /// Mean absolute error of the sigmoid output.
+    Mae,
+}
+
+impl Loss {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "bce" => Ok(Self::Bce),
+            "mse" => Ok(Self::Mse),
+            "mae" => Ok(Self::Mae),
+            _ => Err(format!("unknown loss '{s}': expected bce, mse or mae")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bce => "bce",
+            Self::Mse => "mse",
+            Self::Mae => "mae",
+        }
+    }
+
+    /// The mean loss of `logits` against `target`.
+    pub fn of_logits<const D: usize>(self, logits: Tensor<D>, target: Tensor<D>) -> Tensor<1> {
+        match self {
+            Self::Bce => crate::models::bce_with_logits(logits, target),
+            Self::Mse => (burn::tensor::activation::sigmoid(logits) - target)
+                .powf_scalar(2.0)
+                .mean(),
+            Self::Mae => (burn::tensor::activation::sigmoid(logits) - target)
+                .abs()
+                .mean(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     pub epochs: usize,
@@ -49,6 +165,15 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     pub schedule: Schedule,
     pub seed: u64,
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    /// The optimizer's weight decay (0: none).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// The loss; `None`: the lab's own (cross-entropy for digits, the mean
+    /// absolute error for series).
+    #[serde(default)]
+    pub loss: Option<Loss>,
 }
 
 impl Default for TrainConfig {
@@ -59,6 +184,9 @@ impl Default for TrainConfig {
             learning_rate: 1e-3,
             schedule: Schedule::Cosine,
             seed: 1,
+            optimizer: OptimizerKind::Adam,
+            weight_decay: 0.0,
+            loss: None,
         }
     }
 }
@@ -76,6 +204,12 @@ impl TrainConfig {
             return Err(format!(
                 "the learning rate must be a positive number, not {}",
                 self.learning_rate
+            ));
+        }
+        if !(self.weight_decay.is_finite() && (0.0..=1.0).contains(&self.weight_decay)) {
+            return Err(format!(
+                "the weight decay must be between 0 and 1, not {}",
+                self.weight_decay
             ));
         }
         Ok(())
@@ -236,7 +370,7 @@ impl<T: Task> Trainer<T> {
             task,
             model: Some(model),
             last_good: None,
-            optim: AdamConfig::new().with_epsilon(1e-7).init(),
+            optim: config.optimizer.build(config.weight_decay),
             config,
             device,
             order,

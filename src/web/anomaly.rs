@@ -16,7 +16,8 @@ use crate::labs::anomaly::{
 };
 use crate::metrics::detection::roc_curve;
 use crate::models::record;
-use crate::models::SeriesAe;
+use crate::models::spec::{legacy, Purpose};
+use crate::models::Net;
 use js_sys::{Promise, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -35,7 +36,7 @@ pub(super) struct AnomalyState {
 /// A trained series autoencoder with what scores new series: its scaler,
 /// and the settings it was trained with (for its weights file).
 pub(super) struct Trained {
-    model: SeriesAe,
+    model: Net,
     scaler: Scaler,
     settings: AnomalySettings,
 }
@@ -307,7 +308,7 @@ impl AnomalyLab {
                 "this session is still running a step, or it does not train an anomaly model",
             ));
         };
-        let model: SeriesAe = t.model();
+        let model: Net = t.model();
         let valid = t.task().valid.clone();
         let scaler = *scaler;
         let settings = settings.clone();
@@ -345,7 +346,7 @@ impl AnomalyLab {
                 (e, None)
             };
             let run = Rc::new(Run {
-                model: settings.model.name().to_string(),
+                model: settings.model_name(),
                 valid_errors,
                 threshold_folds,
                 test_errors,
@@ -383,9 +384,9 @@ impl AnomalyLab {
     pub fn model_bytes(&self) -> Result<Promise, JsValue> {
         let t = self.trained()?;
         Ok(future_to_promise(async move {
-            let c = t.settings.model_config(t.model.length());
+            let c = t.model.spec().clone();
             let meta = serde_json::json!({
-                "model": t.settings.model.name(),
+                "model": t.settings.model_name(),
                 "scaler": t.scaler,
                 "settings": t.settings,
             });
@@ -400,8 +401,8 @@ impl AnomalyLab {
     /// damaged file, or one for series of another length, is an error.
     pub fn restore_model(&self, bytes: &[u8]) -> Result<(), JsValue> {
         let d = self.data()?;
-        let (model, _, meta): (SeriesAe, _, _) =
-            record::from_bytes(bytes, &self.s.device).map_err(js_err)?;
+        let (model, _, meta) =
+            legacy::load(bytes, &self.s.device, Purpose::Anomaly).map_err(js_err)?;
         let damaged = || js_err("the saved anomaly model is damaged");
         let scaler: Scaler =
             serde_json::from_value(meta["scaler"].clone()).map_err(|_| damaged())?;

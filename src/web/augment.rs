@@ -11,7 +11,8 @@ use crate::infer;
 use crate::labs::augment::{
     self, AugmentChoices, AugmentSettings, Augmenter, Interpolation, Reference,
 };
-use crate::models::{record, LatentAe};
+use crate::models::spec::{legacy, Purpose};
+use crate::models::{record, Net};
 use js_sys::{Float32Array, Object, Promise, Reflect, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -152,8 +153,8 @@ impl AugmentLab {
     /// Resolves like `adopt`.
     #[wasm_bindgen(unchecked_return_type = "Promise<AugmenterInfo>")]
     pub fn load(&self, bytes: &[u8]) -> Result<Promise, JsValue> {
-        let (model, _config, meta) =
-            record::from_bytes::<LatentAe>(bytes, &self.s.device).map_err(js_err)?;
+        let (model, _spec, meta) =
+            legacy::load(bytes, &self.s.device, Purpose::Augment).map_err(js_err)?;
         let settings: AugmentSettings = serde_json::from_value(meta["settings"].clone())
             .map_err(|e| js_err(format!("the file's settings are unreadable: {e}")))?;
         let train = self.s.train()?;
@@ -173,7 +174,7 @@ impl AugmentLab {
     /// Gaussian and finds the reference digits.
     fn install_augmenter(
         &self,
-        model: LatentAe,
+        model: Net,
         settings: AugmentSettings,
         examples: Vec<f32>,
     ) -> Result<Promise, JsValue> {
@@ -390,7 +391,7 @@ impl AugmentLab {
         let meta = augmenter_meta(&s);
         let model = aug.model.clone();
         Ok(future_to_promise(async move {
-            let bytes = record::to_bytes_async(&model, &s.model_config(), meta)
+            let bytes = record::to_bytes_async(&model, &model.spec().clone(), meta)
                 .await
                 .map_err(js_err)?;
             Ok(Uint8Array::from(bytes.as_slice()).into())

@@ -9,7 +9,8 @@ use super::{
 use crate::figure;
 use crate::infer;
 use crate::labs::denoise::{self, DenoiseSettings, NoiseSpec, EVAL_SEED, REPORT_LEVELS};
-use crate::models::{record, Denoiser, DenoiserConfig, DenoiserKind};
+use crate::models::spec::{legacy, Purpose};
+use crate::models::{record, DenoiserConfig, ModelSpec, Net};
 use crate::training::TrainConfig;
 use burn::module::Module;
 use js_sys::{Promise, Uint8Array};
@@ -64,9 +65,10 @@ fn one() -> u64 {
 /// The current denoiser, as the page describes it.
 #[derive(serde::Serialize, tsify::Tsify)]
 pub struct DenoiserInfo {
-    kind: DenoiserKind,
-    width: usize,
-    bottleneck: usize,
+    /// The model's name ("Skip denoiser", or a designed model's).
+    name: String,
+    params: usize,
+    layers: usize,
     /// `"browser"` for a model trained in the page; unset for the shipped
     /// one and for files from the CLI.
     trained_in: Option<String>,
@@ -85,12 +87,16 @@ pub struct CheckpointAt {
 }
 
 impl DenoiserInfo {
-    fn of(c: &DenoiserConfig, meta: &serde_json::Value) -> Self {
+    fn of(c: &ModelSpec, meta: &serde_json::Value) -> Self {
         let usize_at = |k: &str| meta.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
         DenoiserInfo {
-            kind: c.kind,
-            width: c.width,
-            bottleneck: c.bottleneck,
+            name: if c.name.is_empty() {
+                "designed model".into()
+            } else {
+                c.name.clone()
+            },
+            params: c.summary().map(|s| s.total_params).unwrap_or(0),
+            layers: c.layers.len(),
             trained_in: meta
                 .get("trained_in")
                 .and_then(|v| v.as_str())
@@ -105,7 +111,7 @@ impl DenoiserInfo {
 }
 
 impl DenoiseLab {
-    fn model(&self) -> Result<Denoiser, JsValue> {
+    fn model(&self) -> Result<Net, JsValue> {
         self.s
             .denoiser
             .borrow()
@@ -116,7 +122,7 @@ impl DenoiseLab {
 
     /// What denoises now: the preview while one is set, else the current
     /// denoiser.
-    fn denoising_model(&self) -> Result<Denoiser, JsValue> {
+    fn denoising_model(&self) -> Result<Net, JsValue> {
         let preview = self.s.preview.borrow().clone();
         match preview {
             Some(m) => Ok(m),
@@ -129,7 +135,7 @@ impl DenoiseLab {
 /// `model`, and `classifier`'s probabilities of the three, as a [`Pipeline`]
 /// object.
 async fn pipeline_on(
-    (model, classifier, device): (Denoiser, crate::models::Classifier, burn::tensor::Device),
+    (model, classifier, device): (Net, crate::models::Classifier, burn::tensor::Device),
     input: Vec<f32>,
     factor: f32,
     seed: u64,
@@ -159,7 +165,7 @@ impl DenoiseLab {
     /// Loads a denoiser weights file; a wrong or corrupt file is an error
     /// with a message, and the current model stays.
     pub fn load(&self, bytes: &[u8]) -> Result<(), JsValue> {
-        let loaded = record::from_bytes::<Denoiser>(bytes, &self.s.device).map_err(js_err)?;
+        let loaded = legacy::load(bytes, &self.s.device, Purpose::Denoise).map_err(js_err)?;
         *self.s.denoiser.borrow_mut() = Some(loaded);
         Ok(())
     }
@@ -251,7 +257,7 @@ impl DenoiseLab {
     #[allow(clippy::type_complexity)]
     fn pipeline_models(
         &self,
-    ) -> Result<(Denoiser, crate::models::Classifier, burn::tensor::Device), JsValue> {
+    ) -> Result<(Net, crate::models::Classifier, burn::tensor::Device), JsValue> {
         Ok((
             self.denoising_model()?,
             self.s.classifier()?,
@@ -266,7 +272,7 @@ impl DenoiseLab {
     /// before it stays.
     #[wasm_bindgen(unchecked_return_type = "CheckpointAt | undefined")]
     pub fn set_preview(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
-        let (m, _, meta) = record::from_bytes::<Denoiser>(bytes, &self.s.device).map_err(js_err)?;
+        let (m, _, meta) = legacy::load(bytes, &self.s.device, Purpose::Denoise).map_err(js_err)?;
         *self.s.preview.borrow_mut() = Some(m);
         let at: Option<CheckpointAt> = meta
             .get("checkpoint")
@@ -350,7 +356,7 @@ impl DenoiseLab {
         settings.validate().map_err(bad_input)?;
         let (model, mcfg, meta) = if c.from_scratch {
             let model = settings.new_model(&self.s.device).map_err(bad_input)?;
-            (model, settings.model.clone(), serde_json::Value::Null)
+            (model, settings.model_spec(), serde_json::Value::Null)
         } else {
             self.s
                 .denoiser

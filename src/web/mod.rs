@@ -9,7 +9,7 @@ use crate::figure;
 use crate::infer;
 use crate::labs::denoise::{DenoiseSettings, DenoiseTask};
 use crate::models::record;
-use crate::models::{Classifier, Denoiser, DenoiserConfig, DenoiserKind};
+use crate::models::{Classifier, DenoiserKind, ModelSpec, Net};
 use crate::platform::{self, CpuBackend};
 use crate::rng::Rng;
 use crate::training::{EpochStats, Event, Progress, TrainError, Trainer};
@@ -166,7 +166,7 @@ pub fn add_noise(images: &[f32], factor: f32, seed: u64) -> Float32Array {
 /// an error that says what is wrong with the file.
 #[wasm_bindgen]
 pub fn weights_kind(bytes: &[u8]) -> Result<String, JsValue> {
-    record::peek(bytes).map(|(model, _)| model).map_err(js_err)
+    crate::models::spec::legacy::kind(bytes).map_err(js_err)
 }
 
 /// The CPU backends this build has, the default first: `["flex"]` for the
@@ -288,10 +288,10 @@ pub(crate) struct Session {
     device: Device,
     backend: String,
     note: String,
-    denoiser: RefCell<Option<(Denoiser, DenoiserConfig, serde_json::Value)>>,
+    denoiser: RefCell<Option<(Net, ModelSpec, serde_json::Value)>>,
     /// A checkpoint of a run in the compute worker, which denoises in place
     /// of `denoiser` while the run goes on ([`DenoiseLab::set_preview`]).
-    preview: RefCell<Option<Denoiser>>,
+    preview: RefCell<Option<Net>>,
     classifier: RefCell<Option<Classifier>>,
     test: RefCell<Option<Rc<Mnist>>>,
     train: RefCell<Option<Rc<Mnist>>>,
@@ -505,7 +505,7 @@ impl AnyTrainer {
 /// What a finished session's model becomes.
 pub(super) enum SessionKind {
     Denoise {
-        config: DenoiserConfig,
+        config: ModelSpec,
         meta: serde_json::Value,
     },
     Augment {
@@ -656,8 +656,8 @@ struct EpochIn {
 /// What a checkpoint needs besides the weights: the model's configuration
 /// and metadata.
 enum CheckpointSpec {
-    Denoise(DenoiserConfig, serde_json::Value),
-    Augment(crate::models::LatentAeConfig, serde_json::Value),
+    Denoise(ModelSpec, serde_json::Value),
+    Augment(ModelSpec, serde_json::Value),
     Anomaly(crate::labs::anomaly::AnomalySettings, serde_json::Value),
 }
 
@@ -686,8 +686,9 @@ impl AnyTrainer {
                 record::to_bytes_async(&t.model(), c, with(meta)).await
             }
             (AnyTrainer::Anomaly(t), CheckpointSpec::Anomaly(settings, meta)) => {
+                let _ = settings;
                 let m = t.model();
-                let c = settings.model_config(m.length());
+                let c = m.spec().clone();
                 record::to_bytes_async(&m, &c, with(meta)).await
             }
             _ => return Err("the session's trainer and kind disagree".into()),
@@ -703,11 +704,11 @@ impl CheckpointSpec {
                 CheckpointSpec::Denoise(config.clone(), meta.clone())
             }
             SessionKind::Augment { settings, .. } => {
-                CheckpointSpec::Augment(settings.model_config(), augment::augmenter_meta(settings))
+                CheckpointSpec::Augment(settings.model_spec(), augment::augmenter_meta(settings))
             }
             SessionKind::Anomaly { settings, .. } => CheckpointSpec::Anomaly(
                 settings.clone(),
-                serde_json::json!({ "model": settings.model.name(), "trained_in": "browser" }),
+                serde_json::json!({ "model": settings.model_name(), "trained_in": "browser" }),
             ),
         }
     }

@@ -5,7 +5,8 @@
 use aelab::data::PIXELS;
 use aelab::infer;
 use aelab::labs::denoise::{eval_noise, EVAL_SEED};
-use aelab::models::{Classifier, Denoiser};
+use aelab::models::spec::{legacy, Purpose};
+use aelab::models::Classifier;
 use burn::tensor::Device;
 
 /// The noise level of the parity case.
@@ -42,8 +43,8 @@ pub fn noisy(indices: &[usize], clean: &[f32]) -> Vec<f32> {
 
 /// Runs the case on `device`.
 pub async fn compute(indices: &[usize], clean: &[f32], device: &Device) -> Result<Parity, String> {
-    let (den, _, _) = aelab::models::record::from_bytes::<Denoiser>(DENOISER, device)
-        .map_err(|e| e.to_string())?;
+    let (den, _, _) =
+        legacy::load(DENOISER, device, Purpose::Denoise).map_err(|e| e.to_string())?;
     let (cls, _, _) = aelab::models::record::from_bytes::<Classifier>(CLASSIFIER, device)
         .map_err(|e| e.to_string())?;
     let noisy = noisy(indices, clean);

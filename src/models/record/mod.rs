@@ -23,7 +23,7 @@ mod weights;
 pub use visit::to_device_async;
 pub use weights::Weights;
 
-use crate::models::{Classifier, Denoiser, LatentAe, SeriesAe};
+use crate::models::{Classifier, Denoiser, LatentAe, Net, SeriesAe};
 use quant::{q8_decode, q8_encode, Q4, Q4_MIN_VALUES, Q8};
 use visit::{CastFloats, Grab, Load, Shapes};
 
@@ -39,7 +39,12 @@ pub enum WeightsError {
     NotAelab,
     Truncated,
     BadHeader(String),
-    WrongModel { expected: String, found: String },
+    WrongModel {
+        expected: String,
+        found: String,
+    },
+    /// A model that does not suit where it is loaded (a lab's needs).
+    Unsuited(String),
     Record(String),
 }
 
@@ -61,6 +66,7 @@ impl fmt::Display for WeightsError {
                 f,
                 "this file holds a {found} model, but a {expected} was expected"
             ),
+            WeightsError::Unsuited(e) => write!(f, "{e}"),
             WeightsError::Record(e) => write!(f, "the weights do not fit the model: {e}"),
         }
     }
@@ -181,6 +187,7 @@ pub fn convert(bytes: &[u8], storage: Storage) -> Result<(Vec<u8>, String), Weig
         n if n == Classifier::NAME => go::<Classifier>(bytes, storage)?,
         n if n == LatentAe::NAME => go::<LatentAe>(bytes, storage)?,
         n if n == SeriesAe::NAME => go::<SeriesAe>(bytes, storage)?,
+        n if n == Net::NAME => go::<Net>(bytes, storage)?,
         _ => {
             return Err(WeightsError::WrongModel {
                 expected: "an aelab model".into(),
@@ -280,6 +287,12 @@ pub fn peek(bytes: &[u8]) -> Result<(String, serde_json::Value), WeightsError> {
     let m: ModelOnly =
         serde_json::from_value(v.clone()).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
     Ok((m.model, v.get("meta").cloned().unwrap_or_default()))
+}
+
+/// A weights file's JSON header.
+pub fn peek_header(bytes: &[u8]) -> Result<serde_json::Value, WeightsError> {
+    let (h, _) = split(bytes)?;
+    serde_json::from_slice(h).map_err(|e| WeightsError::BadHeader(e.to_string()))
 }
 
 /// Loads a model of type `M` from a weights file, on `device`.

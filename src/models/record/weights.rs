@@ -3,8 +3,8 @@
 //! is built from it.
 
 use crate::models::{
-    Classifier, ClassifierConfig, Denoiser, DenoiserConfig, LatentAe, LatentAeConfig, SeriesAe,
-    SeriesAeConfig, SeriesModelKind,
+    Classifier, ClassifierConfig, Denoiser, DenoiserConfig, LatentAe, LatentAeConfig, ModelSpec,
+    Net, SeriesAe, SeriesAeConfig, SeriesModelKind,
 };
 use burn::module::Module;
 use burn::prelude::*;
@@ -87,5 +87,27 @@ impl Weights for SeriesAe {
     }
     fn build(config: &SeriesAeConfig, device: &Device) -> Self {
         config.init(device)
+    }
+}
+
+/// The most parameters a net in a file may have (the page trains at most
+/// 2 million, [`crate::models::spec::Limits`]; the CLI more).
+pub const MAX_NET_PARAMS: usize = 16_000_000;
+
+impl Weights for Net {
+    type Config = ModelSpec;
+    const NAME: &'static str = "net";
+    fn validate(spec: &ModelSpec) -> Result<(), String> {
+        let s = spec.summary()?;
+        if s.total_params > MAX_NET_PARAMS {
+            return Err(format!(
+                "the model has {} parameters, over {MAX_NET_PARAMS}",
+                s.total_params
+            ));
+        }
+        Ok(())
+    }
+    fn build(spec: &ModelSpec, device: &Device) -> Self {
+        Net::build(spec, device).expect("validated before it is built")
     }
 }
