@@ -10,9 +10,10 @@ mod parity;
 
 use aelab::data::{Mnist, PIXELS};
 use aelab::labs::denoise::{DenoiseTask, NoiseSpec};
-use aelab::models::DenoiserConfig;
+use aelab::models::spec::presets;
+use aelab::models::{DenoiserConfig, Net};
 use aelab::platform::CpuBackend;
-use aelab::training::{read_scalar, Event, Schedule, Task, TrainConfig, Trainer};
+use aelab::training::{read_scalar, Event, Loss, Schedule, Task, TrainConfig, Trainer};
 use burn::tensor::Device;
 use parity::*;
 use wasm_bindgen_test::*;
@@ -98,8 +99,10 @@ async fn one_step(device: Device) -> (f32, f32) {
         valid: set,
         noise: NoiseSpec::Fixed(0.5),
         valid_seed: 3,
+        loss: Loss::Bce,
     };
-    let model = DenoiserConfig::canonical().with_width(4).init(&device);
+    let spec = presets::denoiser(&DenoiserConfig::canonical().with_width(4));
+    let model = Net::build(&spec, &device).unwrap();
     let idx: Vec<usize> = (0..8).collect();
     let before = read_scalar(task.valid_loss(&model, &idx, &device))
         .await
