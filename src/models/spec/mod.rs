@@ -45,7 +45,6 @@ pub const MAX_SPEC_BYTES: usize = 64 * 1024;
 
 /// A model: what it takes and its layers, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct ModelSpec {
     /// The format's version ([`SPEC_VERSION`]).
     pub aelab_spec: u32,
@@ -57,7 +56,6 @@ pub struct ModelSpec {
 
 /// What the model takes (and must give back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Input {
     Image {
@@ -71,7 +69,6 @@ pub enum Input {
 
 /// One layer: an optional name and what it does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Layer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -93,7 +90,6 @@ impl Layer {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Op {
     Conv2d(Conv),
@@ -116,7 +112,6 @@ pub enum Op {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Conv {
     pub filters: usize,
     #[serde(default = "three")]
@@ -158,7 +153,6 @@ fn is_one(v: &usize) -> bool {
 /// adds none, a number adds that many on each side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "PaddingRepr", into = "PaddingRepr")]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub enum Padding {
     #[default]
     Same,
@@ -204,7 +198,6 @@ impl From<Padding> for PaddingRepr {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     #[default]
@@ -244,14 +237,12 @@ impl Activation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Pool {
     #[serde(default = "two")]
     pub size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum UpsampleMode {
     #[default]
@@ -260,7 +251,6 @@ pub enum UpsampleMode {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Upsample {
     #[serde(default = "two")]
     pub factor: usize,
@@ -276,7 +266,6 @@ fn is_nearest(m: &UpsampleMode) -> bool {
 /// output (`"input"` is the model's input), so that a spec fits any series
 /// length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(untagged)]
 pub enum Units {
     Count(usize),
@@ -284,7 +273,6 @@ pub enum Units {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Dense {
     pub units: Units,
     #[serde(default, skip_serializing_if = "Activation::is_linear")]
@@ -295,7 +283,6 @@ pub struct Dense {
 /// first: `[c, h, w]` for maps, `[c, length]` for series, `[n]` flat; one
 /// entry may be -1), or `like` an earlier layer's output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Reshape {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<Vec<i64>>,
@@ -304,19 +291,16 @@ pub struct Reshape {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Dropout {
     pub rate: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct ActivationLayer {
     pub function: Activation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Merge {
     #[default]
@@ -327,7 +311,6 @@ pub enum Merge {
 /// Adds (or concatenates, along the channels) the output of the earlier
 /// layer named `from` to the current one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Skip {
     pub from: String,
     #[serde(default)]
