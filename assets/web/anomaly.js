@@ -1,7 +1,7 @@
 // @ts-check
 // The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
 // plots are computed by the Rust core through the Lab.
-import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining, drawChart, frameOf, paintDrawing } from './ui.js';
+import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining, drawChart, frameOf, paintDrawing, designerSlot } from './ui.js';
 import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const MAX_UPLOAD = 50 * 1024 * 1024;
@@ -105,13 +105,19 @@ export function setupAnomaly(app) {
     $('an-depth').value = dense ? '3' : '2';
   });
 
+  // ---------- the model designer (designer.js, loaded when opened) ----------
+  const designer = designerSlot({
+    lab: 'anomaly', details: $('anomaly-designer'), api: () => app.api(), batch: () => 32,
+    preset: () => `series-${$('an-model').value}`,
+  });
+
   // ---------- training ----------
   let session = null;
   $('an-train').addEventListener('click', async () => {
     if (session || app.isTraining()) { $('an-status').textContent = 'another training run is in progress'; return; }
     const num = (id) => Math.floor(Number($(id).value));
     const from = /** @type {import('./aelab.js').ThresholdFrom} */ ($('an-threshold-from').value);
-    const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), threshold_from: from, seed: Math.floor(Math.random() * 1e9) };
+    const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), threshold_from: from, seed: Math.floor(Math.random() * 1e9), spec: designer.spec() || undefined };
     for (const k of ['latent', 'depth', 'epochs']) if (!(cfg[k] >= 1)) { $('an-status').textContent = `${k} must be a whole number ≥ 1`; return; }
     // In the compute worker where the page has one (compute.js): it loads
     // the same data, trains, measures the errors and sets the threshold,
@@ -440,5 +446,5 @@ export function setupAnomaly(app) {
     if (!$('an-train').disabled) drawChart($('an-preview'), (f) => an().draw_preview(f)).catch(() => { /* no data loaded yet */ });
     if (st.last) redraw();
   }
-  return { onShow, restore, reload };
+  return { onShow, restore, reload, designer };
 }

@@ -395,7 +395,7 @@ $('backend-select').addEventListener('change', async (ev) => {
 });
 
 // ---------- the Denoise tab (denoise.js) ----------
-const { update, showModelInfo, setNoise, drawSample, testSet, trainSet } = setupDenoise({
+const { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer: denoiseDesigner } = setupDenoise({
   state, save, recover, saveSettingsSoon, compute,
 });
 
@@ -564,10 +564,28 @@ async function main() {
     const restored = await Promise.all([augmentTab.restore(), anomalyTab.restore()]);
     for (const r of restored) if (r) notes.push(r);
     if (notes.length) $('restore-note').textContent = `Restored from your last visit: ${notes.join(', ')}. Reset lab forgets them.`;
+    await openLinkedDesign();
     document.body.dataset.restored = 'true';
     measureSoon(measured);
   } catch (e) {
     banner(`aelab could not start: ${errText(e)}`);
   }
 }
+// A design shared as a link (the designer's "Share link"):
+// #design=<lab>.<the spec's JSON, base64url>. It opens in its tab's designer.
+async function openLinkedDesign() {
+  const m = /^#design=(denoise|augment|anomaly)\.([\w-]+)$/.exec(location.hash);
+  if (!m) return;
+  try {
+    const { decodeSpec } = await import('./designer.js');
+    const json = decodeSpec(m[2]);
+    JSON.parse(json);
+    const slots = { denoise: denoiseDesigner, augment: augmentTab.designer, anomaly: anomalyTab.designer };
+    showTab(`tab-${m[1]}`);
+    await slots[m[1]].open(json);
+  } catch (e) {
+    banner(`The linked model design could not be read (${errText(e)}).`);
+  }
+}
+
 main();

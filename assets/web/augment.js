@@ -1,7 +1,7 @@
 // @ts-check
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
-import { $, errText, paint, paintDrawing, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining } from './ui.js';
+import { $, errText, paint, paintDrawing, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining, designerSlot } from './ui.js';
 import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
@@ -20,10 +20,16 @@ export function setupAugment(app) {
   const lab = () => app.lab();
   const aug = () => app.handles().augment;
 
+  // ---------- the model designer (designer.js, loaded when opened) ----------
+  const designer = designerSlot({
+    lab: 'augment', details: $('augment-designer'), api: () => app.api(), batch: () => 32, preset: () => 'latent-ae',
+  });
+
   // ---------- settings and the chosen examples ----------
   function settings() {
     const num = (id) => Number($(id).value);
     return {
+      spec: designer.spec() || undefined,
       digit: num('aug-digit'),
       examples: Math.floor(num('aug-examples')),
       latent: num('aug-latent'),
@@ -423,6 +429,7 @@ export function setupAugment(app) {
   });
 
   return {
+    designer,
     onShow() { if (!$('aug-examples-grid').childElementCount) showExamples(); },
     // After a backend switch: the same generator on the new session.
     async reload(bytes) {

@@ -3,7 +3,7 @@
 // noisy → denoised → verdicts), the noise, the MNIST test digits, the
 // report, training in the page and the model files; every number comes from
 // the Rust core through the Lab.
-import { $, errText, fetchBytes, paint, paintDrawing, showVerdict, renderTable, toCsv, download, runTraining } from './ui.js';
+import { $, errText, fetchBytes, paint, paintDrawing, showVerdict, renderTable, toCsv, download, runTraining, designerSlot } from './ui.js';
 import * as store from './store.js';
 import { workerAvailable, workerSession, useWorker, workerPlace } from './compute.js';
 
@@ -284,8 +284,18 @@ export function setupDenoise(app) {
     });
   }
 
+  // ---------- the model designer (designer.js, loaded when opened) ----------
+  const designer = designerSlot({
+    lab: 'denoise', details: $('denoise-designer'), api: () => state.api,
+    batch: () => Math.floor(Number($('train-batch').value)) || 16,
+    preset: () => `denoiser-${$('train-kind').value}`,
+    // Designing means training that design from scratch.
+    onActive: () => { /** @type {HTMLInputElement} */ (document.querySelector('input[name=start][value=scratch]')).checked = true; },
+  });
+
   function trainSettings() {
     const num = (id) => Number($(id).value);
+    const spec = designer.spec();
     return {
       images: Math.floor(num('train-images')),
       epochs: Math.floor(num('train-epochs')),
@@ -293,9 +303,10 @@ export function setupDenoise(app) {
       learning_rate: num('train-lr'),
       noise_min: num('train-nmin'),
       noise_max: num('train-nmax'),
-      from_scratch: /** @type {HTMLInputElement} */ (document.querySelector('input[name=start]:checked')).value === 'scratch',
+      from_scratch: !!spec || /** @type {HTMLInputElement} */ (document.querySelector('input[name=start]:checked')).value === 'scratch',
       kind: $('train-kind').value,
       seed: Math.floor(Math.random() * 1e9),
+      spec: spec || undefined,
     };
   }
 
@@ -470,5 +481,5 @@ export function setupDenoise(app) {
     update();
   });
 
-  return { update, showModelInfo, setNoise, drawSample, testSet, trainSet };
+  return { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer };
 }

@@ -54,6 +54,12 @@ export const api = {
   lossChart: (epochs) => new aelab.LossChart(epochs),
   /** @param {Uint8Array} bytes */
   weights_kind: (bytes) => aelab.weights_kind(bytes),
+  // The model designer's calls (src/web/design.rs).
+  /** @param {string} json @param {string} lab @param {number} batch */
+  spec_design: (json, lab, batch) => aelab.spec_design(json, lab, batch),
+  /** @param {string} json @param {string} lang */
+  spec_code: (json, lang) => aelab.spec_code(json, lang),
+  spec_presets: () => aelab.spec_presets(),
   /** Destroys every WebGPU device (the lost-device test); how many. */
   loseGpu() {
     for (const d of gpuDevices) d.destroy();

@@ -1,5 +1,6 @@
 // @ts-check
 // Small DOM helpers shared by the labs' wiring. No computation here.
+import * as store from './store.js';
 
 // The element of an id. Typed `any`: the ids are the HTML's, which the e2e
 // tests exercise; the type check is for the calls into the wasm API.
@@ -296,4 +297,68 @@ export async function runTraining(ui, { prepare, begin, finish, register, backen
     ui.start.disabled = !canStart();
     ui.cancel.disabled = true;
   }
+}
+
+/**
+ * A tab's "Design the model" panel: the designer (designer.js) loads when
+ * the panel is first opened, or when a link or the storage brings a
+ * design; the design is kept across reloads. `spec()` is the design's JSON
+ * when training should use it (the student edited it or ticked "Train this
+ * design", and the core accepts it for this lab), else null.
+ * @param {{ lab: string, details: HTMLDetailsElement, api: () => LabApi, batch: () => number, preset: () => string, onActive?: () => void }} o
+ *   `preset`: the id of the preset the tab's form describes now.
+ */
+export function designerSlot(o) {
+  const key = `design-${o.lab}`;
+  /** @type {{ json: string, active: boolean, trainable: boolean, name: string } | null} */
+  let current = null;
+  /** @type {Promise<any> | null} */
+  let mounting = null;
+  const body = /** @type {HTMLElement} */ (o.details.querySelector('.designer-body'));
+  const note = o.details.querySelector('.designer-note');
+  const show = () => {
+    if (note) note.textContent = current && current.active ? (current.trainable ? `: training uses your design “${current.name}”` : ': your design has a problem (see below); training uses the form\'s preset') : '';
+  };
+  async function mount(start) {
+    if (!mounting) {
+      mounting = (async () => {
+        const m = await import('./designer.js');
+        let json = start;
+        if (!json) {
+          const presets = await o.api().spec_presets();
+          const p = presets.find((x) => x.id === o.preset()) || presets.find((x) => x.lab === o.lab);
+          json = p ? p.json : '{}';
+        }
+        return m.mountDesigner(body, {
+          lab: o.lab, api: o.api, batch: o.batch, start: json,
+          onChange: (d) => {
+            const was = current && current.active;
+            current = d;
+            show();
+            store.put(key, { json: d.json, active: d.active }, 'the model design').catch(() => {});
+            if (d.active && !was && o.onActive) o.onActive();
+          },
+        });
+      })();
+    }
+    return mounting;
+  }
+  o.details.addEventListener('toggle', () => { if (o.details.open) mount(current ? current.json : null).catch((e) => { if (body) body.textContent = `The designer could not start: ${errText(e)}`; }); });
+  // A design kept from an earlier visit.
+  store.get(key).then((v) => {
+    if (v && v.json && !current) {
+      current = { json: v.json, active: !!v.active, trainable: false, name: '' };
+      if (v.active) mount(v.json).then((d) => d.set(v.json, true)).catch(() => {});
+    }
+  }).catch(() => {});
+  return {
+    spec: () => (current && current.active && current.trainable ? current.json : null),
+    /** Opens the panel with a design (from a link), to train. @param {string} json */
+    async open(json) {
+      o.details.open = true;
+      const d = await mount(json);
+      d.set(json, true);
+      o.details.scrollIntoView({ block: 'start' });
+    },
+  };
 }

@@ -128,7 +128,7 @@ fn train_augmenter(
         code_penalty: Some(m.code_penalty),
         ..Default::default()
     }
-    .apply(augment::AugmentSettings::report(digit, examples, m.seed));
+    .apply(augment::AugmentSettings::report(digit, examples, m.seed))?;
     settings.spec = m.model.as_deref().map(read_spec).transpose()?;
     m.choices.apply(&mut settings.train)?;
     let (mut trainer, chosen) = augment::trainer(&data.0, &data.1, &settings, &ctx.device)?;

@@ -310,6 +310,9 @@ pub struct AnomalyChoices {
     pub seed: Option<u64>,
     pub valid_fraction: Option<f32>,
     pub threshold_from: Option<ThresholdFrom>,
+    /// A designed model, as its spec's JSON text (the designer's); `model`
+    /// then only picks the preset's training defaults.
+    pub spec: Option<String>,
 }
 
 impl AnomalyChoices {
@@ -318,6 +321,9 @@ impl AnomalyChoices {
     pub fn settings(&self) -> Result<AnomalySettings, String> {
         let kind = SeriesModelKind::parse(&self.model)?;
         let mut s = AnomalySettings::new(kind, self.seed.unwrap_or(1));
+        if let Some(text) = &self.spec {
+            s.spec = Some(ModelSpec::from_json(text)?);
+        }
         s.latent = self.latent.unwrap_or(s.latent);
         s.depth = self.depth.unwrap_or(s.depth);
         s.valid_fraction = self.valid_fraction.unwrap_or(s.valid_fraction);

@@ -174,12 +174,18 @@ pub struct AugmentChoices {
     pub learning_rate: Option<f64>,
     pub code_noise: Option<f32>,
     pub code_penalty: Option<f32>,
+    /// A designed model, as its spec's JSON text (the designer's).
+    pub spec: Option<String>,
 }
 
 impl AugmentChoices {
-    /// `preset` with the chosen values in place.
-    pub fn apply(&self, preset: AugmentSettings) -> AugmentSettings {
+    /// `preset` with the chosen values in place; a designed model's spec
+    /// that does not parse is an error that says why.
+    pub fn apply(&self, preset: AugmentSettings) -> Result<AugmentSettings, String> {
         let mut s = preset;
+        if let Some(text) = &self.spec {
+            s.spec = Some(ModelSpec::from_json(text)?);
+        }
         s.latent = self.latent.unwrap_or(s.latent);
         s.width = self.width.unwrap_or(s.width);
         s.code_noise = self.code_noise.unwrap_or(s.code_noise);
@@ -188,7 +194,7 @@ impl AugmentChoices {
         t.epochs = self.epochs.unwrap_or(t.epochs);
         t.batch_size = self.batch_size.unwrap_or(t.batch_size);
         t.learning_rate = self.learning_rate.unwrap_or(t.learning_rate);
-        s
+        Ok(s)
     }
 }
 

@@ -110,11 +110,14 @@ impl AugmentLab {
         if c.examples > 6000 {
             return Err(bad_input("train on at most 6000 examples of one digit"));
         }
-        let settings = c.choices.apply(AugmentSettings::quick(
-            c.digit,
-            c.examples,
-            c.seed.unwrap_or(1),
-        ));
+        let settings = c
+            .choices
+            .apply(AugmentSettings::quick(
+                c.digit,
+                c.examples,
+                c.seed.unwrap_or(1),
+            ))
+            .map_err(bad_input)?;
         let (trainer, chosen) =
             augment::trainer(&train, &test, &settings, &self.s.device).map_err(bad_input)?;
         let cancel = trainer.cancel_token();

@@ -48,6 +48,10 @@ pub struct DenoiseTrainInput {
     kind: Option<DenoiserChoice>,
     #[serde(default = "one")]
     seed: u64,
+    /// A designed model to train from scratch, as its spec's JSON text
+    /// (the designer's); `kind` then does not apply.
+    #[serde(default)]
+    spec: Option<String>,
 }
 
 /// The architectures the form offers, by the names it uses.
@@ -337,7 +341,12 @@ impl DenoiseLab {
         let train = self.s.train()?;
         let n = c.images.min(train.len());
         let quick = DenoiseSettings::quick();
+        let spec = match &c.spec {
+            Some(text) => Some(ModelSpec::from_json(text).map_err(bad_input)?),
+            None => None,
+        };
         let settings = DenoiseSettings {
+            spec,
             noise: NoiseSpec::between(c.noise_min, c.noise_max),
             images: Some(c.images),
             model: match c.kind {

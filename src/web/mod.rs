@@ -23,6 +23,7 @@ use wasm_bindgen_futures::future_to_promise;
 mod anomaly;
 mod augment;
 mod denoise;
+mod design;
 mod sketch;
 
 pub use anomaly::AnomalyLab;

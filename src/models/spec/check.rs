@@ -160,6 +160,18 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// A lab by the page's name for it: denoise, augment or anomaly.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "denoise" => Ok(Purpose::Denoise),
+            "augment" => Ok(Purpose::Augment),
+            "anomaly" => Ok(Purpose::Anomaly),
+            _ => Err(format!(
+                "unknown lab '{s}': expected denoise, augment or anomaly"
+            )),
+        }
+    }
+
     pub fn lab(self) -> &'static str {
         match self {
             Purpose::Denoise => "Denoise",
@@ -976,4 +988,47 @@ pub fn group(n: usize) -> String {
         out.push(ch);
     }
     out
+}
+
+/// What the designer shows for a spec as a student edits it: the summary
+/// when the spec is valid, else the message and the layer it is about; and
+/// whether it suits the lab and stays within the page's limits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct Design {
+    pub summary: Option<Summary>,
+    /// What is wrong, if anything (the spec, the lab's needs or a limit).
+    pub error: Option<String>,
+    /// The 1-based layer the error is about.
+    pub error_layer: Option<usize>,
+    /// The spec can be trained in this lab, in the page.
+    pub trainable: bool,
+}
+
+/// [`Design`] of a spec's JSON text, for `purpose`, at `batch` examples per
+/// step.
+pub fn design(json: &str, purpose: Purpose, batch: usize) -> Design {
+    let spec = match ModelSpec::from_json(json) {
+        Ok(s) => s,
+        Err(e) => {
+            return Design {
+                summary: None,
+                error: Some(e.message),
+                error_layer: e.layer,
+                trainable: false,
+            }
+        }
+    };
+    let summary = spec.summary().ok();
+    let problem = purpose.check(&spec).err().or_else(|| {
+        summary
+            .as_ref()
+            .and_then(|s| s.within(&Limits::default(), batch).err())
+    });
+    Design {
+        summary,
+        trainable: problem.is_none(),
+        error_layer: problem.as_ref().and_then(|e| e.layer),
+        error: problem.map(|e| e.message),
+    }
 }

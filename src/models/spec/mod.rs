@@ -30,7 +30,7 @@ pub mod presets;
 #[cfg(test)]
 mod tests;
 
-pub use check::{Limits, Purpose, Shape, Summary, SummaryRow};
+pub use check::{design, Design, Limits, Purpose, Shape, Summary, SummaryRow};
 pub use net::Net;
 
 use serde::{Deserialize, Serialize};

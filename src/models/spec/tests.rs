@@ -406,3 +406,48 @@ fn every_layer_type_runs() {
 }
 
 use burn::optim::GradientsParams;
+
+/// What the page's designer shows: the summary of a valid spec, and the
+/// problem (with its layer) of a spec, a lab's need or a limit.
+#[test]
+fn the_designer_sees_the_summary_or_the_problem() {
+    let skip = presets::PRESETS[1].json;
+    let d = design(skip, Purpose::Denoise, 16);
+    assert!(d.trainable && d.error.is_none());
+    assert_eq!(d.summary.unwrap().total_params, 185_281);
+    let d = design(skip, Purpose::Augment, 16);
+    assert!(!d.trainable && d.summary.is_some());
+    assert!(d.error.unwrap().starts_with("a latent layer is required"));
+    let d = design(skip, Purpose::Denoise, 1_000_000);
+    assert!(!d.trainable);
+    assert!(d.error.unwrap().contains("activations need about"));
+    let d = design(
+        &digits(r#"{"type": "conv2d", "filters": 0}"#),
+        Purpose::Denoise,
+        16,
+    );
+    assert_eq!((d.error_layer, d.summary.is_none()), (Some(1), true));
+    // The labs' choices carry a designed spec as text, and refuse a bad one.
+    let mut c = crate::labs::anomaly::AnomalyChoices {
+        model: "dense".into(),
+        spec: Some(presets::PRESETS[4].json.to_string()),
+        ..Default::default()
+    };
+    assert_eq!(
+        c.settings().unwrap().model_name(),
+        "Conv1d series autoencoder"
+    );
+    c.spec = Some("{".into());
+    assert!(c.settings().unwrap_err().contains("not valid JSON"));
+    let a = crate::labs::augment::AugmentChoices {
+        spec: Some(skip.to_string()),
+        ..Default::default()
+    };
+    let s = a
+        .apply(crate::labs::augment::AugmentSettings::quick(2, 10, 1))
+        .unwrap();
+    assert!(s
+        .validate()
+        .unwrap_err()
+        .starts_with("a latent layer is required"));
+}
