@@ -172,12 +172,14 @@ fn presets_and_choices() {
         report
     );
     assert_eq!(
-        augment::AugmentChoices::default().apply(quick.clone()),
+        augment::AugmentChoices::default()
+            .apply(quick.clone())
+            .unwrap(),
         quick
     );
     let c: augment::AugmentChoices =
         serde_json::from_str(r#"{"latent": 2, "epochs": 7, "code_noise": 0.1}"#).unwrap();
-    let s = c.apply(quick.clone());
+    let s = c.apply(quick.clone()).unwrap();
     assert_eq!((s.latent, s.train.epochs, s.code_noise), (2, 7, 0.1));
     assert_eq!(
         (s.width, s.code_penalty, s.train.batch_size),
