@@ -126,7 +126,9 @@ export function mountDesigner(root, opts) {
     input.setAttribute('aria-label', `layer ${i + 1} ${name}`);
     input.addEventListener('change', () => {
       const v = parseField(name, input.value);
-      if (v === undefined) delete spec.layers[i][name]; else spec.layers[i][name] = v;
+      // A default is left out, as the core writes specs.
+      const dflt = { activation: 'linear', stride: 1, padding: 'same' }[name] ?? (name === 'mode' && layer.type === 'upsample' ? 'nearest' : undefined);
+      if (v === undefined || v === dflt) delete spec.layers[i][name]; else spec.layers[i][name] = v;
       edited();
     });
     label.append(input);

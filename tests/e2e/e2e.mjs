@@ -323,6 +323,41 @@ test('a model designed in the Denoise tab: the filters changed in three actions 
   await page.close();
 });
 
+test('the skip denoiser rebuilt layer by layer in the designer is the preset (JSON-equal)', async () => {
+  const { page, errors } = await open('?backend=flex');
+  const d = page.locator('#denoise-designer');
+  const label = (text) => d.getByLabel(text, { exact: true });
+  const set = async (text, value) => { await label(text).fill(value); await label(text).press('Tab'); };
+  await d.locator('summary').first().click();
+  await d.getByTestId('designer-layer').first().waitFor({ timeout: 60_000 });
+  // Empty the list, then add fourteen layers and make each one.
+  while (await d.getByTestId('designer-layer').count()) await d.getByRole('button', { name: 'remove layer 1', exact: true }).click();
+  for (let i = 0; i < 14; i++) await d.getByTestId('designer-add-layer').click();
+  const layers = [
+    ['conv2d', { name: 'e1', filters: '32' }], ['max_pool', {}], ['conv2d', { name: 'e2', filters: '64' }], ['max_pool', {}],
+    ['conv2d', { filters: '64' }], ['conv2d', { filters: '64' }], ['conv2d', { filters: '64' }], ['conv2d', { filters: '64' }],
+    ['upsample', {}], ['skip', { from: 'e2' }], ['conv2d', { filters: '32' }], ['upsample', {}], ['skip', { from: 'e1' }],
+    ['conv2d', { filters: '1', activation: 'linear' }],
+  ];
+  for (const [k, [type, fields]] of layers.entries()) {
+    const n = k + 1;
+    await label(`layer ${n} type`).selectOption(type);
+    for (const [f, v] of Object.entries(fields)) {
+      if (f === 'activation') await label(`layer ${n} activation`).selectOption(v);
+      else await set(`layer ${n} ${f}`, v);
+    }
+  }
+  await set('Model name', 'Skip denoiser');
+  await page.waitForFunction(() => /185,281/.test(document.querySelector('#denoise-designer [data-testid=designer-summary]')?.textContent), null, { timeout: 30_000 });
+  assert.equal(await d.getByTestId('designer-error').textContent(), '');
+  const [dl] = await Promise.all([page.waitForEvent('download'), d.getByTestId('designer-save').click()]);
+  const saved = JSON.parse(fs.readFileSync(await dl.path(), 'utf8'));
+  const preset = JSON.parse(fs.readFileSync(new URL('../../assets/specs/denoiser-skip.json', import.meta.url), 'utf8'));
+  assert.deepStrictEqual(saved, preset);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a lab worker that stops is started again with the models and the data, and the pad denoises again', async () => {
   const { page, errors } = await open('?backend=flex');
   await page.getByTestId('clear').click();
