@@ -169,13 +169,20 @@ impl DenoiseSettings {
                 return Err(format!("train on at least {MIN_IMAGES} images (got {n})"));
             }
         }
+        self.checked_spec()?;
+        self.train.validate()
+    }
+
+    /// [`DenoiseSettings::model_spec`], checked: the preset's settings in
+    /// their ranges, the spec's layers, and that it denoises digits.
+    fn checked_spec(&self) -> Result<ModelSpec, String> {
         if self.spec.is_none() {
             <crate::models::Denoiser as crate::models::record::Weights>::validate(&self.model)?;
         }
         let spec = self.model_spec();
         spec.check()?;
         Purpose::Denoise.check(&spec)?;
-        self.train.validate()
+        Ok(spec)
     }
 
     /// The spec of the model trained from scratch: the designed one, or
@@ -189,9 +196,9 @@ impl DenoiseSettings {
     /// A fresh model of [`DenoiseSettings::model_spec`], initialised from
     /// the device's seed.
     pub fn new_model(&self, device: &Device) -> Result<Net, String> {
-        self.validate()?;
+        let spec = self.checked_spec()?;
         device.seed(self.train.seed);
-        Ok(Net::build(&self.model_spec(), device)?)
+        Ok(Net::build(&spec, device)?)
     }
 
     /// The training and validation images this run uses.

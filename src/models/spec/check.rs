@@ -125,6 +125,23 @@ pub struct Resolved {
     pub steps: Vec<Step>,
 }
 
+impl Resolved {
+    /// Which layers' outputs a later skip reads again, and whether one
+    /// reads the input: what the forward pass (and the generated code) keeps.
+    pub fn skip_reads(&self, layers: &[super::Layer]) -> (Vec<bool>, bool) {
+        let mut kept = vec![false; layers.len()];
+        let mut input = false;
+        for (layer, step) in layers.iter().zip(&self.steps) {
+            match (&layer.op, step.source) {
+                (Op::Skip(_), Some(Source::Layer(j))) => kept[j] = true,
+                (Op::Skip(_), Some(Source::Input)) => input = true,
+                _ => {}
+            }
+        }
+        (kept, input)
+    }
+}
+
 /// How many times an activation's bytes the training memory estimate
 /// takes: its value, its gradient and the kernels' working buffers.
 pub const ACTIVATION_FACTOR: usize = 3;
@@ -239,11 +256,18 @@ fn conv_t_out(n: usize, k: usize, s: usize, p: Padding) -> Option<usize> {
     }
 }
 
-/// burn's padding for a transposed convolution whose `same` output is
-/// `n · s`: `(padding, padding_out)`.
-pub fn conv_t_same_padding(k: usize, s: usize) -> (usize, usize) {
-    let p = k.saturating_sub(s).div_ceil(2);
-    (p, s + 2 * p - k)
+/// burn's `(padding, padding_out)` for a transposed convolution with
+/// kernel `k`, stride `s` and padding `p`: `same` gives an output of
+/// `n · s`.
+pub fn conv_t_padding(p: Padding, k: usize, s: usize) -> (usize, usize) {
+    match p {
+        Padding::Same => {
+            let p = k.saturating_sub(s).div_ceil(2);
+            (p, s + 2 * p - k)
+        }
+        Padding::Valid => (0, 0),
+        Padding::Explicit(n) => (n, 0),
+    }
 }
 
 fn in_range(

@@ -2,7 +2,7 @@
 //! burn module in Rust (`tests/generated/` compiles the presets' code) and
 //! the equivalent Keras 3 model (the same parameter counts).
 
-use super::check::{Shape, Source};
+use super::check::Shape;
 use super::{Activation, Input, Merge, ModelSpec, Op, Padding, SpecError, UpsampleMode};
 
 /// The generated code's first line says where it came from.
@@ -85,20 +85,7 @@ pub fn rust(spec: &ModelSpec) -> Result<String, SpecError> {
     let mut inits = String::new();
     let mut body = String::new();
     let mut uses = std::collections::BTreeSet::new();
-    let kept: Vec<bool> = {
-        let mut k = vec![false; spec.layers.len()];
-        for (l, s) in spec.layers.iter().zip(&r.steps) {
-            if let (Op::Skip(_), Some(Source::Layer(j))) = (&l.op, s.source) {
-                k[j] = true;
-            }
-        }
-        k
-    };
-    let keep_input = spec
-        .layers
-        .iter()
-        .zip(&r.steps)
-        .any(|(l, s)| matches!(l.op, Op::Skip(_)) && s.source == Some(Source::Input));
+    let (kept, keep_input) = r.skip_reads(&spec.layers);
     let (in_rank, in_dims) = match spec.input {
         Input::Image { .. } => (4, rust_dims(r.input)),
         Input::Series { length } => (2, format!("[n, {length}]")),
@@ -187,11 +174,7 @@ pub fn rust(spec: &ModelSpec) -> Result<String, SpecError> {
                     s => s,
                 };
                 reshape_to(s, &mut body, &mut cur_rank);
-                let (p, po) = match c.padding {
-                    Padding::Same => super::check::conv_t_same_padding(c.kernel, c.stride),
-                    Padding::Valid => (0, 0),
-                    Padding::Explicit(p) => (p, 0),
-                };
+                let (p, po) = super::check::conv_t_padding(c.padding, c.kernel, c.stride);
                 if two {
                     uses.insert("use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};");
                     fields += &format!("    {f}: ConvTranspose2d,\n");

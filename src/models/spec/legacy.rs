@@ -96,9 +96,9 @@ pub fn load(
 }
 
 /// The lab model a weights file holds, by aelab 0.1's names: a net for
-/// digits is a `"denoiser"` (or an `"augmenter"` when it has a latent
-/// layer and no skip), a net for series a `"series-autoencoder"`; other
-/// files give their model's name (`"classifier"`).
+/// digits is a `"denoiser"` (any such net denoises, with or without a
+/// latent layer), a net for series a `"series-autoencoder"`; other files
+/// give their model's name (`"classifier"`, `"augmenter"`).
 pub fn kind(bytes: &[u8]) -> Result<String, WeightsError> {
     let (name, _) = record::peek(bytes)?;
     if name != Net::NAME {

@@ -4,7 +4,7 @@
 //! and a nearest ×2 upsample fused into the convolution after it. The rest
 //! run on burn's own ops (the summary marks them "slow path").
 
-use super::check::{Resolved, Shape, Source};
+use super::check::{conv_t_padding, Resolved, Shape, Source};
 use super::{Activation, Merge, ModelSpec, Op, Padding, SpecError, UpsampleMode};
 use crate::engine::{self, Act};
 use burn::nn::conv::{
@@ -41,6 +41,42 @@ pub struct Plan {
     block: Vec<Option<usize>>,
     keep: Vec<bool>,
     keep_input: bool,
+}
+
+impl Plan {
+    fn new(spec: &ModelSpec) -> Result<Plan, SpecError> {
+        let resolved = spec.resolve()?;
+        let (keep, keep_input) = resolved.skip_reads(&spec.layers);
+        // The index of each layer's block, for the layers with parameters.
+        let mut next = 0;
+        let block = spec
+            .layers
+            .iter()
+            .map(|l| {
+                let has = matches!(
+                    l.op,
+                    Op::Conv2d(_)
+                        | Op::Conv1d(_)
+                        | Op::ConvTranspose2d(_)
+                        | Op::ConvTranspose1d(_)
+                        | Op::Dense(_)
+                        | Op::Latent(_)
+                        | Op::BatchNorm
+                );
+                has.then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        Ok(Plan {
+            spec: spec.clone(),
+            resolved,
+            block,
+            keep,
+            keep_input,
+        })
+    }
 }
 
 /// A model built from a [`ModelSpec`]. Its parameters are its blocks, in
@@ -166,110 +202,76 @@ fn pad1d(p: Padding) -> PaddingConfig1d {
     }
 }
 
-fn pad_t(p: Padding, k: usize, s: usize) -> (usize, usize) {
-    match p {
-        Padding::Same => super::check::conv_t_same_padding(k, s),
-        Padding::Valid => (0, 0),
-        Padding::Explicit(n) => (n, 0),
-    }
-}
-
 impl Net {
     /// Builds the model a spec describes, with fresh parameters (from the
     /// device's seed). The spec is checked first.
     pub fn build(spec: &ModelSpec, device: &Device) -> Result<Net, SpecError> {
-        let resolved = spec.resolve()?;
+        let plan = Plan::new(spec)?;
         let mut blocks = Vec::new();
-        let mut block = Vec::with_capacity(spec.layers.len());
-        let mut keep = vec![false; spec.layers.len()];
-        let mut keep_input = false;
-        for (layer, step) in spec.layers.iter().zip(&resolved.steps) {
-            if let (Op::Skip(_), Some(src)) = (&layer.op, step.source) {
-                match src {
-                    Source::Input => keep_input = true,
-                    Source::Layer(j) => keep[j] = true,
-                }
-            }
+        for (layer, step) in spec.layers.iter().zip(&plan.resolved.steps) {
             let cin = step.input.channels();
-            let b = match &layer.op {
-                Op::Conv2d(c) => Some(Block::Conv2d(
+            // A 1-D layer reads a vector as a one-channel series.
+            let cin1 = if let Shape::Flat(_) = step.input {
+                1
+            } else {
+                cin
+            };
+            blocks.push(match &layer.op {
+                Op::Conv2d(c) => Block::Conv2d(
                     Conv2dConfig::new([cin, c.filters], [c.kernel, c.kernel])
                         .with_stride([c.stride, c.stride])
                         .with_padding(pad2d(c.padding))
                         .init(device),
-                )),
-                Op::Conv1d(c) => {
-                    let cin = if let Shape::Flat(_) = step.input {
-                        1
-                    } else {
-                        cin
-                    };
-                    Some(Block::Conv1d(
-                        Conv1dConfig::new(cin, c.filters, c.kernel)
-                            .with_stride(c.stride)
-                            .with_padding(pad1d(c.padding))
-                            .init(device),
-                    ))
-                }
+                ),
+                Op::Conv1d(c) => Block::Conv1d(
+                    Conv1dConfig::new(cin1, c.filters, c.kernel)
+                        .with_stride(c.stride)
+                        .with_padding(pad1d(c.padding))
+                        .init(device),
+                ),
                 Op::ConvTranspose2d(c) => {
-                    let (p, po) = pad_t(c.padding, c.kernel, c.stride);
-                    Some(Block::ConvT2d(
+                    let (p, po) = conv_t_padding(c.padding, c.kernel, c.stride);
+                    Block::ConvT2d(
                         ConvTranspose2dConfig::new([cin, c.filters], [c.kernel, c.kernel])
                             .with_stride([c.stride, c.stride])
                             .with_padding([p, p])
                             .with_padding_out([po, po])
                             .init(device),
-                    ))
+                    )
                 }
                 Op::ConvTranspose1d(c) => {
-                    let cin = if let Shape::Flat(_) = step.input {
-                        1
-                    } else {
-                        cin
-                    };
-                    let (p, po) = pad_t(c.padding, c.kernel, c.stride);
-                    Some(Block::ConvT1d(
-                        ConvTranspose1dConfig::new([cin, c.filters], c.kernel)
+                    let (p, po) = conv_t_padding(c.padding, c.kernel, c.stride);
+                    Block::ConvT1d(
+                        ConvTranspose1dConfig::new([cin1, c.filters], c.kernel)
                             .with_stride(c.stride)
                             .with_padding(p)
                             .with_padding_out(po)
                             .init(device),
-                    ))
+                    )
                 }
-                Op::Dense(_) | Op::Latent(_) => Some(Block::Dense(
+                Op::Dense(_) | Op::Latent(_) => Block::Dense(
                     LinearConfig::new(step.input.elems(), step.output.elems()).init(device),
-                )),
-                Op::BatchNorm => Some(Block::Norm(BatchNormConfig::new(cin).init(device))),
-                _ => None,
-            };
-            block.push(b.map(|b| {
-                blocks.push(b);
-                blocks.len() - 1
-            }));
+                ),
+                Op::BatchNorm => Block::Norm(BatchNormConfig::new(cin).init(device)),
+                _ => continue,
+            });
         }
         Ok(Net {
             blocks,
-            plan: Arc::new(Plan {
-                spec: spec.clone(),
-                resolved,
-                block,
-                keep,
-                keep_input,
-            }),
+            plan: Arc::new(plan),
         })
     }
 
     /// A net from its parts, in layer order (aelab 0.1's models, see
     /// [`super::legacy`]); the blocks must be those [`Net::build`] makes.
     pub(crate) fn from_blocks(spec: &ModelSpec, blocks: Vec<Block>) -> Result<Net, SpecError> {
-        let device = burn::tensor::Device::default();
-        let shell = Net::build(spec, &device)?;
-        if shell.blocks.len() != blocks.len() {
+        let plan = Plan::new(spec)?;
+        if plan.block.iter().flatten().count() != blocks.len() {
             return Err(SpecError::whole("the model's layers do not match its spec"));
         }
         Ok(Net {
             blocks,
-            plan: shell.plan,
+            plan: Arc::new(plan),
         })
     }
 
@@ -305,7 +307,7 @@ impl Net {
     }
 
     /// Runs layers `from..to` on `x` (the input of layer `from`).
-    fn run(&self, mut x: X, from: usize, to: usize, mut input: Option<X>) -> X {
+    fn run(&self, mut x: X, from: usize, to: usize, input: Option<X>) -> X {
         let plan = &*self.plan;
         let layers = &plan.spec.layers;
         let steps = &plan.resolved.steps;
@@ -443,7 +445,7 @@ impl Net {
                         None => None,
                     }
                     .expect("a skip's source is kept")
-                    .into_shape(step.input_of_source(s, &plan.resolved));
+                    .into_shape(step.source_shape(&plan.resolved));
                     let cur = x.into_shape(step.input);
                     match (s.mode, cur, other) {
                         (Merge::Add, X::D4(a), X::D4(b)) => X::D4(a + b),
@@ -461,7 +463,6 @@ impl Net {
                 saved[i - 1] = Some(x.clone_x());
             }
         }
-        let _ = input.take();
         x
     }
 
@@ -564,7 +565,7 @@ impl super::check::Step {
     }
 
     /// The shape a skip's source has.
-    fn input_of_source(&self, _s: &super::Skip, r: &Resolved) -> Shape {
+    fn source_shape(&self, r: &Resolved) -> Shape {
         match self.source {
             Some(Source::Input) | None => r.input,
             Some(Source::Layer(j)) => r.steps[j].output,
