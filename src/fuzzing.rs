@@ -176,6 +176,7 @@ fn fuzz_run_data() -> crate::labs::anomaly::RunData {
     };
     crate::labs::anomaly::RunData {
         name: "fuzz".into(),
+        source: Vec::new(),
         train: set(2),
         valid: None,
         test: set(3),

@@ -75,6 +75,9 @@ struct AnomalyData {
     /// Long: the timestamp column (default: one named timestamp, time, date or datetime); flagged stretches are reported in its values.
     #[arg(long)]
     timestamp_column: Option<String>,
+    /// The generated machine signal's seed (default: --seed).
+    #[arg(long)]
+    data_seed: Option<u64>,
     /// Long: points per window.
     #[arg(long, default_value_t = 48)]
     window: usize,
@@ -85,7 +88,7 @@ struct AnomalyData {
 
 #[derive(Args, Debug, Clone)]
 struct AnomalyModelArgs {
-    /// dense or conv1d (the presets), or a designed model: a spec file (JSON) for series.
+    /// dense or conv1d (the presets with --latent and --depth), or a designed model: a spec file (JSON) for series, or a preset's id (series-dense, series-conv1d).
     #[arg(long, default_value = "dense", value_name = "MODEL")]
     model: String,
     #[command(flatten)]
@@ -99,6 +102,15 @@ struct AnomalyModelArgs {
     /// Training epochs (default: 300 for dense, 200 for conv1d).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Series per batch (default 32).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// The learning rate (default 0.002).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Keep the learning rate constant instead of the cosine decay.
+    #[arg(long)]
+    constant_lr: bool,
     /// Share of the normal training series held out to set the threshold.
     #[arg(long, default_value_t = 0.2)]
     valid_fraction: f32,
@@ -184,7 +196,9 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String
             let test = data::load_ecg5000(&dir, Split::Test)?;
             Ok(RunData::ecg5000(train, test))
         }
-        (Some("machine"), None, None) => RunData::machine(seed, d.window, d.stride),
+        (Some("machine"), None, None) => {
+            RunData::machine(d.data_seed.unwrap_or(seed), d.window, d.stride)
+        }
         (Some(other), None, None) => Err(format!(
             "unknown dataset '{other}': expected ecg5000 or machine (or --train and --test)"
         )),
@@ -222,9 +236,12 @@ fn anomaly_data(ctx: &Ctx, d: &AnomalyData, seed: u64) -> Result<RunData, String
     }
 }
 
-/// Whether `--model` names a spec rather than a preset kind.
+/// Whether `--model` names a spec (a file, or a preset's id) rather than a
+/// preset kind (dense, conv1d).
 fn is_spec(model: &str) -> bool {
-    model.ends_with(".json") || std::path::Path::new(model).exists()
+    model.ends_with(".json")
+        || std::path::Path::new(model).exists()
+        || crate::models::spec::presets::preset(model).is_ok()
 }
 
 fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, String> {
@@ -238,6 +255,8 @@ fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, St
         latent: m.latent,
         depth: m.depth,
         epochs: m.epochs,
+        batch_size: m.batch_size,
+        learning_rate: m.lr,
         seed: Some(m.seed),
         valid_fraction: Some(m.valid_fraction),
         threshold_from: Some(anomaly::ThresholdFrom::parse(&m.threshold_from)?),
@@ -245,6 +264,9 @@ fn anomaly_settings(m: &AnomalyModelArgs) -> Result<anomaly::AnomalySettings, St
     }
     .settings()?;
     s.spec = spec;
+    if m.constant_lr {
+        s.train.schedule = crate::training::Schedule::Constant;
+    }
     m.choices.apply(&mut s.train)?;
     Ok(s)
 }
@@ -522,5 +544,99 @@ fn print_detection_table(name: &str, rows: &[anomaly::Detection]) {
             r.f1,
             r.confusion
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse_command, save_spec, Command};
+    use super::*;
+    use crate::labs::runs::anomaly_command;
+    use crate::models::series::SeriesModelKind;
+    use crate::models::spec::presets;
+    use crate::training::{OptimizerKind, Schedule};
+
+    /// The run tables' command for a page's run, parsed by this command
+    /// line, gives the run's settings and data back.
+    #[test]
+    fn a_run_tables_command_trains_with_the_same_settings_on_the_same_data() {
+        let dense = anomaly::AnomalySettings::new(SeriesModelKind::Dense, 1);
+        let mut conv = anomaly::AnomalyChoices {
+            model: "conv1d".into(),
+            latent: Some(4),
+            epochs: Some(20),
+            batch_size: Some(64),
+            learning_rate: Some(0.01),
+            seed: Some(9),
+            valid_fraction: Some(0.3),
+            threshold_from: Some(anomaly::ThresholdFrom::Cv),
+            ..Default::default()
+        }
+        .settings()
+        .unwrap();
+        conv.train.schedule = Schedule::Constant;
+        conv.train.optimizer = OptimizerKind::AdamW;
+        conv.train.weight_decay = 0.01;
+        let mut preset = dense.clone();
+        preset.spec = Some(presets::preset("series-conv1d").unwrap().with_length(48));
+        let mut designed = presets::preset("series-dense").unwrap();
+        designed.name = "Wide dense".into();
+        designed.layers.remove(1);
+        let mut mine = dense.clone();
+        mine.spec = Some(designed.clone());
+        let machine = RunData::machine(7, 48, 8).unwrap().source;
+        let upload = {
+            let mut d = RunData::machine(7, 48, 8).unwrap();
+            d.source = vec!["--train".into(), "my beats.csv".into()];
+            d.with_options(&SeriesOptions {
+                format: Some("long".into()),
+                label_column: Some("is anomaly".into()),
+                window: 64,
+                split: Some("0.6".into()),
+                ..Default::default()
+            })
+            .source
+        };
+        for (s, source) in [
+            (dense, vec!["--dataset".to_string(), "ecg5000".into()]),
+            (conv, machine),
+            (preset, upload.clone()),
+            (mine, upload),
+        ] {
+            let (line, file) = anomaly_command(&s, &source);
+            let path = file.as_ref().map(|f| save_spec(&designed, f));
+            let files: Vec<(&str, &Path)> =
+                file.as_deref().zip(path.as_deref()).into_iter().collect();
+            let Command::Anomaly(cmd) = parse_command(&line, &files) else {
+                panic!("{line:?} is not an anomaly run");
+            };
+            assert!(cmd.sub.is_none());
+            let mut back = anomaly_settings(&cmd.model).unwrap();
+            let mut want = s.clone();
+            if want.spec.is_some() {
+                // With a spec, the kind only picks training defaults,
+                // which the command gives.
+                back.model = want.model;
+                want.spec = want.spec.map(|x| x.with_length(140));
+                back.spec = back.spec.map(|x| x.with_length(140));
+            }
+            assert_eq!(back, want, "{line:?}");
+            let d = &cmd.data;
+            let got_source = match (&d.dataset, &d.train) {
+                (Some(name), None) if name == "ecg5000" => source.clone(),
+                (Some(name), None) if name == "machine" => {
+                    RunData::machine(d.data_seed.unwrap(), d.window, d.stride)
+                        .unwrap()
+                        .source
+                }
+                (None, Some(f)) => {
+                    let mut r = RunData::machine(1, 48, 8).unwrap();
+                    r.source = vec!["--train".into(), f.display().to_string()];
+                    r.with_options(&d.options()).source
+                }
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got_source, source, "{line:?}");
+        }
     }
 }

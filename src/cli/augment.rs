@@ -35,6 +35,13 @@ struct AugmentModelArgs {
     /// Training epochs (each shows at least 1000 shifted images).
     #[arg(long, default_value_t = report().train.epochs)]
     epochs: usize,
+    #[arg(long, default_value_t = report().train.batch_size)]
+    batch_size: usize,
+    #[arg(long, default_value_t = report().train.learning_rate)]
+    lr: f64,
+    /// Keep the learning rate constant instead of the cosine decay.
+    #[arg(long)]
+    constant_lr: bool,
     /// Channels of the 28×28 layers (the 14×14 ones have twice as many).
     #[arg(long, default_value_t = report().width)]
     width: usize,
@@ -111,6 +118,32 @@ enum AugmentSub {
     },
 }
 
+/// The settings of a run on `examples` examples of `digit`, as the run
+/// tables' commands write them (`labs::runs::augment_command`).
+fn augment_settings(
+    digit: u8,
+    examples: usize,
+    m: &AugmentModelArgs,
+) -> Result<augment::AugmentSettings, String> {
+    let mut settings = augment::AugmentChoices {
+        latent: Some(m.latent),
+        width: Some(m.width),
+        epochs: Some(m.epochs),
+        batch_size: Some(m.batch_size),
+        learning_rate: Some(m.lr),
+        code_noise: Some(m.code_noise),
+        code_penalty: Some(m.code_penalty),
+        ..Default::default()
+    }
+    .apply(augment::AugmentSettings::report(digit, examples, m.seed))?;
+    settings.spec = m.model.as_deref().map(read_spec).transpose()?;
+    if m.constant_lr {
+        settings.train.schedule = crate::training::Schedule::Constant;
+    }
+    m.choices.apply(&mut settings.train)?;
+    Ok(settings)
+}
+
 /// Trains an augmenter on `examples` examples of `digit`, with a progress
 /// bar on stderr.
 fn train_augmenter(
@@ -120,17 +153,7 @@ fn train_augmenter(
     examples: usize,
     m: &AugmentModelArgs,
 ) -> Result<(augment::Augmenter, augment::AugmentSettings), String> {
-    let mut settings = augment::AugmentChoices {
-        latent: Some(m.latent),
-        width: Some(m.width),
-        epochs: Some(m.epochs),
-        code_noise: Some(m.code_noise),
-        code_penalty: Some(m.code_penalty),
-        ..Default::default()
-    }
-    .apply(augment::AugmentSettings::report(digit, examples, m.seed))?;
-    settings.spec = m.model.as_deref().map(read_spec).transpose()?;
-    m.choices.apply(&mut settings.train)?;
+    let settings = augment_settings(digit, examples, m)?;
     let (mut trainer, chosen) = augment::trainer(&data.0, &data.1, &settings, &ctx.device)?;
     eprintln!(
         "training the augmenter (d = {}) on {examples} examples of digit {digit}",
@@ -409,4 +432,54 @@ fn draw_augment_report(
     )?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse_command, save_spec, Command};
+    use super::*;
+    use crate::labs::runs::augment_command;
+    use crate::models::spec::presets;
+    use crate::training::{Loss, OptimizerKind};
+
+    /// The run tables' command for a page's run, parsed by this command
+    /// line, gives the run's settings back.
+    #[test]
+    fn a_run_tables_command_trains_with_the_same_settings() {
+        let page = augment::AugmentSettings::quick(3, 10, 4);
+        let mut tuned = augment::AugmentChoices {
+            latent: Some(8),
+            batch_size: Some(16),
+            learning_rate: Some(0.0007),
+            code_noise: Some(0.1),
+            ..Default::default()
+        }
+        .apply(augment::AugmentSettings::quick(8, 100, 2))
+        .unwrap();
+        tuned.train.optimizer = OptimizerKind::RmsProp;
+        tuned.train.loss = Some(Loss::Mae);
+        let mut preset = page.clone();
+        preset.spec = Some(presets::preset("latent-ae").unwrap());
+        let mut designed = presets::preset("latent-ae").unwrap();
+        designed.name = "Tiny latent".into();
+        let mut mine = page.clone();
+        mine.spec = Some(designed.clone());
+        for s in [page, tuned, preset, mine] {
+            let (line, file) = augment_command(&s);
+            let path = file.as_ref().map(|f| save_spec(&designed, f));
+            let files: Vec<(&str, &Path)> =
+                file.as_deref().zip(path.as_deref()).into_iter().collect();
+            let Command::Augment(AugmentCmd { sub: None, run }) = parse_command(&line, &files)
+            else {
+                panic!("{line:?} is not a plain augment run");
+            };
+            let mut back = augment_settings(run.digit, run.examples, &run.model).unwrap();
+            if s.spec.is_some() {
+                // The spec is the whole model; the preset's knobs do not apply.
+                assert_eq!(back.model_spec(), s.model_spec());
+                (back.latent, back.width) = (s.latent, s.width);
+            }
+            assert_eq!(back, s, "{line:?}");
+        }
+    }
 }

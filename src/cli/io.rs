@@ -11,7 +11,12 @@ pub(super) fn save<M: Weights>(
 ) -> Result<(), String> {
     let bytes = record::to_bytes(model, config, meta).map_err(|e| e.to_string())?;
     write_file(out, &bytes)?;
-    eprintln!("saved {}", out.display());
+    // The hash the page's run tables give, to tell one file from another.
+    eprintln!(
+        "saved {} (sha256 {})",
+        out.display(),
+        crate::labs::runs::sha256_hex(&bytes)
+    );
     Ok(())
 }
 

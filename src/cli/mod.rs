@@ -231,3 +231,30 @@ fn split_train(ctx: &Ctx, a: &TrainArgs) -> Result<(Mnist, Mnist), String> {
     }
     Ok(train.split_validation(a.valid_fraction, a.seed))
 }
+
+/// The command line `line` (as the run tables write it) parsed, with each
+/// word in `files` replaced by its path under `dir` (a designed spec the
+/// command reads).
+#[cfg(test)]
+fn parse_command(line: &[String], files: &[(&str, &Path)]) -> Command {
+    let args = line.iter().map(|a| {
+        files
+            .iter()
+            .find(|(name, _)| a == name)
+            .map_or(a.clone(), |(_, p)| p.display().to_string())
+    });
+    match Cli::try_parse_from(args) {
+        Ok(cli) => cli.command,
+        Err(e) => panic!("{line:?} does not parse: {e}"),
+    }
+}
+
+/// A spec saved as the run tables' commands expect it (`spec_file`).
+#[cfg(test)]
+fn save_spec(spec: &ModelSpec, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aelab-runs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string(spec).unwrap()).unwrap();
+    path
+}

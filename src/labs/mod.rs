@@ -4,3 +4,4 @@
 pub mod anomaly;
 pub mod augment;
 pub mod denoise;
+pub mod runs;

@@ -84,6 +84,8 @@ pub struct RunMetrics {
     error_max: f32,
     /// The data's name.
     data: String,
+    /// The `aelab anomaly` arguments that load the same data.
+    source: Vec<String>,
 }
 
 /// Makes `d` the loaded data (a new run starts) and previews it.
@@ -187,7 +189,9 @@ impl AnomalyLab {
         Ok(future_to_promise(async move {
             let (loaded, info) = anomaly::data::load(&bytes, &o).await.map_err(js_err)?;
             let split = o.split().map_err(bad_input)?;
-            let d = RunData::one_file(&name, loaded, o.window, o.stride, split).map_err(js_err)?;
+            let d = RunData::one_file(&name, loaded, o.window, o.stride, split)
+                .map_err(js_err)?
+                .with_options(&o);
             let details = DataDetails {
                 file: Some(info),
                 ..Default::default()
@@ -760,5 +764,6 @@ fn metrics(d: &Data, r: &Run, threshold: f32, rule: &str) -> RunMetrics {
         error_min: lo,
         error_max: hi,
         data: d.name.clone(),
+        source: d.source.clone(),
     }
 }

@@ -383,7 +383,9 @@ impl DenoiseLab {
             "images": n,
             "epochs": c.epochs,
             "noise": [c.noise_min, c.noise_max],
-            "fine_tuned_from": meta,
+            "settings": settings,
+            // Not null when fine-tuned (the run tables' commands say --init).
+            "fine_tuned_from": if c.from_scratch || !meta.is_null() { meta } else { serde_json::json!({}) },
         });
         Ok(TrainSession::new(
             AnyTrainer::Denoise(trainer),

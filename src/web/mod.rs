@@ -24,6 +24,7 @@ mod anomaly;
 mod augment;
 mod denoise;
 mod design;
+mod runs;
 mod sketch;
 
 pub use anomaly::AnomalyLab;

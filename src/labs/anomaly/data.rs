@@ -514,6 +514,10 @@ fn part(l: &LongSeries, a: usize, b: usize) -> LongSeries {
 #[derive(Debug, Clone)]
 pub struct RunData {
     pub name: String,
+    /// The command-line arguments of `aelab anomaly` that load the same
+    /// data (the run tables' commands): `--dataset ecg5000`, `--train
+    /// FILE` with its reading options ([`RunData::with_options`]), …
+    pub source: Vec<String>,
     pub train: SeriesSet,
     /// Normal validation series, where they must not be drawn at random
     /// from `train` (windows of a long series overlap).
@@ -526,11 +530,56 @@ pub struct RunData {
     pub test_offset: usize,
 }
 
+/// `--dataset machine` with the signal's seed, and the window and stride
+/// where they are not the defaults.
+fn machine_source(seed: u64, window: usize, stride: usize) -> Vec<String> {
+    let mut a = vec![
+        "--dataset".into(),
+        "machine".into(),
+        "--data-seed".into(),
+        seed.to_string(),
+    ];
+    window_args(&mut a, window, stride);
+    a
+}
+
+fn window_args(a: &mut Vec<String>, window: usize, stride: usize) {
+    if window != DEFAULT_WINDOW {
+        a.extend(["--window".into(), window.to_string()]);
+    }
+    if stride != DEFAULT_STRIDE {
+        a.extend(["--stride".into(), stride.to_string()]);
+    }
+}
+
 impl RunData {
+    /// Adds the reading options `o` of an uploaded file to [`RunData::source`]
+    /// (those that differ from the command line's defaults).
+    pub fn with_options(mut self, o: &SeriesOptions) -> Self {
+        let a = &mut self.source;
+        for (flag, v) in [
+            ("--format", &o.format),
+            ("--label-column", &o.label_column),
+            ("--normal-label", &o.normal_label),
+            ("--value-column", &o.value_column),
+            ("--timestamp-column", &o.timestamp_column),
+            ("--split", &o.split),
+        ] {
+            if let Some(v) = nonempty(v) {
+                if !(flag == "--format" && v == "auto") {
+                    a.extend([flag.to_string(), v.to_string()]);
+                }
+            }
+        }
+        window_args(a, o.window, o.stride);
+        self
+    }
+
     /// ECG5000: the normal beats of TRAIN to train, all of TEST to test.
     pub fn ecg5000(train: SeriesSet, test: SeriesSet) -> Self {
         RunData {
             name: "ECG5000".into(),
+            source: vec!["--dataset".into(), "ecg5000".into()],
             train: train.select(false),
             valid: None,
             test,
@@ -546,6 +595,7 @@ impl RunData {
         let win = |l: &LongSeries| l.windows(window, stride).map_err(|e| e.to_string());
         Ok(RunData {
             name: format!("generated machine signal (seed {seed})"),
+            source: machine_source(seed, window, stride),
             train: win(&b.train)?,
             valid: Some(win(&b.valid)?),
             test: win(&b.test.series)?,
@@ -584,6 +634,7 @@ impl RunData {
                     let idx: Vec<usize> = (0..set.count()).collect();
                     return Ok(RunData {
                         name: name.to_string(),
+                        source: vec!["--train".into(), name.into()],
                         train: set.subset(&idx[..p]),
                         valid: None,
                         test: set.subset(&idx[p..]),
@@ -611,6 +662,7 @@ impl RunData {
                 test_idx.sort_unstable();
                 Ok(RunData {
                     name: name.to_string(),
+                    source: vec!["--train".into(), name.into()],
                     train: set.subset(&normal[..cut]),
                     valid: None,
                     test: set.subset(&test_idx),
@@ -650,6 +702,7 @@ impl RunData {
                 }
                 Ok(RunData {
                     name: name.to_string(),
+                    source: vec!["--train".into(), name.into()],
                     train,
                     valid: Some(valid),
                     test,
@@ -698,6 +751,12 @@ impl RunData {
         }
         Ok(RunData {
             name: test_name.to_string(),
+            source: vec![
+                "--train".into(),
+                train_name.into(),
+                "--test".into(),
+                test_name.into(),
+            ],
             train: train.select(false),
             valid,
             test,

@@ -116,6 +116,7 @@ mod tests {
         };
         RunData {
             name: name.into(),
+            source: Vec::new(),
             train: set.clone(),
             valid: None,
             test: set,
