@@ -1,7 +1,7 @@
 // @ts-check
 // The Anomaly tab: DOM wiring only. Parsing, training, errors, metrics and
 // plots are computed by the Rust core through the Lab.
-import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining, drawChart, frameOf, paintDrawing, designerSlot } from './ui.js';
+import { $, errText, fetchBytes, renderTable, toCsv, download, runTraining, drawChart, frameOf, paintDrawing, designerSlot, runsPanel } from './ui.js';
 import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const MAX_UPLOAD = 50 * 1024 * 1024;
@@ -112,9 +112,27 @@ export function setupAnomaly(app) {
   });
 
   // ---------- training ----------
+  // The run table: a row for each finished run; its model and scores come
+  // back on the data it was trained on.
+  const runs = runsPanel({
+    lab: 'anomaly', root: $('anomaly-runs'), api: app.api,
+    use: async (weights, extra, row) => {
+      if (!st.loaded) throw new Error('load the data it was trained on first');
+      let res;
+      try { res = await an().restore_run(extra.run); } catch (e) { throw new Error(`it does not fit the data now loaded (${errText(e)}); load the data it was trained on`); }
+      await an().restore_model(weights);
+      showRun(res, extra.settings);
+      startBeat();
+      app.save('anomaly-run', { bytes: extra.run, model: weights, settings: extra.settings }, 'the anomaly run');
+      return `The model and scores of the run started ${new Date(row.started).toLocaleString()} are back.`;
+    },
+  });
+  runs.restore();
   let session = null;
   $('an-train').addEventListener('click', async () => {
     if (session || app.isTraining()) { $('an-status').textContent = 'another training run is in progress'; return; }
+    const started = new Date();
+    const t0 = performance.now();
     const num = (id) => Math.floor(Number($(id).value));
     const from = /** @type {import('./aelab.js').ThresholdFrom} */ ($('an-threshold-from').value);
     const cfg = { model: $('an-model').value, latent: num('an-latent'), depth: num('an-depth'), epochs: num('an-epochs'), threshold_from: from, seed: Math.floor(Math.random() * 1e9), spec: designer.spec() || undefined };
@@ -141,9 +159,11 @@ export function setupAnomaly(app) {
     const adopt = (res, bytes, model) => {
       // The bar stopped at the last fold's start.
       $('an-progress').value = 1;
+      const ms = performance.now() - t0;
       showRun(res, cfg);
       startBeat();
       app.save('anomaly-run', { bytes, model, settings: cfg }, 'the anomaly run');
+      if (model) runs.add(model, res, started, ms, { run: bytes, settings: cfg });
     };
     await runTraining(ui, {
       begin: () => inWorker
@@ -446,5 +466,5 @@ export function setupAnomaly(app) {
     if (!$('an-train').disabled) drawChart($('an-preview'), (f) => an().draw_preview(f)).catch(() => { /* no data loaded yet */ });
     if (st.last) redraw();
   }
-  return { onShow, restore, reload, designer };
+  return { onShow, restore, reload, designer, runs };
 }

@@ -1,7 +1,7 @@
 // @ts-check
 // The Augment tab: DOM wiring only. Training, sampling, judging, diversity
 // and the fooling walk are computed by the Rust core through the Lab.
-import { $, errText, paint, paintDrawing, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining, designerSlot } from './ui.js';
+import { $, errText, paint, paintDrawing, bestDigit, showVerdict, digitCanvas, renderTable, toCsv, download, runTraining, designerSlot, runsPanel } from './ui.js';
 import { workerAvailable, useWorker, workerSession } from './compute.js';
 
 const SHOW_EXAMPLES = 100; // at most this many chosen examples are shown
@@ -74,9 +74,22 @@ export function setupAugment(app) {
   }
 
   // ---------- training ----------
+  // The run table: a row for each finished run, whose generator can come back.
+  const runs = runsPanel({
+    lab: 'augment', root: $('augment-runs'), api: app.api,
+    use: async (weights, _extra, row) => {
+      await Promise.all([app.trainSet(), app.testSet()]);
+      await install(await aug().load(weights));
+      await keep(weights);
+      return `The generator of the run started ${new Date(row.started).toLocaleString()} is back.`;
+    },
+  });
+  runs.restore();
   let session = null;
   $('aug-train').addEventListener('click', async () => {
     if (session || app.isTraining()) { $('aug-status').textContent = 'another training run is in progress'; return; }
+    const started = new Date();
+    const t0 = performance.now();
     const s = settings();
     const bad = check(s);
     if (bad) { $('aug-status').textContent = bad; return; }
@@ -103,15 +116,18 @@ export function setupAugment(app) {
         }, { api: app.api(), epochs: s.epochs, onStatus: (t) => { $('aug-status').textContent = t; }, onEvent: (ev) => { if (ev.kind === 'preview') showPreview(ev, s.epochs); } })
         : aug().start_training(s),
       finish: async (done) => {
+        const ms = performance.now() - t0;
         $('aug-status').textContent = 'done; encoding the examples and fitting the Gaussian…';
+        let bytes;
         if (inWorker) {
-          const { bytes } = done.result;
+          bytes = done.result.bytes;
           await install(await aug().load(bytes));
           await keep(bytes);
         } else {
           await install(await aug().adopt(done));
-          await keep();
+          bytes = await keep();
         }
+        await runs.add(bytes, st.sample && st.sample.judged, started, ms);
       },
       register: (x) => { session = x; app.setTraining(x); if (!x) endPreview(); },
       backend: app.backend,
@@ -143,6 +159,7 @@ export function setupAugment(app) {
     const b = bytes || await aug().bytes();
     app.setAugmenter(b);
     await app.save('augmenter', b, 'the trained generator');
+    return b;
   }
 
   function enable(on) {
@@ -430,6 +447,7 @@ export function setupAugment(app) {
 
   return {
     designer,
+    runs,
     onShow() { if (!$('aug-examples-grid').childElementCount) showExamples(); },
     // After a backend switch: the same generator on the new session.
     async reload(bytes) {

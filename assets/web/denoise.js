@@ -3,7 +3,7 @@
 // noisy → denoised → verdicts), the noise, the MNIST test digits, the
 // report, training in the page and the model files; every number comes from
 // the Rust core through the Lab.
-import { $, errText, fetchBytes, paint, paintDrawing, showVerdict, renderTable, toCsv, download, runTraining, designerSlot } from './ui.js';
+import { $, errText, fetchBytes, paint, paintDrawing, showVerdict, renderTable, toCsv, download, runTraining, designerSlot, runsPanel } from './ui.js';
 import * as store from './store.js';
 import { workerAvailable, workerSession, useWorker, workerPlace } from './compute.js';
 
@@ -358,6 +358,22 @@ export function setupDenoise(app) {
     update();
   }
 
+  // The run table: a row for each finished run, whose model can come back.
+  const runs = runsPanel({
+    lab: 'denoise', root: $('denoise-runs'), api: () => state.api,
+    use: async (weights, _extra, row) => {
+      await endPreview();
+      await state.labs.denoise.load(weights);
+      state.bytes.denoiser = weights;
+      save('denoiser', weights, 'the denoiser of a run');
+      state.pretrainedReport = null;
+      showModelInfo();
+      update();
+      return `The model of the run started ${new Date(row.started).toLocaleString()} is now the current denoiser.`;
+    },
+  });
+  runs.restore();
+
   let starting = false;
   $('train-start').addEventListener('click', async () => {
     if (state.training || starting) return;
@@ -384,6 +400,8 @@ export function setupDenoise(app) {
       showModelInfo();
       update();
     };
+    const started = new Date();
+    const t0 = performance.now();
     starting = true;
     ui.start.disabled = true;
     const payload = {
@@ -405,11 +423,13 @@ export function setupDenoise(app) {
         begin: () => workerSession(compute, 'train-denoise', payload, { api: state.api, epochs: cfg.epochs, onStatus: (t) => { ui.status.textContent = t; }, onCheckpoint: showPreview }),
         finish: async (session) => {
           const { bytes, before, after } = session.result;
+          const ms = performance.now() - t0;
           await endPreview();
           await state.labs.denoise.load(bytes);
           keep(bytes);
           compareTable(before, after);
           done(where);
+          await runs.add(bytes, after, started, ms);
         },
       });
       return;
@@ -429,11 +449,15 @@ export function setupDenoise(app) {
       },
       begin: () => state.labs.denoise.start_training(cfg),
       finish: async (session) => {
+        const ms = performance.now() - t0;
         await state.labs.denoise.adopt(session);
-        keep(await state.labs.denoise.bytes());
+        const bytes = await state.labs.denoise.bytes();
+        keep(bytes);
         ui.status.textContent = 'done; measuring the new model…';
-        compareTable(state.pretrainedReport, await state.labs.denoise.evaluate(COMPARE_N));
+        const after = await state.labs.denoise.evaluate(COMPARE_N);
+        compareTable(state.pretrainedReport, after);
         done();
+        await runs.add(bytes, after, started, ms);
       },
     });
   });
@@ -481,5 +505,5 @@ export function setupDenoise(app) {
     update();
   });
 
-  return { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer };
+  return { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer, runs };
 }

@@ -60,6 +60,11 @@ export const api = {
   /** @param {string} json @param {string} lang */
   spec_code: (json, lang) => aelab.spec_code(json, lang),
   spec_presets: () => aelab.spec_presets(),
+  // The run tables' calls (src/web/runs.rs).
+  /** @param {string} lab @param {Uint8Array} weights @param {any} measured @param {string} started @param {number} seconds */
+  run_record: (lab, weights, measured, started, seconds) => aelab.run_record(lab, weights, measured, started, seconds),
+  /** @param {any[]} rows */
+  runs_csv: (rows) => aelab.runs_csv(rows),
   /** Destroys every WebGPU device (the lost-device test); how many. */
   loseGpu() {
     for (const d of gpuDevices) d.destroy();

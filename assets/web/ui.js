@@ -362,3 +362,120 @@ export function designerSlot(o) {
     },
   };
 }
+
+// How many runs of a lab keep their model (the oldest rows' models go
+// first; their rows stay).
+const KEPT_RUN_MODELS = 20;
+
+/** A metric's value as the table shows it. @param {number} v */
+function metricText(v) {
+  if (!Number.isFinite(v)) return '–';
+  return Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3);
+}
+
+/**
+ * A lab's run table (`data-testid="runs-table"`): a row for each training
+ * run, made by the core (`run_record`) from the run's weights file and
+ * the lab's measurements, kept across reloads with the run's model (the
+ * newest KEPT_RUN_MODELS). Each row can put its model back (`use`),
+ * download its spec and weights, and the table exports as CSV.
+ * @param {{ lab: string, root: HTMLElement, api: () => LabApi,
+ *   use: (weights: Uint8Array, extra: any, row: any) => Promise<string> }} o
+ */
+export function runsPanel(o) {
+  const key = `runs-${o.lab}`;
+  const modelKey = (id) => `run-model-${o.lab}-${id}`;
+  /** @type {any[]} */
+  let rows = [];
+  o.root.innerHTML = `<h3>Runs</h3><p class="muted runs-empty">Each training run gets a row here: its model, settings, metrics, the aelab version, the SHA-256 of its weights and the <code>aelab</code> command that trains it again.</p>
+    <div class="table-wrap runs-wrap"></div>
+    <div class="row"><button class="runs-csv" data-testid="runs-csv" disabled>Download the table (CSV)</button></div>
+    <p class="runs-msg" role="status"></p>`;
+  const wrap = /** @type {HTMLElement} */ (o.root.querySelector('.runs-wrap'));
+  const msg = /** @type {HTMLElement} */ (o.root.querySelector('.runs-msg'));
+  const csvButton = /** @type {HTMLButtonElement} */ (o.root.querySelector('.runs-csv'));
+  const persist = () => store.put(key, rows, 'the run table');
+
+  function render() {
+    csvButton.disabled = rows.length === 0;
+    if (!rows.length) { wrap.innerHTML = ''; return; }
+    const cell = (t) => `<td>${esc(t)}</td>`;
+    wrap.innerHTML = `<table data-testid="runs-table"><caption>Training runs of this tab, newest last</caption><thead><tr>${
+      ['#', 'started', 'model', 'settings', 'metrics', 'time', 'aelab', 'weights (SHA-256)', 'command to train it again', ''].map((h) => `<th scope="col">${esc(h)}</th>`).join('')
+    }</tr></thead><tbody>${rows.map((r, i) => `<tr data-run="${r.id}">${cell(String(i + 1))}${cell(new Date(r.started).toLocaleString())}` +
+      `${cell(`${r.model} (${r.params.toLocaleString('en')} parameters)`)}${cell(r.settings)}` +
+      `<td class="runs-metrics">${r.metrics.map((m) => `<span>${esc(m.name)} <b>${esc(metricText(m.value))}</b></span>`).join(' ') || '–'}</td>` +
+      `${cell(fmtTime(r.seconds * 1000))}${cell(r.version)}<td><code title="${esc(r.weights_sha256)}">${esc(r.weights_sha256.slice(0, 12))}…</code></td>` +
+      `<td><code class="runs-command">${esc(r.command)}</code></td>` +
+      `<td class="runs-actions"><button data-act="use" ${r.kept ? '' : 'disabled title="this run\'s model is no longer kept"'}>Use this model</button> ` +
+      `<button data-act="spec">Spec</button> <button data-act="weights" ${r.kept ? '' : 'disabled'}>Weights</button> ` +
+      `<button data-act="copy">Copy command</button> <button data-act="remove" aria-label="Remove run ${i + 1}">✕</button></td></tr>`).join('')}</tbody></table>`;
+  }
+
+  wrap.addEventListener('click', async (ev) => {
+    const b = /** @type {HTMLElement} */ (ev.target).closest('button');
+    const tr = b && b.closest('tr');
+    if (!b || !tr) return;
+    const i = rows.findIndex((r) => String(r.id) === tr.dataset.run);
+    const r = rows[i];
+    if (!r) return;
+    const act = b.dataset.act;
+    try {
+      if (act === 'spec') {
+        download(new Blob([r.spec], { type: 'application/json' }), r.spec_file || `${o.lab}-run-${i + 1}.json`);
+      } else if (act === 'copy') {
+        await navigator.clipboard.writeText(r.command);
+        msg.textContent = `Copied run ${i + 1}'s command.`;
+      } else if (act === 'remove') {
+        rows.splice(i, 1);
+        await store.del(modelKey(r.id));
+        await persist();
+        render();
+        msg.textContent = `Removed run ${i + 1}.`;
+      } else {
+        const kept = await store.get(modelKey(r.id));
+        if (!kept || !kept.weights) { msg.textContent = `Run ${i + 1}'s model is no longer kept.`; return; }
+        if (act === 'weights') download(new Blob([kept.weights]), `aelab-${o.lab}-run-${i + 1}.aelab`);
+        else { msg.textContent = `loading run ${i + 1}'s model…`; msg.textContent = await o.use(kept.weights, kept.extra, r); }
+      }
+    } catch (e) { msg.textContent = `Run ${i + 1}: ${errText(e)}`; }
+  });
+  csvButton.addEventListener('click', async () => {
+    try { download(new Blob([await o.api().runs_csv(rows)], { type: 'text/csv' }), `aelab-${o.lab}-runs.csv`); } catch (e) { msg.textContent = errText(e); }
+  });
+
+  return {
+    /** The rows kept from earlier visits (their count). */
+    async restore() {
+      const r = await store.get(key);
+      rows = Array.isArray(r) ? r : [];
+      render();
+      return rows.length;
+    },
+    /**
+     * Adds a finished run's row: its weights file, the lab's measurements,
+     * when it started and how long it took (ms); `extra` is kept with the
+     * model for `use`.
+     * @param {Uint8Array} weights @param {any} measured @param {Date} started @param {number} ms @param {any} [extra]
+     */
+    async add(weights, measured, started, ms, extra) {
+      try {
+        const row = await o.api().run_record(o.lab, weights, measured, started.toISOString(), ms / 1000);
+        const id = Date.now() + Math.random();
+        rows.push({ ...row, id, kept: true });
+        const withModels = rows.filter((x) => x.kept);
+        for (const old of withModels.slice(0, Math.max(0, withModels.length - KEPT_RUN_MODELS))) {
+          old.kept = false;
+          await store.del(modelKey(old.id));
+        }
+        await store.put(modelKey(id), { weights, extra }, 'the run\'s model');
+        await persist();
+        render();
+        msg.textContent = '';
+      } catch (e) { msg.textContent = `This run could not be added to the table: ${errText(e)}`; }
+    },
+    rows: () => rows,
+    /** Replaces the rows (a workspace import). @param {any[]} r */
+    set(r) { rows = r; render(); },
+  };
+}

@@ -11,6 +11,7 @@ import { DIGITS, ucrCsv, drawStroke } from './fixtures.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 
 const DIST = process.env.AELAB_DIST || 'dist';
 let browser, server, origin;
@@ -280,6 +281,28 @@ test('a model designed in the Denoise tab: the filters changed in three actions 
   await page.getByTestId('train-start').click();
   await page.waitForFunction(() => /^done:/.test(document.getElementById('train-status').textContent), null, { timeout: 600_000 });
   assert.match(await page.textContent('#model-info'), /Canonical denoiser \(9 layers, 21,201 parameters\), trained in this browser/);
+  // The run table has the run: the design, its settings and metrics, the
+  // command that trains it again and the hash of its weights.
+  const runs = page.locator('#denoise-runs');
+  await runs.getByTestId('runs-table').waitFor({ timeout: 60_000 });
+  const row = runs.locator('tbody tr');
+  assert.equal(await row.count(), 1);
+  const rowText = await row.textContent();
+  assert.match(rowText, /Canonical denoiser \(21,201 parameters\)/);
+  assert.match(rowText, /200 images, f ~ U\[0\.3, 1\], 1 epoch, batch 32/);
+  assert.match(rowText, /PSNR f=0\.5 \(dB\) \d+\.\d/);
+  const command = await row.locator('.runs-command').textContent();
+  assert.match(command, /^aelab denoise train --model canonical-denoiser\.json --epochs 1 --batch-size 32 --lr 0\.001 --seed \d+ --limit 200 --noise-min 0\.3 --noise-max 1 --out aelab-denoiser\.aelab$/);
+  const [w] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Weights' }).click()]);
+  const sha = createHash('sha256').update(fs.readFileSync(await w.path())).digest('hex');
+  assert.equal(await row.locator('code[title]').getAttribute('title'), sha);
+  const [sp] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Spec' }).click()]);
+  assert.equal(sp.suggestedFilename(), 'canonical-denoiser.json');
+  assert.equal(JSON.parse(fs.readFileSync(await sp.path(), 'utf8')).layers[0].filters, 8);
+  const [csv] = await Promise.all([page.waitForEvent('download'), runs.getByTestId('runs-csv').click()]);
+  const csvText = fs.readFileSync(await csv.path(), 'utf8');
+  assert.match(csvText, /^lab,started,seconds,model,parameters,settings,PSNR f=0\.5 \(dB\),PSNR f=0\.7 \(dB\),PSNR f=0\.9 \(dB\),accuracy f=0\.5,/);
+  assert.ok(csvText.includes(`,${sha},aelab denoise train --model canonical-denoiser.json`));
   // Add a layer: one more row, and the parameters of a 32-filter 3×3 convolution.
   await d.getByTestId('designer-add-layer').click();
   await page.waitForFunction(() => /30,449/.test(document.querySelector('#denoise-designer [data-testid=designer-summary]')?.textContent), null, { timeout: 30_000 });
@@ -319,6 +342,13 @@ test('a model designed in the Denoise tab: the filters changed in three actions 
   await page.reload();
   await ready(page);
   await page.waitForFunction(() => /training uses your design/.test(document.querySelector('#denoise-designer .designer-note')?.textContent), null, { timeout: 60_000 });
+  // The run stays in its table, and its model comes back from its row.
+  assert.equal(await runs.locator('tbody tr').count(), 1);
+  await page.click('#model-reset');
+  await page.waitForFunction(() => /pre-trained/.test(document.getElementById('model-info').textContent), null, { timeout: 60_000 });
+  await runs.getByRole('button', { name: 'Use this model' }).click();
+  await page.waitForFunction(() => /21,201 parameters/.test(document.getElementById('model-info').textContent), null, { timeout: 60_000 });
+  assert.match(await runs.locator('.runs-msg').textContent(), /is now the current denoiser/);
   assert.deepEqual(errors, []);
   await page.close();
 });
