@@ -14,6 +14,7 @@ pub mod models;
 pub mod platform;
 pub mod rng;
 pub mod training;
+pub mod workspace;
 
 pub mod bench;
 #[cfg(not(target_arch = "wasm32"))]

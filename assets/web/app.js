@@ -5,7 +5,7 @@
 // and the compute worker (worker.js: training, the report's table). This
 // thread never starts the wasm module, except from file:// and in
 // aelab.html, where a page cannot start module workers.
-import { $, errText, threadsText, fetchBytes, renderTable } from './ui.js';
+import { $, errText, threadsText, fetchBytes, renderTable, download } from './ui.js';
 import { setupDenoise } from './denoise.js';
 import { setupAugment } from './augment.js';
 import { setupAnomaly } from './anomaly.js';
@@ -136,6 +136,72 @@ $('reset-lab').addEventListener('click', async () => {
     await store.clear();
     location.reload();
   } catch (e) { banner(`Could not reset: ${errText(e)}`); }
+});
+
+// ---------- workspace ----------
+// All the kept work in one file and back (the format is the core's:
+// src/workspace.rs). What this browser measured of its own backends stays.
+const MAX_WORKSPACE = 512 * 1024 * 1024;
+/** Byte arrays out of a stored value, as {"$bytes": i}. @param {any} v @param {Uint8Array[]} blobs @returns {any} */
+function flatten(v, blobs) {
+  if (v instanceof ArrayBuffer) v = new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) {
+    blobs.push(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    return { $bytes: blobs.length - 1 };
+  }
+  if (Array.isArray(v)) return v.map((x) => flatten(x, blobs));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, flatten(x, blobs)]));
+  return v;
+}
+/** The inverse of flatten. @param {any} v @param {Uint8Array[]} blobs @returns {any} */
+function inflate(v, blobs) {
+  if (Array.isArray(v)) return v.map((x) => inflate(x, blobs));
+  if (v && typeof v === 'object') {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === '$bytes') return blobs[v.$bytes];
+    return Object.fromEntries(keys.map((k) => [k, inflate(v[k], blobs)]));
+  }
+  return v;
+}
+$('workspace-save').addEventListener('click', async () => {
+  try {
+    if (!state.api) throw new Error('aelab is still starting');
+    const entries = {};
+    /** @type {Uint8Array[]} */
+    const blobs = [];
+    for (const k of await store.keys()) {
+      if (k === MEASURED_KEY) continue;
+      const v = await store.get(k);
+      if (v !== undefined) entries[String(k)] = flatten(v, blobs);
+    }
+    const now = new Date();
+    const file = await state.api.workspace_pack(JSON.stringify(entries), blobs, now.toISOString());
+    download(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (file)], { type: 'application/octet-stream' }), `aelab-workspace-${now.toISOString().slice(0, 10)}.aelab-workspace`);
+    $('restore-note').textContent = `Saved the workspace: ${Object.keys(entries).length} item(s), ${(file.length / 1e6).toFixed(1)} MB. Open it with “Open workspace” on any computer.`;
+  } catch (e) { banner(`Could not save the workspace: ${errText(e)}`); }
+});
+$('workspace-open').addEventListener('change', async (ev) => {
+  const input = /** @type {HTMLInputElement} */ (ev.target);
+  const file = input.files && input.files[0];
+  input.value = '';
+  if (!file) return;
+  try {
+    if (file.size === 0) throw new Error('the file is empty');
+    if (file.size > MAX_WORKSPACE) throw new Error(`the file is ${(file.size / 1e6).toFixed(0)} MB; a workspace file holds at most ${MAX_WORKSPACE >> 20} MB`);
+    if (!state.api) throw new Error('aelab is still starting');
+    const w = await state.api.workspace_unpack(new Uint8Array(await file.arrayBuffer()));
+    const entries = JSON.parse(w.entries);
+    const when = new Date(w.saved);
+    const saved = Number.isNaN(when.getTime()) ? 'at an unknown time' : `on ${when.toLocaleString()}`;
+    if (!confirm(`Open the workspace ${file.name}, saved ${saved} by aelab ${w.aelab}? It replaces the work kept in this browser (save yours first if you need it).`)) return;
+    if (state.training) state.training.cancel();
+    await store.clear();
+    for (const [k, v] of Object.entries(entries)) {
+      if (!await store.put(k, inflate(v, w.blobs), `the workspace's ${k}`)) throw new Error('the browser did not store it');
+    }
+    sessionStorage.setItem('aelab-opened', `Opened the workspace ${file.name} (saved ${saved}).`);
+    location.reload();
+  } catch (e) { banner(`Could not open ${file.name}: ${errText(e)}. The work in this browser is unchanged.`); }
 });
 
 window.addEventListener('unhandledrejection', (ev) => banner(`Unexpected error: ${errText(ev.reason)}`));
@@ -564,6 +630,11 @@ async function main() {
     const restored = await Promise.all([augmentTab.restore(), anomalyTab.restore()]);
     for (const r of restored) if (r) notes.push(r);
     if (notes.length) $('restore-note').textContent = `Restored from your last visit: ${notes.join(', ')}. Reset lab forgets them.`;
+    const opened = sessionStorage.getItem('aelab-opened');
+    if (opened) {
+      sessionStorage.removeItem('aelab-opened');
+      $('restore-note').textContent = `${opened} ${notes.length ? `Restored: ${notes.join(', ')}.` : ''}`;
+    }
     await openLinkedDesign();
     document.body.dataset.restored = 'true';
     measureSoon(measured);

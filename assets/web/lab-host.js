@@ -65,6 +65,11 @@ export const api = {
   run_record: (lab, weights, measured, started, seconds) => aelab.run_record(lab, weights, measured, started, seconds),
   /** @param {any[]} rows */
   runs_csv: (rows) => aelab.runs_csv(rows),
+  // The workspace file (src/web/workspace.rs).
+  /** @param {string} entries @param {Uint8Array[]} blobs @param {string} saved */
+  workspace_pack: (entries, blobs, saved) => aelab.workspace_pack(entries, blobs, saved),
+  /** @param {Uint8Array} bytes */
+  workspace_unpack: (bytes) => aelab.workspace_unpack(bytes),
   /** Destroys every WebGPU device (the lost-device test); how many. */
   loseGpu() {
     for (const d of gpuDevices) d.destroy();

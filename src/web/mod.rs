@@ -26,6 +26,7 @@ mod denoise;
 mod design;
 mod runs;
 mod sketch;
+mod workspace;
 
 pub use anomaly::AnomalyLab;
 pub use augment::AugmentLab;

@@ -729,19 +729,34 @@ test('models, uploads, the comparison table and settings survive a reload; Reset
   await page.click('#an-keep');
   const before = { auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') };
   await page.waitForTimeout(600); // the threshold and settings are saved after a short pause
+  // The run table has the anomaly run, with the command that trains it again.
+  const runRow = page.locator('#anomaly-runs tbody tr');
+  await runRow.first().waitFor({ timeout: 60_000 });
+  assert.match(await runRow.locator('.runs-command').textContent(), /^aelab anomaly --train beats\.csv --model dense --latent 4 --depth 3 --epochs 20 --batch-size 32 --lr 0\.002 --seed \d+ --valid-fraction 0\.2 --threshold-from auto$/);
+  await page.waitForTimeout(600); // the threshold and settings are saved after a short pause
+  // What a later visit finds: after a reload, and after a workspace file is opened.
+  async function allBack() {
+    assert.equal(await page.isVisible('#lab-anomaly'), true, 'the tab is kept');
+    assert.equal(await page.getByTestId('noise-factor').inputValue(), '0.7', 'the noise level is kept');
+    assert.match(await page.textContent('#model-info'), /canonical/i);
+    assert.match(await page.textContent('#model-info'), /loaded from a file/);
+    assert.match(await page.textContent('#an-preview-text'), /beats\.csv: series of 24 points/);
+    assert.match(await page.textContent('#an-status'), /^restored: dense autoencoder \(latent 4, depth 3, 20 epochs\)/);
+    const after = { auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') };
+    assert.deepEqual(after, before, 'the run and its threshold are back, unchanged');
+    assert.equal(await page.locator('#an-compare tbody tr').count(), 1);
+    assert.equal(await runRow.count(), 1);
+    await page.waitForFunction(() => /^error \d\.\d{4}/.test(document.querySelector('[data-testid=anomaly-beat-error]').textContent), null, { timeout: 60_000 });
+  }
   await page.reload();
   await ready(page);
-  assert.equal(await page.isVisible('#lab-anomaly'), true, 'the tab is kept');
-  assert.equal(await page.getByTestId('noise-factor').inputValue(), '0.7', 'the noise level is kept');
-  assert.match(await page.textContent('#model-info'), /canonical/i);
-  assert.match(await page.textContent('#model-info'), /loaded from a file/);
-  assert.match(await page.textContent('#an-preview-text'), /beats\.csv: series of 24 points/);
-  assert.match(await page.textContent('#an-status'), /^restored: dense autoencoder \(latent 4, depth 3, 20 epochs\)/);
-  const after = { auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') };
-  assert.deepEqual(after, before, 'the run and its threshold are back, unchanged');
-  assert.equal(await page.locator('#an-compare tbody tr').count(), 1);
+  await allBack();
   assert.match(await page.textContent('#restore-note'), /your denoiser.*beats\.csv.*anomaly run/);
-  await page.waitForFunction(() => /^error \d\.\d{4}/.test(document.querySelector('[data-testid=anomaly-beat-error]').textContent), null, { timeout: 60_000 });
+  // The whole workspace goes to one file.
+  const [ws] = await Promise.all([page.waitForEvent('download'), page.getByTestId('workspace-save').click()]);
+  assert.match(ws.suggestedFilename(), /^aelab-workspace-\d{4}-\d{2}-\d{2}\.aelab-workspace$/);
+  const wsBytes = fs.readFileSync(await ws.path());
+  assert.equal(wsBytes.subarray(0, 8).toString('latin1'), 'AELABWS\n');
   // Reset lab, confirmed: everything is forgotten.
   page.once('dialog', (d) => d.accept());
   await Promise.all([page.waitForEvent('load'), page.click('#reset-lab')]);
@@ -751,6 +766,29 @@ test('models, uploads, the comparison table and settings survive a reload; Reset
   assert.match(await page.textContent('#model-info'), /pre-trained/);
   assert.equal(await page.textContent('#restore-note'), '');
   assert.equal(await page.locator('#an-compare tbody tr').count(), 0);
+  assert.equal(await runRow.count(), 0);
+  // A damaged workspace file is refused with the reason; nothing changes.
+  await page.getByTestId('workspace-open').setInputFiles({ name: 'cut.aelab-workspace', mimeType: 'application/octet-stream', buffer: wsBytes.subarray(0, wsBytes.length - 100) });
+  await page.waitForFunction(() => /Could not open cut\.aelab-workspace: the workspace file is cut short/.test(document.getElementById('banner').textContent), null, { timeout: 30_000 });
+  assert.match(await page.textContent('#banner'), /The work in this browser is unchanged/);
+  await page.getByTestId('workspace-open').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
+  await page.waitForFunction(() => /Could not open beats\.csv: this is not an aelab workspace file/.test(document.getElementById('banner').textContent), null, { timeout: 30_000 });
+  // Opened, confirmed: everything is back as it was.
+  page.once('dialog', (d) => d.accept());
+  await Promise.all([page.waitForEvent('load'), page.getByTestId('workspace-open').setInputFiles({ name: 'work.aelab-workspace', mimeType: 'application/octet-stream', buffer: wsBytes })]);
+  await ready(page);
+  await allBack();
+  assert.match(await page.textContent('#restore-note'), /^Opened the workspace work\.aelab-workspace/);
+  // The run's model and scores come back from its row (at the default threshold).
+  await page.selectOption('#an-rule', 'mad:4');
+  await page.click('#an-apply-rule');
+  const atDefault = await page.textContent('#an-f1');
+  await page.fill('#an-epochs', '1');
+  await page.getByTestId('anomaly-train').click();
+  await page.waitForFunction(() => document.querySelectorAll('#anomaly-runs tbody tr').length === 2, null, { timeout: 300_000 });
+  await runRow.first().getByRole('button', { name: 'Use this model' }).click();
+  await page.waitForFunction(() => /are back/.test(document.querySelector('#anomaly-runs .runs-msg')?.textContent), null, { timeout: 60_000 });
+  assert.deepEqual({ auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1') }, { auroc: before.auroc, f1: atDefault });
   assert.deepEqual(errors, []);
   await page.close();
 });
