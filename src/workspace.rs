@@ -133,6 +133,117 @@ pub fn unpack(bytes: &[u8]) -> Result<(Manifest, Vec<&[u8]>), String> {
     Ok((m, blobs))
 }
 
+/// The files a workspace holds, for the command line (`aelab workspace
+/// extract`), as (relative path, contents):
+/// - the current models (`denoiser.aelab`, `augmenter.aelab`, …);
+/// - the designs (`design-denoise.json`, …);
+/// - in `runs/`, each lab's run table as CSV, the commands that train its
+///   runs again (`denoise-commands.sh`), each kept run's weights
+///   (`denoise-run-1.aelab`), the designed specs the commands read, and the
+///   uploaded series they train on, so that the commands run there;
+/// - `workspace.json`: every stored value, byte arrays left out.
+pub fn files(m: &Manifest, blobs: &[&[u8]]) -> Vec<(String, Vec<u8>)> {
+    use crate::labs::runs::{csv, RunRecord};
+    let blob = |v: &serde_json::Value| -> Option<Vec<u8>> {
+        let i = v.as_object()?.get("$bytes")?.as_u64()? as usize;
+        blobs.get(i).map(|b| b.to_vec())
+    };
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for (key, v) in &m.entries {
+        if let Some(b) = blob(v) {
+            out.push((format!("{}.aelab", safe_name(key)), b));
+        }
+        if let Some(lab) = key.strip_prefix("design-") {
+            if let Some(json) = v["json"].as_str() {
+                out.push((
+                    format!("design-{}.json", safe_name(lab)),
+                    json.as_bytes().to_vec(),
+                ));
+            }
+        }
+        if key == "anomaly-data" && v["kind"] == "csv" {
+            if let (Some(name), Some(b)) = (v["name"].as_str(), blob(&v["bytes"])) {
+                out.push((format!("runs/{}", safe_name(name)), b));
+            }
+        }
+        if let Some(lab) = key.strip_prefix("runs-") {
+            let Some(rows) = v.as_array() else { continue };
+            let lab = safe_name(lab);
+            let mut records = Vec::new();
+            let mut script = format!(
+                "#!/bin/sh\n# The {lab} runs of an aelab workspace saved {}: each command trains its run again.\n",
+                m.saved
+            );
+            for (n, row) in rows.iter().enumerate() {
+                let Ok(r) = serde_json::from_value::<RunRecord>(row.clone()) else {
+                    continue;
+                };
+                let id = row["id"]
+                    .as_f64()
+                    .map(|x| x.to_string())
+                    .unwrap_or_default();
+                let model = m
+                    .entries
+                    .iter()
+                    .find(|(k, _)| {
+                        k.strip_prefix(&format!("run-model-{lab}-"))
+                            .and_then(|x| x.parse::<f64>().ok())
+                            .is_some_and(|x| x.to_string() == id)
+                    })
+                    .and_then(|(_, v)| blob(&v["weights"]));
+                if let Some(w) = model {
+                    out.push((format!("runs/{lab}-run-{}.aelab", n + 1), w));
+                }
+                if let Some(f) = &r.spec_file {
+                    out.push((
+                        format!("runs/{}", safe_name(f)),
+                        r.spec.clone().into_bytes(),
+                    ));
+                }
+                script.push_str(&format!(
+                    "\n# run {}: {} ({}), started {}; weights sha256 {}\n{}\n",
+                    n + 1,
+                    r.model,
+                    r.settings,
+                    r.started,
+                    r.weights_sha256,
+                    r.command
+                ));
+                records.push(r);
+            }
+            out.push((format!("runs/{lab}-runs.csv"), csv(&records).into_bytes()));
+            out.push((format!("runs/{lab}-commands.sh"), script.into_bytes()));
+        }
+    }
+    let mut plain = m.clone();
+    plain.blobs.clear();
+    if let Ok(text) = serde_json::to_vec_pretty(&plain) {
+        out.push(("workspace.json".into(), text));
+    }
+    out
+}
+
+/// A file name made safe: no folders, no leading dot, nothing odd.
+fn safe_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let s: String = base
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches('.').to_string();
+    if s.is_empty() {
+        "file".into()
+    } else {
+        s
+    }
+}
+
 /// Every `{"$bytes": i}` in `entries` names one of `count` byte arrays.
 fn check_refs(
     entries: &serde_json::Map<String, serde_json::Value>,
@@ -184,6 +295,48 @@ mod tests {
             (m.aelab_workspace, m.saved.as_str()),
             (1, "2026-12-05T10:00:00Z")
         );
+    }
+
+    #[test]
+    fn a_workspace_extracts_to_files_whose_commands_run_there() {
+        let row = json!({"lab": "anomaly", "started": "2026-12-05T10:00:00Z", "seconds": 2.0, "model": "Wide", "params": 10,
+            "settings": "s", "metrics": [{"name": "AUROC", "value": 0.9}], "version": "0.2.0", "weights_sha256": "ab",
+            "command": "aelab anomaly --train beats.csv --model wide.json", "spec": "{}", "spec_file": "wide.json", "id": 1.5, "kept": true});
+        let e = entries(json!({
+            "denoiser": {"$bytes": 0},
+            "anomaly-data": {"kind": "csv", "name": "../../beats.csv", "bytes": {"$bytes": 1}},
+            "runs-anomaly": [row],
+            "run-model-anomaly-1.5": {"weights": {"$bytes": 2}, "extra": {"run": {"$bytes": 3}}},
+            "design-denoise": {"json": "{\"layers\": []}", "active": true},
+        }));
+        let blobs: [&[u8]; 4] = [b"den", b"1,2\n", b"w", b"r"];
+        let file = pack(e, &blobs, "then").unwrap();
+        let (m, b) = unpack(&file).unwrap();
+        let files = files(&m, &b);
+        let get = |p: &str| {
+            files
+                .iter()
+                .find(|(n, _)| n == p)
+                .map(|(_, b)| b.clone())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no {p} in {:?}",
+                        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+                    )
+                })
+        };
+        assert_eq!(get("denoiser.aelab"), b"den");
+        assert_eq!(get("runs/beats.csv"), b"1,2\n");
+        assert_eq!(get("runs/anomaly-run-1.aelab"), b"w");
+        assert_eq!(get("runs/wide.json"), b"{}");
+        assert_eq!(get("design-denoise.json"), b"{\"layers\": []}");
+        let script = String::from_utf8(get("runs/anomaly-commands.sh")).unwrap();
+        assert!(script.contains("\naelab anomaly --train beats.csv --model wide.json\n"));
+        assert!(String::from_utf8(get("runs/anomaly-runs.csv"))
+            .unwrap()
+            .contains(",0.9000,"));
+        assert!(get("workspace.json").len() > 10);
+        assert!(files.iter().all(|(n, _)| !n.contains("..")));
     }
 
     #[test]

@@ -906,3 +906,113 @@ fn designed_models_from_the_command_line() {
     let err = run_err(aelab().args(["model", "summary", "no-such-preset"]));
     assert!(err.contains("no preset \"no-such-preset\""), "{err}");
 }
+
+/// A run kept in a workspace comes out of `aelab workspace extract` with
+/// its spec and its command, and that command, run there, trains the same
+/// model again: the same losses, epoch by epoch.
+#[test]
+fn a_workspace_run_trains_again_from_its_extracted_command() {
+    use aelab::labs::runs;
+    use aelab::models::spec::Purpose;
+    let dir = tmpdir("workspace");
+    // A designed model, trained as the page would have trained it.
+    let mut spec = aelab::models::spec::presets::preset("denoiser-canonical").unwrap();
+    spec.name = "Narrow denoiser".into();
+    if let aelab::models::spec::Op::Conv2d(c) = &mut spec.layers[0].op {
+        c.filters = 4;
+    }
+    let spec_path = dir.join("narrow.json");
+    std::fs::write(&spec_path, serde_json::to_string(&spec).unwrap()).unwrap();
+    let first = dir.join("first.aelab");
+    run_ok(
+        aelab()
+            .args([
+                "denoise",
+                "train",
+                "--limit",
+                "96",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "32",
+                "--seed",
+                "5",
+            ])
+            .arg("--model")
+            .arg(&spec_path)
+            .arg("--out")
+            .arg(&first),
+    );
+    let weights = std::fs::read(&first).unwrap();
+    let report = serde_json::json!({"images": 1, "noise_seed": 1, "classifier_accuracy_clean": 1.0, "levels": []});
+    let row = runs::record(
+        Purpose::Denoise,
+        &weights,
+        &report,
+        "2026-12-05T10:00:00Z",
+        1.0,
+    )
+    .unwrap();
+    assert_eq!(row.spec_file.as_deref(), Some("narrow-denoiser.json"));
+    // The page's storage, as a workspace file.
+    let mut row_json = serde_json::to_value(&row).unwrap();
+    row_json["id"] = serde_json::json!(7.25);
+    let entries = serde_json::json!({
+        "runs-denoise": [row_json],
+        "run-model-denoise-7.25": {"weights": {"$bytes": 0}, "extra": null},
+    });
+    let file =
+        aelab::workspace::pack(entries.as_object().unwrap().clone(), &[&weights], "now").unwrap();
+    let ws = dir.join("work.aelab-workspace");
+    std::fs::write(&ws, file).unwrap();
+    let listed = run_ok(aelab().args(["workspace", "list"]).arg(&ws));
+    assert!(
+        listed.contains("runs-denoise: 1 run(s)") && listed.contains(&row.command),
+        "{listed}"
+    );
+    let out = dir.join("extracted");
+    run_ok(
+        aelab()
+            .args(["workspace", "extract"])
+            .arg(&ws)
+            .arg("--out")
+            .arg(&out),
+    );
+    let runs_dir = out.join("runs");
+    assert_eq!(
+        std::fs::read(runs_dir.join("denoise-run-1.aelab")).unwrap(),
+        weights
+    );
+    let script = std::fs::read_to_string(runs_dir.join("denoise-commands.sh")).unwrap();
+    assert!(script.contains(&row.command));
+    // The command, run where it was extracted (the binary as `aelab`).
+    let words: Vec<&str> = row.command.split(' ').collect();
+    assert_eq!(words[0], "aelab");
+    run_ok(aelab().args(&words[1..]).current_dir(&runs_dir));
+    let again = std::fs::read(runs_dir.join("aelab-denoiser.aelab")).unwrap();
+    let losses = |b: &[u8]| -> Vec<(f64, f64)> {
+        let h = aelab::models::record::peek_header(b).unwrap();
+        h["meta"]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["train_loss"].as_f64().unwrap(),
+                    e["valid_loss"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (losses(&weights), losses(&again));
+    assert_eq!(a.len(), 2);
+    for ((ta, va), (tb, vb)) in a.iter().zip(&b) {
+        assert!(
+            (ta - tb).abs() <= 1e-6 * ta.abs() && (va - vb).abs() <= 1e-6 * va.abs(),
+            "{a:?} vs {b:?}"
+        );
+    }
+    // A file that is not a workspace gets the reason.
+    let err = run_err(aelab().args(["workspace", "list"]).arg(&spec_path));
+    assert!(err.contains("this is not an aelab workspace file"), "{err}");
+}

@@ -12,6 +12,7 @@ mod io;
 mod model;
 mod progress;
 mod weights;
+mod workspace;
 
 use crate::data::{self, Mnist, Split};
 use crate::labs::denoise::DenoiseSettings;
@@ -61,6 +62,9 @@ enum Command {
     /// Weights files: store the parameters as f32, f16 or 8-bit.
     #[command(subcommand)]
     Weights(weights::WeightsCmd),
+    /// Workspace files saved by the page: list one, or unpack it into the models, runs and commands.
+    #[command(subcommand)]
+    Workspace(workspace::WorkspaceCmd),
     /// Training throughput and denoising latency on the CPU backends (the
     /// same code as `cargo bench --bench denoise`).
     Bench(bench::BenchArgs),
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Anomaly(c) => anomaly::run(&ctx, c),
         Command::Model(c) => model::run(c),
         Command::Weights(c) => weights::run(c),
+        Command::Workspace(c) => workspace::run(c),
         Command::Bench(a) => bench::run(a),
     }
 }
