@@ -184,3 +184,83 @@ mod tests {
         assert_eq!(sizes.into_inner(), vec![INFER_BATCH, INFER_BATCH, 3]);
     }
 }
+
+/// One layer's output for one image, as the page's "see inside" view
+/// shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct LayerView {
+    /// The layer's number, from 1, and its type and name.
+    pub index: usize,
+    pub layer: String,
+    pub name: Option<String>,
+    /// `encoder`, `code` (the latent layer, or the narrowest one) or
+    /// `decoder`.
+    pub part: String,
+    /// Channels, height and width: a vector is `[n, 1, 1]`, a series
+    /// `[c, 1, l]`.
+    pub shape: [usize; 3],
+    /// `shape`'s values, channel by channel.
+    pub values: Vec<f32>,
+}
+
+/// What a net computes from one 28×28 image, layer by layer: each
+/// layer's output, and the output image (the last layer's through the
+/// sigmoid).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct Inside {
+    pub layers: Vec<LayerView>,
+    pub output: Vec<f32>,
+}
+
+/// The code layer of `net`: its latent layer, else the first layer with
+/// the fewest values (the bottleneck), the output layer aside.
+pub fn code_layer(net: &Net) -> usize {
+    let shapes = net.layer_shapes();
+    net.spec().latent_index().unwrap_or_else(|| {
+        (0..shapes.len().saturating_sub(1))
+            .min_by_key(|&i| (shapes[i].elems(), i))
+            .unwrap_or(0)
+    })
+}
+
+/// Every layer of `net` on one image (784 values in [0, 1]).
+pub async fn inside(net: &Net, image: &[f32], device: &Device) -> Result<Inside, String> {
+    if image.len() != PIXELS {
+        return Err(format!(
+            "one 28×28 image is {PIXELS} values, not {}",
+            image.len()
+        ));
+    }
+    let shapes = net.layer_shapes();
+    let code = code_layer(net);
+    let traced = net.trace(images_tensor(image, device));
+    let mut layers = Vec::with_capacity(traced.len());
+    let mut last = Vec::new();
+    for (i, t) in traced.into_iter().enumerate() {
+        let values = read_f32(t).await?;
+        let shape = match shapes[i] {
+            crate::models::spec::Shape::Map { c, h, w } => [c, h, w],
+            crate::models::spec::Shape::Seq { c, l } => [c, 1, l],
+            crate::models::spec::Shape::Flat(n) => [n, 1, 1],
+        };
+        let layer = &net.spec().layers[i];
+        last.clone_from(&values);
+        layers.push(LayerView {
+            index: i + 1,
+            layer: layer.op.title().into(),
+            name: layer.name.clone(),
+            part: match i.cmp(&code) {
+                std::cmp::Ordering::Less => "encoder",
+                std::cmp::Ordering::Equal => "code",
+                std::cmp::Ordering::Greater => "decoder",
+            }
+            .into(),
+            shape,
+            values,
+        });
+    }
+    let output = last.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
+    Ok(Inside { layers, output })
+}

@@ -178,19 +178,14 @@ pub fn files(m: &Manifest, blobs: &[&[u8]]) -> Vec<(String, Vec<u8>)> {
                 let Ok(r) = serde_json::from_value::<RunRecord>(row.clone()) else {
                     continue;
                 };
-                let id = row["id"]
-                    .as_f64()
-                    .map(|x| x.to_string())
-                    .unwrap_or_default();
+                let id = match &row["id"] {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
                 let model = m
                     .entries
-                    .iter()
-                    .find(|(k, _)| {
-                        k.strip_prefix(&format!("run-model-{lab}-"))
-                            .and_then(|x| x.parse::<f64>().ok())
-                            .is_some_and(|x| x.to_string() == id)
-                    })
-                    .and_then(|(_, v)| blob(&v["weights"]));
+                    .get(&format!("run-model-{lab}-{id}"))
+                    .and_then(|v| blob(&v["weights"]));
                 if let Some(w) = model {
                     out.push((format!("runs/{lab}-run-{}.aelab", n + 1), w));
                 }
@@ -285,11 +280,17 @@ mod tests {
             "anomaly-run": {"bytes": {"$bytes": 1}, "model": {"$bytes": 2}, "settings": {"epochs": 3}},
             "runs-denoise": [{"lab": "denoise", "command": "aelab denoise train"}],
             "report-text": {"3": "The skip model wins."},
+            // Numbers come back exactly (a run's id once lost its last digit).
+            "numbers": [1796440426047.2659, 0.30000000000000004, 1e-7],
         }));
         let blobs: [&[u8]; 3] = [b"weights", b"", &[0, 255, 7]];
         let file = pack(e.clone(), &blobs, "2026-12-05T10:00:00Z").unwrap();
         let (m, back) = unpack(&file).unwrap();
         assert_eq!(m.entries, e);
+        assert_eq!(
+            serde_json::to_string(&m.entries["numbers"]).unwrap(),
+            "[1796440426047.2659,0.30000000000000004,1e-7]"
+        );
         assert_eq!(back, blobs.to_vec());
         assert_eq!(
             (m.aelab_workspace, m.saved.as_str()),
@@ -301,12 +302,12 @@ mod tests {
     fn a_workspace_extracts_to_files_whose_commands_run_there() {
         let row = json!({"lab": "anomaly", "started": "2026-12-05T10:00:00Z", "seconds": 2.0, "model": "Wide", "params": 10,
             "settings": "s", "metrics": [{"name": "AUROC", "value": 0.9}], "version": "0.2.0", "weights_sha256": "ab",
-            "command": "aelab anomaly --train beats.csv --model wide.json", "spec": "{}", "spec_file": "wide.json", "id": 1.5, "kept": true});
+            "command": "aelab anomaly --train beats.csv --model wide.json", "spec": "{}", "spec_file": "wide.json", "id": "17-ab", "kept": true});
         let e = entries(json!({
             "denoiser": {"$bytes": 0},
             "anomaly-data": {"kind": "csv", "name": "../../beats.csv", "bytes": {"$bytes": 1}},
             "runs-anomaly": [row],
-            "run-model-anomaly-1.5": {"weights": {"$bytes": 2}, "extra": {"run": {"$bytes": 3}}},
+            "run-model-anomaly-17-ab": {"weights": {"$bytes": 2}, "extra": {"run": {"$bytes": 3}}},
             "design-denoise": {"json": "{\"layers\": []}", "active": true},
         }));
         let blobs: [&[u8]; 4] = [b"den", b"1,2\n", b"w", b"r"];

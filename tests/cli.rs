@@ -956,10 +956,10 @@ fn a_workspace_run_trains_again_from_its_extracted_command() {
     assert_eq!(row.spec_file.as_deref(), Some("narrow-denoiser.json"));
     // The page's storage, as a workspace file.
     let mut row_json = serde_json::to_value(&row).unwrap();
-    row_json["id"] = serde_json::json!(7.25);
+    row_json["id"] = serde_json::json!("7-x1");
     let entries = serde_json::json!({
         "runs-denoise": [row_json],
-        "run-model-denoise-7.25": {"weights": {"$bytes": 0}, "extra": null},
+        "run-model-denoise-7-x1": {"weights": {"$bytes": 0}, "extra": null},
     });
     let file =
         aelab::workspace::pack(entries.as_object().unwrap().clone(), &[&weights], "now").unwrap();

@@ -140,6 +140,8 @@ export function setupDenoise(app) {
           continue;
         }
         const { input, noisy, denoised, probs } = r;
+        state.lastNoisy = noisy;
+        showInside();
         paint($('img-input'), input);
         paint($('img-noisy'), noisy);
         paint($('img-denoised'), denoised);
@@ -160,6 +162,32 @@ export function setupDenoise(app) {
     }
     if (retry) update();
   }
+
+  // ---------- see inside ----------
+  // Every layer's maps for the noisy digit the denoiser gets, redrawn as
+  // the pad changes while the view is open (inside.js, loaded then).
+  const insideView = $('denoise-inside');
+  const inside = { busy: false, pending: false, mod: null };
+  async function showInside() {
+    if (!insideView.open || !state.lastNoisy) return;
+    inside.pending = true;
+    if (inside.busy) return;
+    inside.busy = true;
+    const body = insideView.querySelector('.inside-body');
+    try {
+      if (!inside.mod) inside.mod = await import('./inside.js');
+      while (inside.pending) {
+        inside.pending = false;
+        const r = await state.labs.denoise.inside(state.lastNoisy);
+        const info = await state.labs.denoise.info();
+        inside.mod.renderInside(body, r, `${info.name}, on the noisy digit (f = ${state.noise.toFixed(2)}). Each square is one channel, scaled to its layer's range (grey from 0; blue below 0, red above, where a layer has negative values).`);
+      }
+    } catch (e) {
+      body.textContent = `The layers could not be shown: ${errText(e)}`;
+      delete body.dataset.signature;
+    } finally { inside.busy = false; }
+  }
+  insideView.addEventListener('toggle', () => { if (insideView.open) showInside(); });
 
   // ---------- noise ----------
   function setNoise(f, refresh = true) {

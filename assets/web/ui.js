@@ -400,16 +400,17 @@ export function runsPanel(o) {
     csvButton.disabled = rows.length === 0;
     if (!rows.length) { wrap.innerHTML = ''; return; }
     const cell = (t) => `<td>${esc(t)}</td>`;
+    const head = ['#', 'started', 'model', 'settings', 'metrics', 'time', 'aelab', 'weights (SHA-256)', ''];
     wrap.innerHTML = `<table data-testid="runs-table"><caption>Training runs of this tab, newest last</caption><thead><tr>${
-      ['#', 'started', 'model', 'settings', 'metrics', 'time', 'aelab', 'weights (SHA-256)', 'command to train it again', ''].map((h) => `<th scope="col">${esc(h)}</th>`).join('')
-    }</tr></thead><tbody>${rows.map((r, i) => `<tr data-run="${r.id}">${cell(String(i + 1))}${cell(new Date(r.started).toLocaleString())}` +
+      head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')
+    }</tr></thead><tbody>${rows.map((r, i) => `<tr class="runs-row" data-run="${r.id}">${cell(String(i + 1))}${cell(new Date(r.started).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }))}` +
       `${cell(`${r.model} (${r.params.toLocaleString('en')} parameters)`)}${cell(r.settings)}` +
       `<td class="runs-metrics">${r.metrics.map((m) => `<span>${esc(m.name)} <b>${esc(metricText(m.value))}</b></span>`).join(' ') || '–'}</td>` +
       `${cell(fmtTime(r.seconds * 1000))}${cell(r.version)}<td><code title="${esc(r.weights_sha256)}">${esc(r.weights_sha256.slice(0, 12))}…</code></td>` +
-      `<td><code class="runs-command">${esc(r.command)}</code></td>` +
       `<td class="runs-actions"><button data-act="use" ${r.kept ? '' : 'disabled title="this run\'s model is no longer kept"'}>Use this model</button> ` +
       `<button data-act="spec">Spec</button> <button data-act="weights" ${r.kept ? '' : 'disabled'}>Weights</button> ` +
-      `<button data-act="copy">Copy command</button> <button data-act="remove" aria-label="Remove run ${i + 1}">✕</button></td></tr>`).join('')}</tbody></table>`;
+      `<button data-act="remove" aria-label="Remove run ${i + 1}">✕</button></td></tr>` +
+      `<tr class="runs-command-row" data-run="${r.id}" data-command-of="${i + 1}"><td></td><td colspan="${head.length - 1}">to train it again: <code class="runs-command">${esc(r.command)}</code> <button data-act="copy">Copy</button></td></tr>`).join('')}</tbody></table>`;
   }
 
   wrap.addEventListener('click', async (ev) => {
@@ -461,7 +462,7 @@ export function runsPanel(o) {
     async add(weights, measured, started, ms, extra) {
       try {
         const row = await o.api().run_record(o.lab, weights, measured, started.toISOString(), ms / 1000);
-        const id = Date.now() + Math.random();
+        const id = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
         rows.push({ ...row, id, kept: true });
         const withModels = rows.filter((x) => x.kept);
         for (const old of withModels.slice(0, Math.max(0, withModels.length - KEPT_RUN_MODELS))) {

@@ -166,6 +166,17 @@ async fn pipeline_on(
 
 #[wasm_bindgen]
 impl DenoiseLab {
+    /// Every layer of the denoiser (the preview while one is set) on one
+    /// image of 784 values: the maps of the page's "see inside" view.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Inside>")]
+    pub fn inside(&self, image: Vec<f32>) -> Result<Promise, JsValue> {
+        let model = self.denoising_model()?;
+        let device = self.s.device.clone();
+        Ok(typed_promise(async move {
+            infer::inside(&model, &image, &device).await
+        }))
+    }
+
     /// Loads a denoiser weights file; a wrong or corrupt file is an error
     /// with a message, and the current model stays.
     pub fn load(&self, bytes: &[u8]) -> Result<(), JsValue> {

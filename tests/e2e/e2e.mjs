@@ -285,13 +285,13 @@ test('a model designed in the Denoise tab: the filters changed in three actions 
   // command that trains it again and the hash of its weights.
   const runs = page.locator('#denoise-runs');
   await runs.getByTestId('runs-table').waitFor({ timeout: 60_000 });
-  const row = runs.locator('tbody tr');
+  const row = runs.locator('tr.runs-row');
   assert.equal(await row.count(), 1);
   const rowText = await row.textContent();
   assert.match(rowText, /Canonical denoiser \(21,201 parameters\)/);
   assert.match(rowText, /200 images, f ~ U\[0\.3, 1\], 1 epoch, batch 32/);
   assert.match(rowText, /PSNR f=0\.5 \(dB\) \d+\.\d/);
-  const command = await row.locator('.runs-command').textContent();
+  const command = await runs.locator('.runs-command').textContent();
   assert.match(command, /^aelab denoise train --model canonical-denoiser\.json --epochs 1 --batch-size 32 --lr 0\.001 --seed \d+ --limit 200 --noise-min 0\.3 --noise-max 1 --out aelab-denoiser\.aelab$/);
   const [w] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Weights' }).click()]);
   const sha = createHash('sha256').update(fs.readFileSync(await w.path())).digest('hex');
@@ -343,12 +343,42 @@ test('a model designed in the Denoise tab: the filters changed in three actions 
   await ready(page);
   await page.waitForFunction(() => /training uses your design/.test(document.querySelector('#denoise-designer .designer-note')?.textContent), null, { timeout: 60_000 });
   // The run stays in its table, and its model comes back from its row.
-  assert.equal(await runs.locator('tbody tr').count(), 1);
+  assert.equal(await runs.locator('tr.runs-row').count(), 1);
   await page.click('#model-reset');
   await page.waitForFunction(() => /pre-trained/.test(document.getElementById('model-info').textContent), null, { timeout: 60_000 });
   await runs.getByRole('button', { name: 'Use this model' }).click();
   await page.waitForFunction(() => /21,201 parameters/.test(document.getElementById('model-info').textContent), null, { timeout: 60_000 });
   assert.match(await runs.locator('.runs-msg').textContent(), /is now the current denoiser/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('see inside: the feature maps of the drawn digit, layer by layer down to the code and back up, follow the pad live', async () => {
+  const { page, errors } = await open('?backend=flex');
+  const view = page.getByTestId('inside-view');
+  await view.locator('summary').click();
+  // The shipped skip denoiser: three encoder layers, the 7×7×64 code, ten decoder layers.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=inside-layer]').length === 14, null, { timeout: 60_000 });
+  assert.equal(await view.getByTestId('inside-encoder').getByTestId('inside-layer').count(), 3);
+  assert.equal(await view.getByTestId('inside-decoder').getByTestId('inside-layer').count(), 10);
+  assert.match(await view.getByTestId('inside-code').textContent(), /4 · MaxPool · 7×7×64/);
+  assert.equal(await view.locator('canvas').count(), 32 * 13 + 1); // at most 32 channels a layer
+  assert.match(await view.locator('.inside-caption').textContent(), /Skip denoiser, on the noisy digit \(f = 0\.50\)/);
+  // What the code's maps hold, as painted.
+  const codePixels = () => page.evaluate(() => [...document.querySelectorAll('[data-testid=inside-code] canvas')]
+    .map((c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)).join(',')).join(';'));
+  const before = await codePixels();
+  assert.ok(/[1-9]/.test(before), 'the code is not all black');
+  // Another digit on the pad: the maps follow, live.
+  await page.click('#clear');
+  await drawStroke(page, DIGITS[1][0]);
+  await page.waitForFunction((b) => {
+    const now = [...document.querySelectorAll('[data-testid=inside-code] canvas')]
+      .map((c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)).join(',')).join(';');
+    return now !== b;
+  }, before, { timeout: 60_000 });
+  await page.getByRole('button', { name: '0.9', exact: true }).click();
+  await page.waitForFunction(() => /f = 0\.90/.test(document.querySelector('#denoise-inside .inside-caption')?.textContent), null, { timeout: 60_000 });
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -730,9 +760,9 @@ test('models, uploads, the comparison table and settings survive a reload; Reset
   const before = { auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') };
   await page.waitForTimeout(600); // the threshold and settings are saved after a short pause
   // The run table has the anomaly run, with the command that trains it again.
-  const runRow = page.locator('#anomaly-runs tbody tr');
+  const runRow = page.locator('#anomaly-runs tr.runs-row');
   await runRow.first().waitFor({ timeout: 60_000 });
-  assert.match(await runRow.locator('.runs-command').textContent(), /^aelab anomaly --train beats\.csv --model dense --latent 4 --depth 3 --epochs 20 --batch-size 32 --lr 0\.002 --seed \d+ --valid-fraction 0\.2 --threshold-from auto$/);
+  assert.match(await page.locator('#anomaly-runs .runs-command').first().textContent(), /^aelab anomaly --train beats\.csv --model dense --latent 4 --depth 3 --epochs 20 --batch-size 32 --lr 0\.002 --seed \d+ --valid-fraction 0\.2 --threshold-from auto$/);
   await page.waitForTimeout(600); // the threshold and settings are saved after a short pause
   // What a later visit finds: after a reload, and after a workspace file is opened.
   async function allBack() {
@@ -782,13 +812,15 @@ test('models, uploads, the comparison table and settings survive a reload; Reset
   // The run's model and scores come back from its row (at the default threshold).
   await page.selectOption('#an-rule', 'mad:4');
   await page.click('#an-apply-rule');
-  const atDefault = await page.textContent('#an-f1');
+  await page.waitForFunction((t) => document.getElementById('an-threshold-value').textContent !== t, before.threshold, { timeout: 30_000 });
+  const atDefault = { f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') };
   await page.fill('#an-epochs', '1');
   await page.getByTestId('anomaly-train').click();
-  await page.waitForFunction(() => document.querySelectorAll('#anomaly-runs tbody tr').length === 2, null, { timeout: 300_000 });
+  await page.waitForFunction(() => document.querySelectorAll('#anomaly-runs tr.runs-row').length === 2, null, { timeout: 300_000 });
   await runRow.first().getByRole('button', { name: 'Use this model' }).click();
-  await page.waitForFunction(() => /are back/.test(document.querySelector('#anomaly-runs .runs-msg')?.textContent), null, { timeout: 60_000 });
-  assert.deepEqual({ auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1') }, { auroc: before.auroc, f1: atDefault });
+  await page.waitForFunction(() => /are back|^Run 1:/.test(document.querySelector('#anomaly-runs .runs-msg')?.textContent), null, { timeout: 60_000 });
+  assert.match(await page.textContent('#anomaly-runs .runs-msg'), /are back/);
+  assert.deepEqual({ auroc: await page.textContent('#an-auroc'), f1: await page.textContent('#an-f1'), threshold: await page.textContent('#an-threshold-value') }, { auroc: before.auroc, ...atDefault });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -307,7 +307,20 @@ impl Net {
     }
 
     /// Runs layers `from..to` on `x` (the input of layer `from`).
-    fn run(&self, mut x: X, from: usize, to: usize, input: Option<X>) -> X {
+    fn run(&self, x: X, from: usize, to: usize, input: Option<X>) -> X {
+        self.run_traced(x, from, to, input, None)
+    }
+
+    /// [`Net::run`], pushing each layer's output onto `trace` when given
+    /// (layer by layer then: no fusions, the same values).
+    fn run_traced(
+        &self,
+        mut x: X,
+        from: usize,
+        to: usize,
+        input: Option<X>,
+        mut trace: Option<&mut Vec<X>>,
+    ) -> X {
         let plan = &*self.plan;
         let layers = &plan.spec.layers;
         let steps = &plan.resolved.steps;
@@ -315,7 +328,7 @@ impl Net {
         let mut i = from;
         while i < to {
             let step = &steps[i];
-            let next = (i + 1 < to && !plan.keep[i]).then(|| &layers[i + 1].op);
+            let next = (trace.is_none() && i + 1 < to && !plan.keep[i]).then(|| &layers[i + 1].op);
             let mut took = 1;
             x = match &layers[i].op {
                 Op::Conv2d(c) => {
@@ -462,6 +475,9 @@ impl Net {
             if plan.keep[i - 1] {
                 saved[i - 1] = Some(x.clone_x());
             }
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(x.clone_x());
+            }
         }
         x
     }
@@ -496,6 +512,27 @@ impl Net {
             Shape::Map { c, h, w } => [0, c, h, w],
             _ => [0, 1, 1, 1],
         }
+    }
+
+    /// Every layer's output for images `x`, in the spec's order, each as
+    /// `[n, elements]` (its shape is [`Net::layer_shapes`]'s). Computed
+    /// layer by layer, without the fusions: the values `forward_logits`
+    /// computes on the way (the last is its output).
+    pub fn trace(&self, x: Tensor<4>) -> Vec<Tensor<2>> {
+        let n = x.dims()[0];
+        let (x, input) = self.start(X::D4(x));
+        let end = self.plan.spec.layers.len();
+        let mut out = Vec::with_capacity(end);
+        self.run_traced(x, 0, end, input, Some(&mut out));
+        out.into_iter()
+            .zip(&self.plan.resolved.steps)
+            .map(|(x, step)| x.d2([n, step.output.elems()]))
+            .collect()
+    }
+
+    /// Each layer's output shape.
+    pub fn layer_shapes(&self) -> Vec<Shape> {
+        self.plan.resolved.steps.iter().map(|s| s.output).collect()
     }
 
     /// Images in [0, 1].

@@ -451,3 +451,43 @@ fn the_designer_sees_the_summary_or_the_problem() {
         .unwrap_err()
         .starts_with("a latent layer is required"));
 }
+
+/// The inside view traces every layer (no fusions) to the same output the
+/// fused forward pass gives, and marks the encoder, the code and the
+/// decoder.
+#[test]
+fn the_inside_view_traces_each_layer_to_the_output() {
+    let dev = test_device();
+    let image: Vec<f32> = (0..784).map(|i| ((i * 37) % 100) as f32 / 100.0).collect();
+    for (id, code, shape) in [
+        ("denoiser-canonical", 3, [32, 7, 7]),
+        ("denoiser-skip", 3, [64, 7, 7]),
+        ("latent-ae", 5, [16, 1, 1]),
+    ] {
+        let net = Net::build(&presets::preset(id).unwrap(), &dev).unwrap();
+        let inside = crate::platform::block_on(crate::infer::inside(&net, &image, &dev)).unwrap();
+        let fused = crate::platform::block_on(crate::infer::denoise(&net, &image, &dev)).unwrap();
+        assert_eq!(inside.layers.len(), net.spec().layers.len());
+        for (a, b) in inside.output.iter().zip(&fused) {
+            assert!((a - b).abs() < 1e-5, "{id}: {a} vs {b}");
+        }
+        assert_eq!(crate::infer::code_layer(&net), code, "{id}");
+        let parts: Vec<&str> = inside.layers.iter().map(|l| l.part.as_str()).collect();
+        assert!(
+            parts[..code].iter().all(|p| *p == "encoder"),
+            "{id}: {parts:?}"
+        );
+        assert_eq!(parts[code], "code");
+        assert!(
+            parts[code + 1..].iter().all(|p| *p == "decoder"),
+            "{id}: {parts:?}"
+        );
+        assert_eq!(inside.layers[code].shape, shape, "{id}");
+        for l in &inside.layers {
+            assert_eq!(l.values.len(), l.shape.iter().product::<usize>());
+        }
+    }
+    let net = Net::build(&presets::preset("latent-ae").unwrap(), &dev).unwrap();
+    let short = crate::platform::block_on(crate::infer::inside(&net, &image[..700], &dev));
+    assert_eq!(short.unwrap_err(), "one 28×28 image is 784 values, not 700");
+}
