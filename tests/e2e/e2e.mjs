@@ -581,6 +581,12 @@ test('the Augment tab trains on 10 examples, fills the grid with verdicts, explo
   console.log(`# augment: the grid was sampled from ${previews} checkpoint(s) while the generator trained`);
   assert.ok(previews >= 1, 'the grid was sampled from a checkpoint of the generator being trained');
   assert.equal(await page.textContent('#aug-grid-source'), '', 'the note about the checkpoint is gone');
+  // The run's row: the preset at the form's latent size, its judgement, its command.
+  await page.locator('#augment-runs tr.runs-row').waitFor({ timeout: 60_000 });
+  const augRow = await page.textContent('#augment-runs tr.runs-row');
+  assert.match(augRow, /Latent autoencoder .*digit 2, 10 examples/);
+  assert.match(augRow, /recognised \d\.\d{3}.*FID \d+/);
+  assert.match(await page.textContent('#augment-runs .runs-command'), /^aelab augment --digit 2 --examples 10 --latent 2 --width 16 --epochs 3 --batch-size 32 --lr 0\.002 --seed \d+ --code-noise 0\.3 --code-penalty 0\.001 --out aelab-augmenter\.aelab$/);
   const verdicts = await page.$$eval('[data-testid=augment-grid] figcaption', (cs) => cs.map((c) => c.textContent));
   for (const v of verdicts) assert.match(v, /^\d \d+%/, `verdict "${v}"`);
   const wrong = await page.$$eval('[data-testid=augment-grid] figure.wrong', (fs) => fs.map((f) => f.dataset.digit));
