@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 RUNS=${1:-10000000}
 shift || true
-TARGETS=${*:-idx csv_wide csv_long record anomaly_run spec}
+TARGETS=${*:-idx csv_wide csv_long record anomaly_run spec workspace}
 rustup toolchain list | grep -q '^nightly' || {
   echo "the nightly toolchain is missing: rustup toolchain install nightly" >&2
   exit 1

@@ -119,6 +119,17 @@ pub fn record(data: &[u8]) {
     let _ = legacy::kind(data).map_err(|e| e.to_string());
 }
 
+/// Workspace files, as a student opens one: unpacked and checked, then
+/// turned into the files `aelab workspace extract` writes.
+pub fn workspace(data: &[u8]) {
+    if let Ok((m, blobs)) = crate::workspace::unpack(data) {
+        let files = crate::workspace::files(&m, &blobs);
+        assert!(files
+            .iter()
+            .all(|(n, _)| !n.contains("..") && !n.starts_with('/')));
+    }
+}
+
 /// Model specs, as a student's JSON file or a URL's fragment: parsed,
 /// checked, summarised and written as code; a small valid one is built
 /// and run forward on one example.

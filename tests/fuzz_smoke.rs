@@ -19,13 +19,14 @@ use std::path::PathBuf;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("idx", fuzzing::idx),
     ("csv_wide", fuzzing::csv_wide),
     ("csv_long", fuzzing::csv_long),
     ("record", fuzzing::record),
     ("anomaly_run", fuzzing::anomaly_run),
     ("spec", fuzzing::spec),
+    ("workspace", fuzzing::workspace),
 ];
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -120,6 +121,22 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             }
             out.push(br#"{"aelab_spec": 1, "input": {"kind": "series", "length": 9}, "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": "input"}]}"#.to_vec());
             out
+        }
+        "workspace" => {
+            let entries = serde_json::json!({
+                "denoiser": {"$bytes": 0},
+                "runs-denoise": [{"lab": "denoise", "started": "t", "seconds": 1.0, "model": "m", "params": 1,
+                    "settings": "s", "metrics": [], "version": "v", "weights_sha256": "ab", "command": "aelab x",
+                    "spec": "{}", "spec_file": "../m.json", "id": "1-a"}],
+                "run-model-denoise-1-a": {"weights": {"$bytes": 1}, "extra": null},
+                "anomaly-data": {"kind": "csv", "name": "/etc/beats.csv", "bytes": {"$bytes": 0}},
+                "design-denoise": {"json": "{}", "active": true},
+            });
+            let e = entries.as_object().unwrap().clone();
+            vec![
+                aelab::workspace::pack(e, &[b"abc", b"weights"], "now").unwrap(),
+                aelab::workspace::pack(serde_json::Map::new(), &[], "").unwrap(),
+            ]
         }
         "anomaly_run" => vec![
             fuzzing::anomaly_run_seed(2, 12),
