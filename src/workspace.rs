@@ -4,14 +4,15 @@
 //!
 //! The page's storage holds JSON-like values and byte arrays. The page
 //! replaces each byte array with `{"$bytes": i}`; the file holds those
-//! values as JSON and the arrays after them, so weights are not inflated
-//! by an encoding:
+//! values as the page's JSON text, unchanged (so every number comes back
+//! as it was), and the arrays after them, so weights are not inflated by
+//! an encoding:
 //!
 //! ```text
 //! "AELABWS\n"  8 bytes
 //! u32 LE       the length of the manifest
 //! manifest     JSON: {"aelab_workspace": 1, "aelab": version, "saved": when,
-//!                     "entries": {key: value, …}, "blobs": [length, …]}
+//!                     "entries": "{key: value, …}", "blobs": [length, …]}
 //! blobs        the byte arrays, one after another
 //! ```
 
@@ -32,25 +33,23 @@ pub struct Manifest {
     pub aelab: String,
     /// When it was saved (ISO 8601, the saving browser's clock).
     pub saved: String,
-    /// The stored values by key, byte arrays as `{"$bytes": i}`.
-    pub entries: serde_json::Map<String, serde_json::Value>,
+    /// The stored values by key, byte arrays as `{"$bytes": i}`: the JSON
+    /// text of an object, as the page wrote it.
+    pub entries: String,
     /// The length of each byte array.
     pub blobs: Vec<u64>,
 }
 
-/// The file of `entries` (values with `{"$bytes": i}` for `blobs[i]`),
-/// saved at `saved`.
-pub fn pack(
-    entries: serde_json::Map<String, serde_json::Value>,
-    blobs: &[&[u8]],
-    saved: &str,
-) -> Result<Vec<u8>, String> {
-    check_refs(&entries, blobs.len())?;
+/// The file of `entries` (the JSON text of an object of stored values,
+/// with `{"$bytes": i}` for `blobs[i]`), saved at `saved`.
+pub fn pack(entries: &str, blobs: &[&[u8]], saved: &str) -> Result<Vec<u8>, String> {
+    let parsed = parse_entries(entries).map_err(|e| format!("bad workspace: {e}"))?;
+    check_refs(&parsed, blobs.len())?;
     let manifest = Manifest {
         aelab_workspace: FORMAT,
         aelab: crate::labs::runs::VERSION.into(),
         saved: saved.into(),
-        entries,
+        entries: entries.into(),
         blobs: blobs.iter().map(|b| b.len() as u64).collect(),
     };
     let head = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
@@ -129,8 +128,26 @@ pub fn unpack(bytes: &[u8]) -> Result<(Manifest, Vec<&[u8]>), String> {
             bytes.len() - at
         ));
     }
-    check_refs(&m.entries, blobs.len())?;
+    let entries =
+        parse_entries(&m.entries).map_err(|e| format!("the workspace file is damaged ({e})"))?;
+    check_refs(&entries, blobs.len())?;
     Ok((m, blobs))
+}
+
+/// The entries' text as an object.
+fn parse_entries(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(o)) => Ok(o),
+        Ok(_) => Err("its entries are not an object".into()),
+        Err(e) => Err(format!("its entries are not JSON: {e}")),
+    }
+}
+
+impl Manifest {
+    /// The stored values by key (checked when the file was opened).
+    pub fn entries(&self) -> serde_json::Map<String, serde_json::Value> {
+        parse_entries(&self.entries).unwrap_or_default()
+    }
 }
 
 /// The files a workspace holds, for the command line (`aelab workspace
@@ -149,7 +166,8 @@ pub fn files(m: &Manifest, blobs: &[&[u8]]) -> Vec<(String, Vec<u8>)> {
         blobs.get(i).map(|b| b.to_vec())
     };
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
-    for (key, v) in &m.entries {
+    let entries = m.entries();
+    for (key, v) in &entries {
         if let Some(b) = blob(v) {
             out.push((format!("{}.aelab", safe_name(key)), b));
         }
@@ -182,8 +200,7 @@ pub fn files(m: &Manifest, blobs: &[&[u8]]) -> Vec<(String, Vec<u8>)> {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let model = m
-                    .entries
+                let model = entries
                     .get(&format!("run-model-{lab}-{id}"))
                     .and_then(|v| blob(&v["weights"]));
                 if let Some(w) = model {
@@ -210,8 +227,12 @@ pub fn files(m: &Manifest, blobs: &[&[u8]]) -> Vec<(String, Vec<u8>)> {
             out.push((format!("runs/{lab}-commands.sh"), script.into_bytes()));
         }
     }
-    let mut plain = m.clone();
-    plain.blobs.clear();
+    let plain = serde_json::json!({
+        "aelab_workspace": m.aelab_workspace,
+        "aelab": m.aelab,
+        "saved": m.saved,
+        "entries": entries,
+    });
     if let Ok(text) = serde_json::to_vec_pretty(&plain) {
         out.push(("workspace.json".into(), text));
     }
@@ -269,8 +290,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn entries(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-        v.as_object().unwrap().clone()
+    fn entries(v: serde_json::Value) -> String {
+        serde_json::to_string(&v).unwrap()
     }
 
     #[test]
@@ -280,17 +301,21 @@ mod tests {
             "anomaly-run": {"bytes": {"$bytes": 1}, "model": {"$bytes": 2}, "settings": {"epochs": 3}},
             "runs-denoise": [{"lab": "denoise", "command": "aelab denoise train"}],
             "report-text": {"3": "The skip model wins."},
-            // Numbers come back exactly (a run's id once lost its last digit).
-            "numbers": [1796440426047.2659, 0.30000000000000004, 1e-7],
         }));
+        // The page's text comes back as it was: its numbers too (serde_json
+        // reading 1796440426047.2659 gave 1796440426047.266).
+        let e = format!(
+            "{},{}}}",
+            &e[..e.len() - 1],
+            r#""numbers":[1796440426047.2659,0.30000000000000004,1e-7,-0.0]"#
+        );
         let blobs: [&[u8]; 3] = [b"weights", b"", &[0, 255, 7]];
-        let file = pack(e.clone(), &blobs, "2026-12-05T10:00:00Z").unwrap();
+        let file = pack(&e, &blobs, "2026-12-05T10:00:00Z").unwrap();
         let (m, back) = unpack(&file).unwrap();
         assert_eq!(m.entries, e);
-        assert_eq!(
-            serde_json::to_string(&m.entries["numbers"]).unwrap(),
-            "[1796440426047.2659,0.30000000000000004,1e-7]"
-        );
+        assert!(m
+            .entries
+            .ends_with(r#""numbers":[1796440426047.2659,0.30000000000000004,1e-7,-0.0]}"#));
         assert_eq!(back, blobs.to_vec());
         assert_eq!(
             (m.aelab_workspace, m.saved.as_str()),
@@ -311,7 +336,7 @@ mod tests {
             "design-denoise": {"json": "{\"layers\": []}", "active": true},
         }));
         let blobs: [&[u8]; 4] = [b"den", b"1,2\n", b"w", b"r"];
-        let file = pack(e, &blobs, "then").unwrap();
+        let file = pack(&e, &blobs, "then").unwrap();
         let (m, b) = unpack(&file).unwrap();
         let files = files(&m, &b);
         let get = |p: &str| {
@@ -343,7 +368,7 @@ mod tests {
     #[test]
     fn a_damaged_or_foreign_file_says_what_is_wrong() {
         let e = entries(json!({"denoiser": {"$bytes": 0}}));
-        let file = pack(e.clone(), &[b"0123456789"], "now").unwrap();
+        let file = pack(&e, &[b"0123456789"], "now").unwrap();
         let err = |b: &[u8]| unpack(b).unwrap_err();
         assert_eq!(err(b""), "the file is empty");
         assert!(err(b"col1,col2\n1,2\n").starts_with("this is not an aelab workspace file"));
@@ -358,10 +383,10 @@ mod tests {
             .replace("\"aelab_workspace\":1", "\"aelab_workspace\":9");
         assert!(err(newer.as_bytes()).contains("workspace format 9"));
         // A reference to data it does not hold.
-        assert!(pack(entries(json!({"x": {"$bytes": 1}})), &[b"a"], "")
+        assert!(pack(&entries(json!({"x": {"$bytes": 1}})), &[b"a"], "")
             .unwrap_err()
             .contains("\"x\" refers to data"));
-        let bad = String::from_utf8_lossy(&file).replace("{\"$bytes\":0}", "{\"$bytes\":5}");
+        let bad = String::from_utf8_lossy(&file).replace(r#"{\"$bytes\":0}"#, r#"{\"$bytes\":5}"#);
         assert!(err(bad.as_bytes()).contains("\"denoiser\" refers to data"));
     }
 }

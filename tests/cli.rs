@@ -961,8 +961,7 @@ fn a_workspace_run_trains_again_from_its_extracted_command() {
         "runs-denoise": [row_json],
         "run-model-denoise-7-x1": {"weights": {"$bytes": 0}, "extra": null},
     });
-    let file =
-        aelab::workspace::pack(entries.as_object().unwrap().clone(), &[&weights], "now").unwrap();
+    let file = aelab::workspace::pack(&entries.to_string(), &[&weights], "now").unwrap();
     let ws = dir.join("work.aelab-workspace");
     std::fs::write(&ws, file).unwrap();
     let listed = run_ok(aelab().args(["workspace", "list"]).arg(&ws));

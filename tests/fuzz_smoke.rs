@@ -132,10 +132,9 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 "anomaly-data": {"kind": "csv", "name": "/etc/beats.csv", "bytes": {"$bytes": 0}},
                 "design-denoise": {"json": "{}", "active": true},
             });
-            let e = entries.as_object().unwrap().clone();
             vec![
-                aelab::workspace::pack(e, &[b"abc", b"weights"], "now").unwrap(),
-                aelab::workspace::pack(serde_json::Map::new(), &[], "").unwrap(),
+                aelab::workspace::pack(&entries.to_string(), &[b"abc", b"weights"], "now").unwrap(),
+                aelab::workspace::pack("{}", &[], "").unwrap(),
             ]
         }
         "anomaly_run" => vec![

@@ -46,11 +46,11 @@ pub(super) fn run(cmd: WorkspaceCmd) -> Result<(), String> {
                 file.display(),
                 m.saved,
                 m.aelab,
-                m.entries.len(),
+                m.entries().len(),
                 blobs.len(),
                 bytes.len() as f64 / 1e6
             );
-            for (key, v) in &m.entries {
+            for (key, v) in &m.entries() {
                 let Some(rows) = key.strip_prefix("runs-").and(v.as_array()) else {
                     println!("  {key}");
                     continue;

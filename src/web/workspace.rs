@@ -21,8 +21,6 @@ pub fn workspace_pack(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array[]")] blobs: Array,
     saved: &str,
 ) -> Result<Uint8Array, JsValue> {
-    let entries: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(entries).map_err(|e| bad_input(format!("bad workspace: {e}")))?;
     let blobs: Vec<Vec<u8>> = blobs.iter().map(|b| Uint8Array::new(&b).to_vec()).collect();
     let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
     let file = workspace::pack(entries, &refs, saved).map_err(bad_input)?;
@@ -34,12 +32,11 @@ pub fn workspace_pack(
 pub fn workspace_unpack(bytes: &[u8]) -> Result<JsValue, JsValue> {
     let (m, blobs) = workspace::unpack(bytes).map_err(bad_input)?;
     let out = js_sys::Object::new();
-    let entries = serde_json::to_string(&m.entries).map_err(bad_input)?;
     let list: Array = blobs.iter().map(|b| Uint8Array::from(*b)).collect();
     for (k, v) in [
         ("aelab", JsValue::from(m.aelab)),
         ("saved", JsValue::from(m.saved)),
-        ("entries", JsValue::from(entries)),
+        ("entries", JsValue::from(m.entries)),
         ("blobs", list.into()),
     ] {
         js_sys::Reflect::set(&out, &k.into(), &v)?;
