@@ -151,7 +151,12 @@ async function webkit() {
       async goto(url) { await call('POST', `${S}/url`, { url }); },
       eval: (fn, ...args) => run(fn, args),
       async waitFor(fn, args = [], timeoutMs = 120_000) { return poll(() => run(fn, args), timeoutMs, String(fn)); },
-      async click(selector) { await call('POST', `${S}/element/${await element(selector)}/click`, {}); },
+      async click(selector) {
+        // WebKitWebDriver does not scroll an element whose edge is in view,
+        // and its click then lands outside the viewport: centre it first.
+        await run((sel) => document.querySelector(sel).scrollIntoView({ block: 'center' }), [selector]);
+        await call('POST', `${S}/element/${await element(selector)}/click`, {});
+      },
       async stroke(selector, points, size) {
         const box = await run(boxOf, [selector]);
         // Pointer positions are integers in the viewport's CSS pixels.
