@@ -55,7 +55,7 @@ apt_missing() {
   echo "$out"
 }
 chromium_packages="$(apt_missing chromium:chromium chromium-driver:chromedriver)"
-other_packages="$(apt_missing firefox-esr:firefox-esr webkit2gtk-driver:WebKitWebDriver xvfb:Xvfb)"
+other_packages="$(apt_missing firefox-esr:firefox-esr webkit2gtk-driver:WebKitWebDriver xvfb:Xvfb poppler-utils:pdftotext)"
 if [ -n "$chromium_packages$other_packages" ]; then
   sudo_=""
   [ "$(id -u)" = 0 ] || sudo_="sudo"

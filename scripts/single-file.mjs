@@ -16,7 +16,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 
 // The modules, each after those it imports.
-const MODULES = ['store.js', 'ui.js', 'designer.js', 'inside.js', 'aelab.js', 'remote.js', 'lab-host.js', 'compute.js', 'denoise.js', 'augment.js', 'anomaly.js', 'app.js'];
+const MODULES = ['store.js', 'ui.js', 'designer.js', 'inside.js', 'report.js', 'aelab.js', 'remote.js', 'lab-host.js', 'compute.js', 'denoise.js', 'augment.js', 'anomaly.js', 'app.js'];
 const DATA = [
   'aelab_bg.wasm',
   'models/denoiser-skip.aelab', 'models/classifier.aelab', 'models/denoiser-canonical.aelab',

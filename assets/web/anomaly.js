@@ -466,5 +466,14 @@ export function setupAnomaly(app) {
     if (!$('an-train').disabled) drawChart($('an-preview'), (f) => an().draw_preview(f)).catch(() => { /* no data loaded yet */ });
     if (st.last) redraw();
   }
-  return { onShow, restore, reload, designer, runs };
+  // What the Report view shows of this tab (report.js).
+  async function report() {
+    return {
+      compare: st.runs.length ? compareTable() : null,
+      plots: st.last ? ['an-hist', 'an-roc', 'an-series'].map($) : [],
+      data: st.last ? st.last.data : '',
+      runs: runs.rows(),
+    };
+  }
+  return { onShow, restore, reload, designer, runs, report };
 }

@@ -461,7 +461,7 @@ $('backend-select').addEventListener('change', async (ev) => {
 });
 
 // ---------- the Denoise tab (denoise.js) ----------
-const { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer: denoiseDesigner } = setupDenoise({
+const { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer: denoiseDesigner, report: denoiseReport, makeReportNow: denoiseMake } = setupDenoise({
   state, save, recover, saveSettingsSoon, compute,
 });
 
@@ -527,7 +527,7 @@ const anomalyTab = setupAnomaly({
   setTraining: (s) => { state.training = s; },
   compute,
 });
-const tabs = [['tab-denoise', 'lab-denoise'], ['tab-augment', 'lab-augment'], ['tab-anomaly', 'lab-anomaly']];
+const tabs = [['tab-denoise', 'lab-denoise'], ['tab-augment', 'lab-augment'], ['tab-anomaly', 'lab-anomaly'], ['tab-report', 'lab-report']];
 function showTab(id) {
   state.tab = id;
   for (const [tab, panel] of tabs) {
@@ -537,6 +537,24 @@ function showTab(id) {
   }
   if (id === 'tab-augment' && state.lab) augmentTab.onShow();
   if (id === 'tab-anomaly' && state.lab) anomalyTab.onShow();
+  document.body.classList.toggle('report-shown', id === 'tab-report');
+  if (id === 'tab-report' && state.lab) showReportView();
+}
+
+// ---------- the Report view (report.js, loaded when first shown) ----------
+/** @type {Promise<any> | null} */
+let reportView = null;
+function showReportView() {
+  if (reportView) { reportView.then((v) => v && v.fill()); return; }
+  const root = /** @type {HTMLElement} */ (document.querySelector('#lab-report .report-root'));
+  reportView = import('./report.js')
+    .then((m) => m.showReport(root, {
+      api: () => state.api,
+      denoise: { material: denoiseReport, make: denoiseMake },
+      augment: { material: augmentTab.report },
+      anomaly: { material: anomalyTab.report },
+    }))
+    .catch((e) => { root.textContent = `The report could not be shown: ${errText(e)}`; reportView = null; return null; });
 }
 let resizeTimer = 0;
 window.addEventListener('resize', () => {
@@ -628,6 +646,7 @@ async function main() {
     testSet().catch((e) => { $('pick-note').textContent = errText(e); });
     registerOffline();
     const restored = await Promise.all([augmentTab.restore(), anomalyTab.restore()]);
+    if (tab === 'report') showTab('tab-report');
     for (const r of restored) if (r) notes.push(r);
     if (notes.length) $('restore-note').textContent = `Restored from your last visit: ${notes.join(', ')}. Reset lab forgets them.`;
     const opened = sessionStorage.getItem('aelab-opened');

@@ -437,6 +437,7 @@ export function setupAugment(app) {
         ? `fooled: it became a ${res.became} (${(100 * res.became_confidence).toFixed(0)} %) at a distance of ${res.distance.toFixed(3)} (${res.distance_in_std.toFixed(2)} × the codes' typical spread); the walk was ${res.path_length.toFixed(3)} long.`
         : `not fooled within ${res.path.length} steps (distance ${res.distance.toFixed(3)}).`;
       status.dataset.fooled = String(res.fooled);
+      st.fool = { images: r.images, path: res.path, text: status.textContent };
     } catch (e) {
       status.textContent = errText(e);
     } finally {
@@ -448,6 +449,15 @@ export function setupAugment(app) {
   return {
     designer,
     runs,
+    // What the Report view shows of this tab (report.js).
+    async report() {
+      let grid = null;
+      if (st.info) {
+        grid = document.createElement('canvas');
+        paintDrawing(grid, await aug().draw_grid(10));
+      }
+      return { info: st.info, grid, diversity: st.sample ? diversityTable(st.sample.judged) : null, fool: st.fool || null, runs: runs.rows() };
+    },
     onShow() { if (!$('aug-examples-grid').childElementCount) showExamples(); },
     // After a backend switch: the same generator on the new session.
     async reload(bytes) {

@@ -533,5 +533,25 @@ export function setupDenoise(app) {
     update();
   });
 
-  return { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer, runs };
+  // What the Report view shows of this tab (report.js).
+  async function report() {
+    return {
+      spec: await state.labs.denoise.spec_json(),
+      info: await state.labs.denoise.info(),
+      figure: state.reportRows ? $('report-canvas') : null,
+      table: state.reportRows || null,
+      runs: runs.rows(),
+    };
+  }
+  /** Makes the report figure and its table on `n` test digits, as "Make report" does. @param {number} n */
+  async function makeReportNow(n) {
+    const rep = await makeReport(n, $('report-canvas'));
+    const t = reportTable(rep, 'Current denoiser');
+    state.reportRows = t;
+    renderTable($('report-table'), t);
+    $('report-png').disabled = false;
+    $('report-csv').disabled = false;
+  }
+
+  return { update, showModelInfo, setNoise, drawSample, testSet, trainSet, designer, runs, report, makeReportNow };
 }

@@ -201,6 +201,14 @@ impl DenoiseLab {
         }))
     }
 
+    /// The current denoiser's spec, as JSON (the Report view's code and
+    /// summary).
+    pub fn spec_json(&self) -> Result<String, JsValue> {
+        let d = self.s.denoiser.borrow();
+        let (_, c, _) = d.as_ref().ok_or_else(|| js_err("no denoiser is loaded"))?;
+        serde_json::to_string_pretty(c).map_err(js_err)
+    }
+
     /// What the current denoiser is and where it came from.
     #[wasm_bindgen(unchecked_return_type = "DenoiserInfo")]
     pub fn info(&self) -> Result<JsValue, JsValue> {

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 
 const DIST = process.env.AELAB_DIST || 'dist';
 let browser, server, origin;
@@ -906,6 +907,70 @@ test('a 200 MB CSV is refused at once, with the limit stated, and the tab stays 
     assert.deepEqual(errors, []);
     await page.close();
   } finally { fs.rmSync(big, { force: true }); }
+});
+
+test('the Report view fills its sections from the work in the tabs, keeps the team and the text, prints to a PDF with a section per item, and downloads as one HTML file', async () => {
+  const { page, errors } = await open('?backend=flex');
+  // Denoise: the report figure and its table, on 500 test digits.
+  await page.selectOption('#report-n', '500');
+  await page.click('#report-make');
+  await page.waitForFunction(() => /Current denoiser: 500 test images/.test(document.getElementById('report-table').textContent), null, { timeout: 300_000 });
+  // Anomaly: a dense model on an uploaded CSV, kept for comparison.
+  await page.click('#tab-anomaly');
+  await page.getByTestId('anomaly-upload').setInputFiles({ name: 'beats.csv', mimeType: 'text/csv', buffer: Buffer.from(ucrCsv()) });
+  await page.waitForFunction(() => /beats\.csv: series of 24 points/.test(document.getElementById('an-preview-text').textContent));
+  await page.fill('#an-epochs', '20');
+  await page.fill('#an-latent', '4');
+  await page.getByTestId('anomaly-train').click();
+  await page.waitForFunction(() => /^\d\.\d{4}$/.test(document.querySelector('[data-testid=anomaly-auroc]').textContent), null, { timeout: 300_000 });
+  await page.click('#an-keep');
+  await page.locator('#anomaly-runs tr.runs-row').waitFor({ timeout: 60_000 });
+  // The report, assembled from that work.
+  await page.getByTestId('tab-report').click();
+  const view = page.getByTestId('report-view');
+  await page.waitForFunction(() => document.querySelector('#lab-report .report-root')?.dataset.filled === 'true', null, { timeout: 120_000 });
+  assert.equal(await view.locator('.report-section').count(), 7);
+  const section = (n) => view.getByTestId(`report-section-${n}`);
+  assert.match(await section(1).textContent(), /Skip denoiser, 185,281 parameters/);
+  assert.match(await section(1).locator('pre').textContent(), /Conv2dConfig::new\(\[1, 32\], \[3, 3\]\)/);
+  assert.equal(await section(2).locator('img.report-figure').count(), 1);
+  assert.match(await section(2).textContent(), /PSNR denoised/);
+  assert.match(await section(4).textContent(), /No generator has been trained yet/);
+  assert.match(await section(7).textContent(), /AUROC.*Dense series autoencoder \(1,164 parameters\)/s);
+  assert.equal(await section(7).locator('img.report-figure').count(), 3);
+  assert.match(await section(7).textContent(), /Runs kept for comparison/);
+  // The team and the student's text.
+  await view.getByTestId('report-team').fill('Ada Lovelace, Alan Turing');
+  await section(3).locator('textarea').fill('The skip denoiser keeps the digits readable up to f = 0.9.');
+  await page.waitForTimeout(600); // kept after a short pause
+  // Printed (Chromium's PDF): the team, one heading per item, the text, and none of the labs.
+  const pdfPath = path.join(os.tmpdir(), `aelab-report-${process.pid}.pdf`);
+  await page.pdf({ path: pdfPath, format: 'A4' });
+  const text = execFileSync('pdftotext', [pdfPath, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+  assert.match(text, /Autoencoders: practical report/);
+  assert.match(text, /Team: Ada Lovelace, Alan Turing/);
+  for (const h of ['1. The convolutional autoencoder', '2. Denoising: ten digits', '3. Conclusion on denoising', '4. Data augmentation', '5. Few-shot generation', '6. Answers to the notebook', '7. Anomaly detection']) {
+    assert.ok(text.includes(h), `the PDF has "${h}"`);
+  }
+  assert.match(text, /The skip denoiser keeps the digits readable up to f = 0\.9\./);
+  assert.doesNotMatch(text, /Start training|Draw a digit, add noise/, 'the labs are not printed');
+  // One self-contained HTML file: its images inside, no script.
+  const [h] = await Promise.all([page.waitForEvent('download'), view.getByTestId('report-html').click()]);
+  assert.equal(h.suggestedFilename(), 'aelab-report.html');
+  const html = fs.readFileSync(await h.path(), 'utf8');
+  assert.ok(!/<script/i.test(html), 'no script');
+  assert.equal((html.match(/<img[^>]+src="data:image\/png;base64,/g) || []).length, 4);
+  assert.match(html, /<h2>7\. Anomaly detection: the models compared<\/h2>/);
+  assert.match(html, /Team: Ada Lovelace, Alan Turing/);
+  assert.match(html, /The skip denoiser keeps the digits readable/);
+  // After a reload the Report tab comes back with the team and the text.
+  await page.reload();
+  await ready(page);
+  await page.waitForFunction(() => document.querySelector('#lab-report .report-root')?.dataset.filled === 'true', null, { timeout: 120_000 });
+  assert.equal(await view.getByTestId('report-team').inputValue(), 'Ada Lovelace, Alan Turing');
+  assert.equal(await section(3).locator('textarea').inputValue(), 'The skip denoiser keeps the digits readable up to f = 0.9.');
+  assert.deepEqual(errors, []);
+  await page.close();
 });
 
 test('after the first visit the page and its data work offline', async () => {
