@@ -285,13 +285,7 @@ export function setupDenoise(app) {
     btn.disabled = true;
     $('report-table').textContent = 'computing…';
     try {
-      const n = Number($('report-n').value);
-      const rep = await makeReport(n, $('report-canvas'));
-      const t = reportTable(rep, 'Current denoiser');
-      state.reportRows = t;
-      renderTable($('report-table'), t);
-      $('report-png').disabled = false;
-      $('report-csv').disabled = false;
+      await makeReportNow(Number($('report-n').value));
     } catch (e) {
       $('report-table').textContent = '';
       await recover(e, 'making the report');

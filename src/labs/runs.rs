@@ -179,6 +179,26 @@ pub fn model_arg(spec: &ModelSpec) -> (String, Option<String>) {
     (file.clone(), Some(file))
 }
 
+/// `--model` for a designed spec (returning the file it is read from, if
+/// not a preset), else the preset's own flags.
+fn model_args(
+    c: &mut Vec<String>,
+    spec: Option<&ModelSpec>,
+    preset: impl FnOnce(&mut Vec<String>),
+) -> Option<String> {
+    match spec {
+        Some(spec) => {
+            let (arg, file) = model_arg(spec);
+            push(c, "--model", arg);
+            file
+        }
+        None => {
+            preset(c);
+            None
+        }
+    }
+}
+
 /// The training flags of `t` that every lab's command takes (each lab's
 /// defaults differ, so the main ones are always written).
 fn train_args(t: &TrainConfig, out: &mut Vec<String>) {
@@ -216,14 +236,10 @@ pub fn denoise_command(
     fine_tuned: bool,
 ) -> (Vec<String>, Option<String>) {
     let mut c = words(&["aelab", "denoise", "train"]);
-    let mut file = None;
-    if fine_tuned {
-        push(&mut c, "--init", "the-model-before.aelab");
-    } else {
-        let (arg, f) = model_arg(&s.model_spec());
-        push(&mut c, "--model", arg);
-        file = f;
-    }
+    let spec = (!fine_tuned).then(|| s.model_spec());
+    let file = model_args(&mut c, spec.as_ref(), |c| {
+        push(c, "--init", "the-model-before.aelab")
+    });
     train_args(&s.train, &mut c);
     if let Some(n) = s.images {
         push(&mut c, "--limit", n);
@@ -247,18 +263,10 @@ pub fn augment_command(s: &augment::AugmentSettings) -> (Vec<String>, Option<Str
     let mut c = words(&["aelab", "augment"]);
     push(&mut c, "--digit", s.digit);
     push(&mut c, "--examples", s.examples);
-    let mut file = None;
-    match &s.spec {
-        Some(spec) => {
-            let (arg, f) = model_arg(spec);
-            push(&mut c, "--model", arg);
-            file = f;
-        }
-        None => {
-            push(&mut c, "--latent", s.latent);
-            push(&mut c, "--width", s.width);
-        }
-    }
+    let file = model_args(&mut c, s.spec.as_ref(), |c| {
+        push(c, "--latent", s.latent);
+        push(c, "--width", s.width);
+    });
     train_args(&s.train, &mut c);
     push(&mut c, "--code-noise", s.code_noise);
     push(&mut c, "--code-penalty", s.code_penalty);
@@ -274,19 +282,11 @@ pub fn anomaly_command(
 ) -> (Vec<String>, Option<String>) {
     let mut c = words(&["aelab", "anomaly"]);
     c.extend(source.iter().cloned());
-    let mut file = None;
-    match &s.spec {
-        Some(spec) => {
-            let (arg, f) = model_arg(spec);
-            push(&mut c, "--model", arg);
-            file = f;
-        }
-        None => {
-            push(&mut c, "--model", s.model.name());
-            push(&mut c, "--latent", s.latent);
-            push(&mut c, "--depth", s.depth);
-        }
-    }
+    let file = model_args(&mut c, s.spec.as_ref(), |c| {
+        push(c, "--model", s.model.name());
+        push(c, "--latent", s.latent);
+        push(c, "--depth", s.depth);
+    });
     train_args(&s.train, &mut c);
     push(&mut c, "--valid-fraction", s.valid_fraction);
     push(
