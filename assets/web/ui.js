@@ -163,7 +163,8 @@ export function digitCanvas(img, offset = 0, label = '28×28 digit') {
   return c;
 }
 
-const esc = (s) => String(s).replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' }[c]));
+// Text for HTML, in an element or in a quoted attribute.
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
 export function renderTable(el, t) {
   el.innerHTML = `<table><caption>${esc(t.caption)}</caption><thead><tr>${t.head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead>` +
     `<tbody>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
@@ -403,14 +404,14 @@ export function runsPanel(o) {
     const head = ['#', 'started', 'model', 'settings', 'metrics', 'time', 'aelab', 'weights (SHA-256)', ''];
     wrap.innerHTML = `<table data-testid="runs-table"><caption>Training runs of this tab, newest last</caption><thead><tr>${
       head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')
-    }</tr></thead><tbody>${rows.map((r, i) => `<tr class="runs-row" data-run="${r.id}">${cell(String(i + 1))}${cell(new Date(r.started).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }))}` +
+    }</tr></thead><tbody>${rows.map((r, i) => `<tr class="runs-row" data-run="${esc(r.id)}">${cell(String(i + 1))}${cell(new Date(r.started).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }))}` +
       `${cell(`${r.model} (${r.params.toLocaleString('en')} parameters)`)}${cell(r.settings)}` +
       `<td class="runs-metrics">${r.metrics.map((m) => `<span>${esc(m.name)} <b>${esc(metricText(m.value))}</b></span>`).join(' ') || '–'}</td>` +
       `${cell(fmtTime(r.seconds * 1000))}${cell(r.version)}<td><code title="${esc(r.weights_sha256)}">${esc(r.weights_sha256.slice(0, 12))}…</code></td>` +
       `<td class="runs-actions"><button data-act="use" ${r.kept ? '' : 'disabled title="this run\'s model is no longer kept"'}>Use this model</button> ` +
       `<button data-act="spec">Spec</button> <button data-act="weights" ${r.kept ? '' : 'disabled'}>Weights</button> ` +
       `<button data-act="remove" aria-label="Remove run ${i + 1}">✕</button></td></tr>` +
-      `<tr class="runs-command-row" data-run="${r.id}" data-command-of="${i + 1}"><td></td><td colspan="${head.length - 1}">to train it again: <code class="runs-command">${esc(r.command)}</code> <button data-act="copy">Copy</button></td></tr>`).join('')}</tbody></table>`;
+      `<tr class="runs-command-row" data-run="${esc(r.id)}" data-command-of="${i + 1}"><td></td><td colspan="${head.length - 1}">to train it again: <code class="runs-command">${esc(r.command)}</code> <button data-act="copy">Copy</button></td></tr>`).join('')}</tbody></table>`;
   }
 
   wrap.addEventListener('click', async (ev) => {
@@ -449,7 +450,12 @@ export function runsPanel(o) {
     /** The rows kept from earlier visits (their count). */
     async restore() {
       const r = await store.get(key);
-      rows = Array.isArray(r) ? r : [];
+      // Rows of the shape the core makes (a workspace file may hold others).
+      const ok = (x) => x && (typeof x.id === 'string' || typeof x.id === 'number') && Array.isArray(x.metrics) &&
+        x.metrics.every((m) => m && typeof m.name === 'string' && typeof m.value === 'number') &&
+        typeof x.params === 'number' && typeof x.seconds === 'number' &&
+        ['lab', 'started', 'model', 'settings', 'version', 'weights_sha256', 'command', 'spec'].every((k) => typeof x[k] === 'string');
+      rows = Array.isArray(r) ? r.filter(ok) : [];
       render();
       return rows.length;
     },
