@@ -11,8 +11,7 @@ use burn::nn::conv::{
     Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvTranspose1d, ConvTranspose1dConfig,
     ConvTranspose2d, ConvTranspose2dConfig,
 };
-use burn::nn::interpolate::{Interpolate2dConfig, InterpolateMode};
-use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{
     BatchNorm, BatchNormConfig, DropoutConfig, Linear, LinearConfig, PaddingConfig1d,
     PaddingConfig2d,
@@ -358,15 +357,11 @@ impl Net {
                     }
                 }
                 Op::Upsample(u) => {
-                    let (t, [h, w]) = self.as_plane(x, step.input);
+                    let (t, _) = self.as_plane(x, step.input);
                     let fh = if step.input_is_map() { u.factor } else { 1 };
                     let y = match u.mode {
                         UpsampleMode::Bilinear => bilinear(t, [fh, u.factor]),
-                        UpsampleMode::Nearest => Interpolate2dConfig::new()
-                            .with_output_size(Some([h * fh, w * u.factor]))
-                            .with_mode(InterpolateMode::Nearest)
-                            .init()
-                            .forward(t),
+                        UpsampleMode::Nearest => nearest(t, [fh, u.factor]),
                     };
                     X::D4(y).into_shape(step.output)
                 }
@@ -387,7 +382,7 @@ impl Net {
                     } else {
                         [1, p.size]
                     };
-                    X::D4(AvgPool2dConfig::new(k).init().forward(t)).into_shape(step.output)
+                    X::D4(avg_pool(t, k)).into_shape(step.output)
                 }
                 Op::Conv1d(c) => {
                     let X::D3(t) = x.into_shape(seq_of(step.input)) else {
@@ -632,6 +627,36 @@ fn interpolation_matrix(n: usize, f: usize) -> Vec<f32> {
         a[o * n + i1] += t;
     }
     a
+}
+
+/// Nearest upsampling by `[fh, fw]`: each value repeated, as a broadcast
+/// and a reshape. burn's `interpolate` gives the same values (its nearest
+/// source is `floor(i / f)`), but it would bring every interpolation mode's
+/// kernels into the page's module (about 0.7 MB of code before wasm-opt)
+/// for this one layer.
+pub(super) fn nearest(x: Tensor<4>, [fh, fw]: [usize; 2]) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    x.reshape([n * c, h, 1, w, 1])
+        .expand([n * c, h, fh, w, fw])
+        .reshape([n, c, h * fh, w * fw])
+}
+
+/// Average pooling over non-overlapping `[kh, kw]` windows (stride = the
+/// window, no padding, floor mode: what burn's `AvgPool2d` does with the
+/// spec's settings), as a reshape and two means: burn's pooling op would
+/// bring its kernels for every dtype and rank into the page's module.
+pub(super) fn avg_pool(x: Tensor<4>, [kh, kw]: [usize; 2]) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let (oh, ow) = (h / kh, w / kw);
+    let x = if (oh * kh, ow * kw) == (h, w) {
+        x
+    } else {
+        x.slice([0..n, 0..c, 0..oh * kh, 0..ow * kw])
+    };
+    x.reshape([n * c, oh, kh, ow, kw])
+        .mean_dim(4)
+        .mean_dim(2)
+        .reshape([n, c, oh, ow])
 }
 
 /// Bilinear upsampling by `[fh, fw]` as two matrix products, which every

@@ -491,3 +491,73 @@ fn the_inside_view_traces_each_layer_to_the_output() {
     let short = crate::platform::block_on(crate::infer::inside(&net, &image[..700], &dev));
     assert_eq!(short.unwrap_err(), "one 28×28 image is 784 values, not 700");
 }
+
+/// The nearest upsampling and average pooling the net runs as reshapes
+/// give burn's `interpolate` and `avg_pool2d` results, and gradients, on
+/// odd sizes too (a pool drops the rows and columns past the last window).
+#[test]
+fn reshaped_nearest_upsampling_and_average_pooling_equal_burns_ops() {
+    use burn::nn::interpolate::{Interpolate2dConfig, InterpolateMode};
+    use burn::nn::pool::AvgPool2dConfig;
+    use burn::tensor::Distribution;
+    let dev = test_device().autodiff();
+    let close = |what: &str, a: Vec<f32>, b: Vec<f32>| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!((x - y).abs() <= 1e-5, "{what}: element {i}: {x} vs {y}");
+        }
+    };
+    for &[h, w] in &[[7usize, 9usize], [4, 4], [1, 5]] {
+        let x0 = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0.0, 1.0), &dev);
+        for f in [[2usize, 3usize], [1, 4], [3, 3]] {
+            let r = Tensor::<4>::random([2, 3, h * f[0], w * f[1]], Distribution::Default, &dev);
+            let x = x0.clone().require_grad();
+            let ours = super::net::nearest(x.clone(), f);
+            let g = (ours.clone() * r.clone()).sum().backward();
+            let gx = x.grad(&g).unwrap();
+            let x2 = x0.clone().require_grad();
+            let theirs = Interpolate2dConfig::new()
+                .with_output_size(Some([h * f[0], w * f[1]]))
+                .with_mode(InterpolateMode::Nearest)
+                .init()
+                .forward(x2.clone());
+            let g2 = (theirs.clone() * r).sum().backward();
+            let gx2 = x2.grad(&g2).unwrap();
+            close(
+                &format!("nearest {h}x{w} x{f:?}"),
+                values(ours),
+                values(theirs),
+            );
+            close(
+                &format!("nearest grad {h}x{w} x{f:?}"),
+                values(gx),
+                values(gx2),
+            );
+        }
+        for k in [[2usize, 2usize], [1, 3], [3, 2]] {
+            if h < k[0] || w < k[1] {
+                continue;
+            }
+            let oh = (h / k[0], w / k[1]);
+            let r = Tensor::<4>::random([2, 3, oh.0, oh.1], Distribution::Default, &dev);
+            let x = x0.clone().require_grad();
+            let ours = super::net::avg_pool(x.clone(), k);
+            let g = (ours.clone() * r.clone()).sum().backward();
+            let gx = x.grad(&g).unwrap();
+            let x2 = x0.clone().require_grad();
+            let theirs = AvgPool2dConfig::new(k).init().forward(x2.clone());
+            let g2 = (theirs.clone() * r).sum().backward();
+            let gx2 = x2.grad(&g2).unwrap();
+            close(
+                &format!("avg pool {h}x{w} /{k:?}"),
+                values(ours),
+                values(theirs),
+            );
+            close(
+                &format!("avg pool grad {h}x{w} /{k:?}"),
+                values(gx),
+                values(gx2),
+            );
+        }
+    }
+}
