@@ -3,7 +3,8 @@
 # missing: the wasm32 target, wasm-bindgen-cli (matching Cargo.lock),
 # wasm-opt (the crate; Debian's binaryen 108 breaks the module), Debian's
 # chromium + chromium-driver, Firefox ESR, WebKitGTK's WebKitWebDriver and
-# Xvfb (the tests beyond Chromium), and the e2e tests' playwright-core and
+# Xvfb (the tests beyond Chromium), Mesa's Vulkan drivers (the native
+# tests of `--backend wgpu`), and the e2e tests' playwright-core and
 # puppeteer-core and the JS type check's typescript (npm).
 # Tools are built in a cache outside the clone.
 #   scripts/setup-web.sh [--release] [--downloads]
@@ -45,17 +46,25 @@ fi
 rustup +"$nightly" component list --installed 2>/dev/null | grep -q '^rust-src' || rustup +"$nightly" component add rust-src
 rustup +"$nightly" target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown ||
   rustup +"$nightly" target add wasm32-unknown-unknown
-# Each browser's package and the command that shows it is there. Chromium
-# comes with its recommended packages (its fonts) as it always has; Firefox
-# and WebKitGTK without theirs (ffmpeg, GStreamer's plugins: tens of MB the
-# tests never use).
+# Each browser's package and the command (or, from /, the file pattern)
+# that shows it is there. Chromium comes with its recommended packages (its
+# fonts) as it always has; Firefox and WebKitGTK without theirs (ffmpeg,
+# GStreamer's plugins: tens of MB the tests never use). Mesa's Vulkan
+# drivers give the native tests of `--backend wgpu` a software GPU
+# (lavapipe, tests/gpu.rs).
 apt_missing() {
   local p out=""
-  for p in "$@"; do command -v "${p#*:}" >/dev/null || out="$out ${p%%:*}"; done
+  for p in "$@"; do
+    case "${p#*:}" in
+      /*) compgen -G "${p#*:}" >/dev/null || out="$out ${p%%:*}" ;;
+      *) command -v "${p#*:}" >/dev/null || out="$out ${p%%:*}" ;;
+    esac
+  done
   echo "$out"
 }
 chromium_packages="$(apt_missing chromium:chromium chromium-driver:chromedriver)"
-other_packages="$(apt_missing firefox-esr:firefox-esr webkit2gtk-driver:WebKitWebDriver xvfb:Xvfb poppler-utils:pdftotext)"
+other_packages="$(apt_missing firefox-esr:firefox-esr webkit2gtk-driver:WebKitWebDriver xvfb:Xvfb poppler-utils:pdftotext \
+  'mesa-vulkan-drivers:/usr/share/vulkan/icd.d/lvp_icd.*.json')"
 if [ -n "$chromium_packages$other_packages" ]; then
   sudo_=""
   [ "$(id -u)" = 0 ] || sudo_="sudo"

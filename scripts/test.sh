@@ -33,14 +33,16 @@ export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 # The page's code (src/web/) only builds for wasm32: lint it first, before
 # the native tests and the slow browser steps.
 cargo build --locked --lib --target wasm32-unknown-unknown --no-default-features
+# The native tests of `--backend wgpu` need Mesa's Vulkan driver, which
+# the downloads install with the browsers.
+if ! wait "$downloads"; then
+  cat "$downloads_log" >&2
+  echo "test.sh: installing what the tests need failed (above)" >&2
+  exit 1
+fi
+rm -f "$downloads_log"
 # Lints every native target (lib, bins, tests, examples, benches) and runs
 # the tests; the benchmark is not a test, but it must build.
 cargo test --locked
 cargo build --locked --benches
-if ! wait "$downloads"; then
-  cat "$downloads_log" >&2
-  echo "test.sh: installing what the browser tests need failed (above)" >&2
-  exit 1
-fi
-rm -f "$downloads_log"
 scripts/test-web.sh

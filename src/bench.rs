@@ -2,7 +2,8 @@
 //! the page's bench: training throughput (images/s) of the denoisers and
 //! the classifier at a chosen batch size, and the latency of denoising (or
 //! classifying) one digit, on each CPU backend, with the engine's kernels
-//! or burn's. Synthetic digits, so no assets are needed.
+//! or burn's, and natively on a GPU backend (wgpu, CUDA). Synthetic
+//! digits, so no assets are needed.
 
 use crate::data::{Mnist, PIXELS};
 #[cfg(not(target_arch = "wasm32"))]
@@ -12,7 +13,7 @@ use crate::labs::denoise::{DenoiseTask, NoiseSpec};
 use crate::models::{ClassifierConfig, DenoiserConfig, DenoiserKind};
 use crate::platform::now_ms;
 #[cfg(not(target_arch = "wasm32"))]
-use crate::platform::CpuBackend;
+use crate::platform::{CpuBackend, NativeBackend};
 use crate::training::classify::ClassifyTask;
 use crate::training::{Event, Schedule, TrainConfig, Trainer};
 use burn::prelude::*;
@@ -236,7 +237,7 @@ async fn time_calls<R, F: std::future::Future<Output = Result<R, String>>>(
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone)]
 pub struct BenchPlan {
-    pub backends: Vec<CpuBackend>,
+    pub backends: Vec<NativeBackend>,
     pub kernels: Vec<Kernels>,
     pub models: Vec<BenchModel>,
     pub batches: Vec<usize>,
@@ -253,7 +254,10 @@ impl BenchPlan {
     /// and 16.
     pub fn full() -> Self {
         BenchPlan {
-            backends: CpuBackend::ALL.to_vec(),
+            backends: CpuBackend::ALL
+                .iter()
+                .map(|&c| NativeBackend::Cpu(c))
+                .collect(),
             kernels: vec![Kernels::Engine],
             models: BenchModel::ALL.to_vec(),
             batches: vec![128, 16],
@@ -272,38 +276,44 @@ impl BenchPlan {
         }
     }
 
-    fn steps_for(&self, backend: CpuBackend, batch: usize) -> usize {
+    fn steps_for(&self, backend: NativeBackend, batch: usize) -> usize {
         if let Some(s) = self.steps {
             return s;
         }
-        // About 2 500 images per run on Flex; NdArray is ~20x slower.
+        // About 2 500 images per run on Flex; NdArray is ~20x slower; a
+        // GPU gets ten times Flex's share.
         let images = match backend {
-            CpuBackend::Flex => 2560,
+            NativeBackend::Cpu(CpuBackend::Flex) => 2560,
             #[cfg(feature = "ndarray")]
-            CpuBackend::NdArray => 384,
+            NativeBackend::Cpu(CpuBackend::NdArray) => 384,
+            #[allow(unreachable_patterns)]
+            _ => 25600,
         };
         (images / batch.max(1)).max(3)
     }
 }
 
 /// Prints a Markdown table of the measurements (and JSON lines if asked).
+/// A GPU backend runs burn's own ops: its rows say "burn" as their kernels,
+/// once, whichever CPU kernels the plan compares.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn run(plan: &BenchPlan) -> Result<(), String> {
     println!("| backend | kernels | model | batch | train images/s | one digit (ms) |");
     println!("|---|---|---|---:|---:|---:|");
     for &backend in &plan.backends {
-        for &kernels in &plan.kernels {
+        let device = backend.device()?;
+        let kernels: &[Kernels] = if backend.is_gpu() {
+            &[Kernels::Burn]
+        } else {
+            &plan.kernels
+        };
+        for &kernels in kernels {
             for &model in &plan.models {
                 for &batch in &plan.batches {
                     let steps = plan.steps_for(backend, batch);
                     let m = crate::engine::with_kernels(kernels, || {
                         crate::platform::block_on(measure_model(
-                            &backend.device(),
-                            model,
-                            batch,
-                            2,
-                            steps,
-                            plan.reps,
+                            &device, model, batch, 2, steps, plan.reps,
                         ))
                     })?;
                     println!(
@@ -319,6 +329,7 @@ pub fn run(plan: &BenchPlan) -> Result<(), String> {
                             "{}",
                             serde_json::json!({
                                 "backend": backend.name(),
+                                "device": backend.describe(),
                                 "kernels": kernels.name(),
                                 "model": model.name(),
                                 "threads": rayon::current_num_threads(),

@@ -3,6 +3,11 @@
 
 use burn::tensor::Device;
 
+#[cfg(not(target_arch = "wasm32"))]
+mod gpu;
+#[cfg(not(target_arch = "wasm32"))]
+pub use gpu::NativeBackend;
+
 /// Milliseconds from an arbitrary origin, monotonic where the platform has it.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn now_ms() -> f64 {
@@ -121,8 +126,10 @@ pub fn test_device() -> Device {
 }
 
 /// Runs a future to completion on the current thread. On the CPU backends
-/// every tensor read is ready at once, so this never really waits; it parks
-/// the thread between polls in case one is not.
+/// every tensor read is ready at once, so this never really waits; on a
+/// GPU (`--backend wgpu`) a read waits for the device, and the thread parks
+/// between polls (for at most a millisecond, in case the runtime's future
+/// does not wake it).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     use std::sync::Arc;
@@ -139,7 +146,7 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     loop {
         match fut.as_mut().poll(&mut cx) {
             Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park(),
+            Poll::Pending => std::thread::park_timeout(std::time::Duration::from_millis(1)),
         }
     }
 }

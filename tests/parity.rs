@@ -36,3 +36,26 @@ fn native_backends_reproduce_the_parity_fixture() {
         assert!(dd <= 1e-5 && dp <= 1e-5, "{backend:?}: {dd} {dp}");
     }
 }
+
+/// The shipped denoiser and classifier on `--backend wgpu` (natively, on
+/// the system's Vulkan; Mesa's lavapipe in CI) against the same fixture,
+/// within the GPU tolerance the browser's WebGPU gets.
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_reproduces_the_parity_fixture() {
+    use aelab::platform::NativeBackend;
+    let want: Parity = serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    let device = NativeBackend::parse("wgpu")
+        .unwrap()
+        .device()
+        .unwrap_or_else(|e| {
+            panic!("{e}: install Mesa's Vulkan driver (Debian: mesa-vulkan-drivers)")
+        });
+    let got = block_on(compute(&want.indices, &want.clean, &device)).unwrap();
+    let dd = max_diff(&got.denoised, &want.denoised);
+    let dp = max_diff(&got.probabilities, &want.probabilities);
+    assert!(
+        dd <= TOLERANCE_GPU && dp <= TOLERANCE_GPU,
+        "wgpu: denoised pixels differ by {dd}, probabilities by {dp}"
+    );
+}

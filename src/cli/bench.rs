@@ -3,7 +3,7 @@
 
 use crate::bench::{BenchModel, BenchPlan};
 use crate::engine::Kernels;
-use crate::platform::CpuBackend;
+use crate::platform::NativeBackend;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -11,7 +11,9 @@ pub(super) struct BenchArgs {
     /// A short smoke run.
     #[arg(long)]
     quick: bool,
-    /// Only these CPU backends (comma-separated): flex, ndarray.
+    /// Only these backends (comma-separated): flex, ndarray, wgpu, cuda.
+    /// Default: the CPU ones, and beside Flex the GPU one `--backend`
+    /// names.
     #[arg(long = "backends", value_delimiter = ',')]
     backends: Vec<String>,
     /// Which CPU kernels: engine (aelab's own, the default), burn
@@ -32,8 +34,8 @@ pub(super) struct BenchArgs {
     json: bool,
 }
 
-/// The flags as a benchmark plan.
-fn plan(a: BenchArgs) -> Result<BenchPlan, String> {
+/// The flags as a benchmark plan; `backend` is the global `--backend`.
+fn plan(a: BenchArgs, backend: NativeBackend) -> Result<BenchPlan, String> {
     let mut plan = if a.quick {
         BenchPlan::quick()
     } else {
@@ -43,8 +45,10 @@ fn plan(a: BenchArgs) -> Result<BenchPlan, String> {
         plan.backends = a
             .backends
             .iter()
-            .map(|b| CpuBackend::parse(b))
+            .map(|b| NativeBackend::parse(b))
             .collect::<Result<_, _>>()?;
+    } else if backend.is_gpu() {
+        plan.backends = vec![NativeBackend::parse("flex")?, backend];
     }
     plan.kernels = match a.kernels.as_str() {
         "both" => vec![Kernels::Engine, Kernels::Burn],
@@ -69,6 +73,6 @@ fn plan(a: BenchArgs) -> Result<BenchPlan, String> {
     Ok(plan)
 }
 
-pub(super) fn run(a: BenchArgs) -> Result<(), String> {
-    crate::bench::run(&plan(a)?)
+pub(super) fn run(a: BenchArgs, backend: NativeBackend) -> Result<(), String> {
+    crate::bench::run(&plan(a, backend)?)
 }

@@ -19,7 +19,7 @@ use crate::labs::denoise::DenoiseSettings;
 use crate::models::record::{self, Weights};
 use crate::models::spec::{legacy, presets, Purpose};
 use crate::models::{ModelSpec, Net};
-use crate::platform::CpuBackend;
+use crate::platform::NativeBackend;
 use crate::training::{Loss, OptimizerKind, Schedule, TrainConfig};
 use burn::prelude::*;
 use clap::{Args, Parser, Subcommand};
@@ -32,7 +32,9 @@ use std::path::{Path, PathBuf};
     about = "The autoencoder laboratory, on the command line"
 )]
 pub struct Cli {
-    /// CPU backend: flex (default) or ndarray.
+    /// Backend: flex (the CPU, default), ndarray (the CPU, for comparison),
+    /// wgpu (the GPU, through Vulkan, Metal or DirectX 12) or cuda (an aelab
+    /// built with `--features cuda`).
     #[arg(long, global = true, default_value = "flex")]
     backend: String,
     /// Directory of the assets (MNIST, weights); default: $AELAB_ASSETS, else ./assets, else the source tree's assets.
@@ -65,8 +67,8 @@ enum Command {
     /// Workspace files saved by the page: list one, or unpack it into the models, runs and commands.
     #[command(subcommand)]
     Workspace(workspace::WorkspaceCmd),
-    /// Training throughput and denoising latency on the CPU backends (the
-    /// same code as `cargo bench --bench denoise`).
+    /// Training throughput and denoising latency, on the CPU backends and
+    /// the chosen GPU one (the same code as `cargo bench --bench denoise`).
     Bench(bench::BenchArgs),
 }
 
@@ -140,6 +142,16 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The context on `backend`'s device; on a GPU, says which one on
+    /// standard error ("aelab: on wgpu on Vulkan: …").
+    fn new(backend: NativeBackend, assets: PathBuf) -> Result<Ctx, String> {
+        let device = backend.device()?;
+        if backend.is_gpu() {
+            eprintln!("aelab: on {}", backend.describe());
+        }
+        Ok(Ctx { device, assets })
+    }
+
     fn mnist(&self, split: Split) -> Result<Mnist, String> {
         data::load_mnist(&self.assets.join("mnist"), split)
     }
@@ -194,20 +206,20 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let backend = CpuBackend::parse(&cli.backend)?;
-    let ctx = Ctx {
-        device: backend.device(),
-        assets: cli.assets.unwrap_or_else(data::assets_dir),
-    };
+    let backend = NativeBackend::parse(&cli.backend)?;
+    let assets = cli.assets.unwrap_or_else(data::assets_dir);
+    // Only the commands that compute set up the device: a missing GPU
+    // does not stop `aelab model summary --backend wgpu`.
+    let ctx = || Ctx::new(backend, assets.clone());
     match cli.command {
-        Command::Classifier(c) => classifier::run(&ctx, c),
-        Command::Denoise(c) => denoise::run(&ctx, c),
-        Command::Augment(c) => augment::run(&ctx, c),
-        Command::Anomaly(c) => anomaly::run(&ctx, c),
+        Command::Classifier(c) => classifier::run(&ctx()?, c),
+        Command::Denoise(c) => denoise::run(&ctx()?, c),
+        Command::Augment(c) => augment::run(&ctx()?, c),
+        Command::Anomaly(c) => anomaly::run(&ctx()?, c),
         Command::Model(c) => model::run(c),
         Command::Weights(c) => weights::run(c),
         Command::Workspace(c) => workspace::run(c),
-        Command::Bench(a) => bench::run(a),
+        Command::Bench(a) => bench::run(a, backend),
     }
 }
 
