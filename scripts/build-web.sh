@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the page into a folder of static files: the wasm module (cargo, then
-# wasm-bindgen; wasm-opt for --release), index.html, the page's JS and CSS,
+# Builds the page into a folder of static files: the wasm modules (cargo,
+# then wasm-bindgen; wasm-opt for --release: the WebGPU one, and in cpu/ the
+# CPU-only one the page loads first), index.html, the page's JS and CSS,
 # and the models and data it loads; and the threaded CPU module in mt/ (the
 # pinned nightly, -Z build-std, atomics: wasm-bindgen-rayon's pool), which
 # the compute worker loads in a cross-origin-isolated page.
@@ -41,8 +42,8 @@ command -v wasm-bindgen >/dev/null || { echo "wasm-bindgen is missing: run scrip
 [ $release = 0 ] || command -v wasm-opt >/dev/null ||
   { echo "wasm-opt is missing: run scripts/setup-web.sh --release" >&2; exit 1; }
 
-echo "== the page's wasm module ($profile)"
-cargo build --locked --lib --target wasm32-unknown-unknown --no-default-features "${cargo_profile[@]}"
+echo "== the page's WebGPU module ($profile)"
+cargo build --locked --lib --target wasm32-unknown-unknown --no-default-features --features webgpu "${cargo_profile[@]}"
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/aelab.wasm"
 
 staging="$(mktemp -d "${TMPDIR:-/tmp}/aelab-dist.XXXXXX")"
@@ -71,6 +72,17 @@ check_ctors "$wasm"
 wasm-bindgen --target web --out-dir "$staging" --out-name aelab "$wasm"
 rm -f "$staging/aelab_bg.wasm.d.ts"
 [ $release = 0 ] || optimise "$staging"
+
+# The CPU-only module the page loads first (cpu/): the same code without
+# burn's WebGPU runtime (cubecl, wgpu), a third of the size. The lab worker
+# starts on it and moves to the WebGPU module above when a session asks for
+# WebGPU (assets/web/lab-host.js).
+echo "== the page's CPU-only module ($profile)"
+cargo build --locked --lib --target wasm32-unknown-unknown --no-default-features "${cargo_profile[@]}"
+check_ctors "$wasm"
+wasm-bindgen --target web --out-dir "$staging/cpu" --out-name aelab "$wasm"
+rm -f "$staging/cpu/aelab_bg.wasm.d.ts" "$staging/cpu/aelab.d.ts"
+[ $release = 0 ] || optimise "$staging/cpu"
 
 if [ $threads = 1 ]; then
   nightly="$(aelab_nightly)"

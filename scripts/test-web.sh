@@ -13,7 +13,7 @@ export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT=900
 # webdriver.json (repo root) passes --enable-unsafe-webgpu and headless flags.
 echo "== wasm-bindgen-test in headless Chromium"
-cargo test --locked --target wasm32-unknown-unknown --no-default-features --test web
+cargo test --locked --target wasm32-unknown-unknown --no-default-features --features webgpu --test web
 
 echo "== the page (${AELAB_WEB_PROFILE:-dev} profile) and the end-to-end test"
 if [ "${AELAB_WEB_PROFILE:-dev}" = release ]; then

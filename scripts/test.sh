@@ -32,7 +32,7 @@ CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 # The page's code (src/web/) only builds for wasm32: lint it first, before
 # the native tests and the slow browser steps.
-cargo build --locked --lib --target wasm32-unknown-unknown --no-default-features
+cargo build --locked --lib --target wasm32-unknown-unknown --no-default-features --features webgpu
 # The native tests of `--backend wgpu` need Mesa's Vulkan driver, which
 # the downloads install with the browsers.
 if ! wait "$downloads"; then

@@ -183,7 +183,7 @@ pub fn run_static_constructors() {}
 /// The browser's WebGPU device, initialised once per page: burn registers
 /// one server per device, so a second initialisation fails; later calls
 /// (a switch back to WebGPU, another session) reuse the first device.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 pub async fn webgpu_device() -> Result<Device, String> {
     use burn::tensor::wgpu::WgpuBackend;
     use std::cell::RefCell;
@@ -203,13 +203,16 @@ pub async fn webgpu_device() -> Result<Device, String> {
     Ok(device)
 }
 
-/// The threaded module (built with atomics) is CPU-only: wgpu's WebGPU
-/// types are not `Send` there. The page loads the single-threaded module
-/// for WebGPU.
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+/// The page's CPU-only modules (the first one it loads, and the threaded
+/// one, built with atomics, where wgpu's WebGPU types are not `Send`) have
+/// no WebGPU: the page loads the WebGPU module (the `webgpu` feature) for it.
+#[cfg(all(target_arch = "wasm32", not(feature = "webgpu")))]
 pub async fn webgpu_device() -> Result<Device, String> {
-    Err("this is aelab's threaded CPU module, which has no WebGPU".into())
+    Err("this is aelab's CPU module, which has no WebGPU".into())
 }
+
+/// Whether this module has WebGPU (the `webgpu` feature).
+pub const HAS_WEBGPU: bool = cfg!(feature = "webgpu");
 
 /// How many threads the CPU backends compute on: rayon's pool natively and
 /// in the threaded module, 1 in the single-threaded module.
@@ -219,7 +222,7 @@ pub fn cpu_threads() -> usize {
 
 /// Why WebGPU cannot start, in words for the page's banner (never the
 /// error's debug form).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 fn describe_webgpu_error(e: &burn::tensor::wgpu::WgpuInitError) -> String {
     use burn::tensor::wgpu::WgpuInitError as E;
     match e {

@@ -35,6 +35,8 @@ const state = {
   /** The current session's backend ("webgpu" or a CPU backend's name) and why, after a fallback. */
   backend: '',
   note: '',
+  /** Whether the lab's module has WebGPU (the page starts on the CPU-only one). */
+  hostGpu: false,
   /** The CPU backends of this build. @type {string[]} */
   cpus: ['flex'],
   // The current lab's handles: { denoise, augment, anomaly }.
@@ -313,7 +315,33 @@ compute.trainChoice = async (say, run) => {
   return on;
 };
 
+/** Set when the lab worker moved to the WebGPU module: the next session restores the tabs' work. */
+let movedModule = false;
+/**
+ * The lab worker starts on the CPU-only module, the page's first load. A
+ * session on WebGPU needs the WebGPU module: a new lab worker starts on it
+ * and takes the models and the data, as after a crash (labLost), without
+ * the banner. True when it moved (the tabs then restore their work).
+ */
+async function useGpuModule() {
+  if (state.hostGpu || !labWorker) return false;
+  movedModule = true;
+  labWorker.terminate();
+  labWorker = null;
+  if (labRemote) labRemote.lost('the lab moved to the WebGPU module');
+  labRemote = null;
+  state.api = null;
+  state.lab = null;
+  state.labs = null;
+  state.testSet = null;
+  state.trainSet = null;
+  state.api = await openLab();
+  state.hostGpu = (await state.api.start(true)).webgpu;
+  return true;
+}
+
 async function startLab(choice, why) {
+  if (choice === 'webgpu' || choice === 'auto') await useGpuModule();
   const api = state.api;
   const lab = await api.createLab(choice);
   const [backend, note] = await Promise.all([lab.backend(), lab.note()]);
@@ -333,6 +361,12 @@ async function startLab(choice, why) {
     // tensors may sit on a lost GPU.
     if (state.bytes.augmenter) await augmentTab.reload(state.bytes.augmenter);
     await anomalyTab.reload();
+  }
+  if (movedModule) {
+    movedModule = false;
+    await showModelInfo();
+    await update();
+    await Promise.all([augmentTab.restore(), anomalyTab.restore()]);
   }
   showBackend();
   const msg = [why, note].filter(Boolean).join(' ');
@@ -436,7 +470,7 @@ function labLost(why) {
     banner(`${what}; aelab is starting it again with your models and data…`, 'info');
     try {
       state.api = await openLab();
-      await state.api.start();
+      state.hostGpu = (await state.api.start(state.hostGpu)).webgpu;
       await startLab(state.choice === 'auto' ? 'flex' : state.choice, '');
       showModelInfo();
       await update();
@@ -471,6 +505,11 @@ async function runBench(report) {
   /** @type {[string, number][]} */
   const plan = [['auto', 3], ...state.cpus.map((c) => /** @type {[string, number]} */ ([c, c === 'flex' ? 5 : 2]))];
   const rows = [];
+  if (await useGpuModule()) {
+    // The bench runs on its own sessions; the lab's is started again on
+    // the module it now runs.
+    await startLab(state.backend || 'flex', '');
+  }
   for (const [choice, steps] of plan) {
     const lab = await state.api.createLab(choice);
     const backend = await lab.backend();
@@ -581,21 +620,26 @@ async function main() {
     fetchBytes('models/denoiser-skip.aelab'), fetchBytes('models/classifier.aelab'),
     store.get('settings'), store.get('denoiser'), store.get('classifier'), store.get(MEASURED_KEY)]);
   early.catch(() => {}); // reported below, once the module runs
-  /** @type {{ cpu_backends: string[], form_defaults: import('./aelab.js').FormDefaults }} */
+  /** @type {{ cpu_backends: string[], form_defaults: import('./aelab.js').FormDefaults, webgpu: boolean }} */
   let info;
   let fallback = '';
+  // A page set to WebGPU loads the WebGPU module at once; otherwise the
+  // CPU-only one, a third of the size (Auto starts on the CPU).
+  const saved = await store.get('settings').catch(() => null);
+  const gpuFirst = (new URLSearchParams(location.search).get('backend') || (saved && saved.backend)) === 'webgpu';
   try {
     try {
       state.api = await openLab();
-      info = await state.api.start();
+      info = await state.api.start(gpuFirst);
     } catch (e) {
       if (!e || e.kind !== 'worker-lost') throw e;
       // No lab worker here: the session runs on this thread.
       labOnPage = true;
       fallback = `The lab worker could not start (${errText(e)}), so aelab computes on the page's own thread; the page may pause while it works.`;
       state.api = await openLab();
-      info = await state.api.start();
+      info = await state.api.start(gpuFirst);
     }
+    state.hostGpu = info.webgpu;
     performance.mark('aelab:wasm-ready'); // start-up timings, for tests/e2e/startup.mjs
   } catch (e) {
     banner(`The WebAssembly module could not start: ${errText(e)}. aelab needs a browser with WebAssembly (any current Chrome, Edge, Firefox or Safari).`);

@@ -5,7 +5,16 @@
 // page's thread only handles the DOM; from file:// and in aelab.html, where
 // a page cannot start module workers, on the page's thread. Either way the
 // page calls it through remote.js; `api` is what it offers.
-import init, * as aelab from './aelab.js';
+
+/** The module's API (wasm-bindgen's glue). @typedef {typeof import('./aelab.js')} Module */
+/**
+ * The module this host runs, once started: the CPU-only one (cpu/, a third
+ * of the size: the page's first load) or the WebGPU one (aelab.js). A host
+ * keeps its module; a session on WebGPU in a host on the CPU-only one makes
+ * the page start a new lab worker on the WebGPU module (app.js).
+ * @type {Module}
+ */
+let aelab;
 
 /** @type {any} */
 const scope = globalThis;
@@ -30,18 +39,45 @@ if (scope.GPUAdapter && scope.GPUAdapter.prototype.requestDevice) {
   };
 }
 
-/** @type {Promise<any> | null} */
+/** @type {Promise<Module> | null} */
 let ready = null;
+
+/**
+ * Loads the module: the CPU-only one where it can, unless `gpu`. From a
+ * web server only: from file:// and in aelab.html the host runs on the
+ * page's thread, where the WebGPU module is the one at hand.
+ * @param {boolean} gpu @returns {Promise<Module>}
+ */
+async function load(gpu) {
+  if (!gpu && /^https?:$/.test(scope.location.protocol)) {
+    try {
+      // Not a literal: aelab.html embeds the WebGPU module only.
+      const url = new URL('./cpu/aelab.js', import.meta.url).href;
+      /** @type {Module} */
+      const cpu = await import(url);
+      await cpu.default({ module_or_path: new URL('./cpu/aelab_bg.wasm', import.meta.url).href });
+      return cpu;
+    } catch (e) {
+      console.warn(`the CPU-only module did not load (${e && e.message ? e.message : e}); loading the WebGPU one`);
+    }
+  }
+  const full = await import('./aelab.js');
+  // A relative path, as aelab.html's fetch answers it.
+  await full.default({ module_or_path: 'aelab_bg.wasm' });
+  return full;
+}
 
 export const api = {
   /**
-   * Starts the module (once) and says what the build offers: its CPU
-   * backends and the forms' defaults.
+   * Starts the module (once: the CPU-only one unless `gpu`) and says what
+   * it offers: its CPU backends, the forms' defaults, and whether it has
+   * WebGPU.
+   * @param {boolean} [gpu]
    */
-  async start() {
-    if (!ready) ready = init({ module_or_path: 'aelab_bg.wasm' });
-    await ready;
-    return { cpu_backends: aelab.cpu_backends(), form_defaults: aelab.form_defaults() };
+  async start(gpu = false) {
+    if (!ready) ready = load(gpu);
+    aelab = await ready;
+    return { cpu_backends: aelab.cpu_backends(), form_defaults: aelab.form_defaults(), webgpu: aelab.has_webgpu() };
   },
   /** A session on `choice` (Lab.create). @param {string} choice */
   async createLab(choice) {

@@ -8,11 +8,11 @@
 // carries them, so from the second visit on the compute worker can run the
 // threaded CPU module (the coi-serviceworker pattern). scripts/serve.sh
 // sends them itself.
-const CACHE = 'aelab-v13';
+const CACHE = 'aelab-v14';
 const ASSETS = [
   './', 'index.html', 'app.js', 'ui.js', 'store.js', 'denoise.js', 'augment.js', 'anomaly.js', 'compute.js', 'worker.js', 'remote.js',
   'lab-host.js', 'lab-worker.js', 'designer.js', 'inside.js', 'report.js', 'style.css',
-  'aelab.js', 'aelab_bg.wasm', 'bench.html', 'bench.js',
+  'aelab.js', 'aelab_bg.wasm', 'cpu/aelab.js', 'cpu/aelab_bg.wasm', 'bench.html', 'bench.js',
   'models/classifier.aelab', 'models/denoiser-skip.aelab', 'models/denoiser-canonical.aelab',
   'mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz',
   'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz',

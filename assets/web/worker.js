@@ -17,7 +17,8 @@
 //
 // The module: in a cross-origin-isolated page the CPU runs the threaded
 // build (mt/aelab.js: atomics, rayon's pool on Web Workers); WebGPU, and
-// pages that are not isolated, run the single-threaded one (aelab.js).
+// pages that are not isolated, run a single-threaded one: the CPU-only
+// module (cpu/aelab.js) for the CPU, the WebGPU module (aelab.js) for WebGPU.
 
 /** @typedef {typeof import('./aelab.js')} Module */
 /** @type {Module} */
@@ -67,7 +68,8 @@ async function onCpu(choice) {
 async function loadModule(choice, threads) {
   let note = '';
   const cores = Math.max(1, Math.min(threads || scope.navigator.hardwareConcurrency || 1, 16));
-  if (await onCpu(choice)) {
+  const cpu = await onCpu(choice);
+  if (cpu) {
     if (!scope.crossOriginIsolated) {
       note = 'This page is not cross-origin isolated, so the CPU trains on one thread.';
     } else if (cores < 2 && !threads) {
@@ -96,6 +98,19 @@ async function loadModule(choice, threads) {
       } catch (e) {
         note = `The threaded CPU module could not start (${errText(e)}), so the CPU trains on one thread.`;
       }
+    }
+  }
+  if (cpu) {
+    try {
+      // The CPU-only module (cpu/), a third of the WebGPU one's size.
+      const url = new URL('./cpu/aelab.js', import.meta.url).href;
+      /** @type {Module} */
+      const st = await import(url);
+      await st.default({ module_or_path: new URL('./cpu/aelab_bg.wasm', import.meta.url) });
+      aelab = st;
+      return { threads: 1, note, threaded: false };
+    } catch (e) {
+      console.warn(`the CPU-only module did not load (${errText(e)}); loading the WebGPU one`);
     }
   }
   const st = await import('./aelab.js');

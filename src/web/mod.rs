@@ -182,6 +182,13 @@ pub fn cpu_backends() -> Vec<String> {
         .collect()
 }
 
+/// Whether this module has WebGPU: the page's first module is CPU-only,
+/// and the page loads the WebGPU one when a session asks for it.
+#[wasm_bindgen]
+pub fn has_webgpu() -> bool {
+    platform::HAS_WEBGPU
+}
+
 /// How many threads the CPU backend computes on: 1 in the single-threaded
 /// module, the pool's size (`initThreadPool`) in the threaded one.
 #[wasm_bindgen]
