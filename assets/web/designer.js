@@ -7,40 +7,18 @@
 // the spec as a JSON file or a link. DOM only: every rule is the core's.
 import { errText, download } from './ui.js';
 
-const ACTIVATIONS = ['linear', 'relu', 'leaky_relu', 'gelu', 'tanh', 'sigmoid'];
-/** @type {[string, string | string[]][]} */
-const CONV = [['filters', 'number'], ['kernel', 'number'], ['stride', 'number'], ['padding', 'text'], ['activation', ACTIVATIONS]];
-/** The fields each layer type takes (the core's spec, src/models/spec). @type {Record<string, [string, string | string[]][]>} */
-const FIELDS = {
-  conv2d: CONV, conv1d: CONV, conv_transpose2d: CONV, conv_transpose1d: CONV,
-  max_pool: [['size', 'number']], avg_pool: [['size', 'number']],
-  upsample: [['factor', 'number'], ['mode', ['nearest', 'bilinear']]],
-  dense: [['units', 'text'], ['activation', ACTIVATIONS]], latent: [['units', 'text'], ['activation', ACTIVATIONS]],
-  flatten: [], batch_norm: [],
-  reshape: [['shape', 'text'], ['like', 'text']],
-  dropout: [['rate', 'number']],
-  activation: [['function', ACTIVATIONS]],
-  skip: [['from', 'text'], ['mode', ['add', 'concat']]],
-};
-/** A new layer of each type. @type {Record<string, any>} */
-const NEW = {
-  conv2d: { filters: 16, kernel: 3, activation: 'relu' }, conv1d: { filters: 16, kernel: 7, activation: 'relu' },
-  conv_transpose2d: { filters: 16, kernel: 3, stride: 2, activation: 'relu' }, conv_transpose1d: { filters: 16, kernel: 4, stride: 2, activation: 'relu' },
-  max_pool: { size: 2 }, avg_pool: { size: 2 }, upsample: { factor: 2 },
-  dense: { units: 32, activation: 'relu' }, latent: { units: 16 },
-  flatten: {}, batch_norm: {}, reshape: { shape: [-1] }, dropout: { rate: 0.1 },
-  activation: { function: 'relu' }, skip: { from: 'input', mode: 'add' },
-};
+/** @typedef {import('./aelab.js').LayerType} LayerType @typedef {import('./aelab.js').Field} Field */
 
-/** A field's value as the spec has it: numbers, and lists for a reshape. */
-function parseField(name, raw) {
+/** A field's text as the spec has it, by the field's kind (the core's catalog). @param {Field} f @param {string} raw */
+function parseField(f, raw) {
   const t = raw.trim();
   if (t === '') return undefined;
-  if (name === 'shape') return t.split(/[,×x ]+/).filter(Boolean).map(Number);
-  if (name === 'units' || name === 'padding') return /^\d+$/.test(t) ? Number(t) : t;
-  if (['filters', 'kernel', 'stride', 'size', 'factor'].includes(name)) return Number(t);
-  if (name === 'rate') return Number(t);
-  return t;
+  switch (f.kind) {
+    case 'shape': return t.split(/[,×x ]+/).filter(Boolean).map(Number);
+    case 'count_or_name': return /^\d+$/.test(t) ? Number(t) : t;
+    case 'count': case 'rate': return Number(t);
+    default: return t;
+  }
 }
 
 /** JSON text to a link's fragment, and back (base64url of UTF-8). */
@@ -63,7 +41,22 @@ export function decodeSpec(text) {
  *   onChange: (d: { json: string, active: boolean, trainable: boolean, name: string }) => void }} opts
  *   `start`: the spec's JSON to begin with; `onChange` hears every edit.
  */
-export function mountDesigner(root, opts) {
+export async function mountDesigner(root, opts) {
+  // The layer types and their fields are the core's (spec::catalog). A
+  // design kept from the last visit mounts as the page starts, perhaps
+  // before the lab's module runs: wait for it (a minute at most).
+  for (let waited = 0; !opts.api(); waited += 100) {
+    if (waited > 60_000) throw new Error('the lab did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  /** @type {Map<string, LayerType>} */
+  const TYPES = new Map((await opts.api().spec_layer_types()).map((t) => [t.type, t]));
+  /** A new layer of `type`, without its `type`. @param {string} type @returns {Record<string, any>} */
+  const fresh = (type) => {
+    const t = TYPES.get(type);
+    const { type: _, ...rest } = t ? JSON.parse(t.new_layer) : {};
+    return rest;
+  };
   /** @type {any} */
   let spec = JSON.parse(opts.start);
   let active = false;
@@ -108,27 +101,29 @@ export function mountDesigner(root, opts) {
 
   const json = () => JSON.stringify(spec, null, 2) + '\n';
 
-  function fieldInput(layer, i, name, kind) {
+  /** @param {any} layer @param {number} i @param {Field} f */
+  function fieldInput(layer, i, f) {
+    const name = f.name;
     const label = el('label', {}, `${name} `);
     let input;
-    if (Array.isArray(kind)) {
+    if (f.kind === 'choice') {
       input = /** @type {HTMLSelectElement} */ (el('select', { 'data-field': name }));
-      for (const o of kind) input.append(el('option', { value: o }, o));
-      input.value = layer[name] ?? kind[0];
+      for (const o of f.choices) input.append(el('option', { value: o }, o));
+      input.value = layer[name] ?? f.choices[0];
     } else {
-      input = /** @type {HTMLInputElement} */ (el('input', { 'data-field': name, type: kind === 'number' ? 'number' : 'text', size: 6 }));
+      const number = f.kind === 'count' || f.kind === 'rate';
+      input = /** @type {HTMLInputElement} */ (el('input', { 'data-field': name, type: number ? 'number' : 'text', size: 6 }));
       const v = layer[name];
       input.value = v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
-      if (name === 'rate') input.setAttribute('step', '0.05');
-      const placeholder = { stride: '1', padding: 'same', kernel: '3', size: '2', factor: '2', shape: 'c, h, w', like: 'layer name' }[name];
-      if (placeholder) input.setAttribute('placeholder', placeholder);
+      if (f.kind === 'rate') input.setAttribute('step', '0.05');
+      if (f.kind === 'count') input.setAttribute('min', '1');
+      if (f.placeholder) input.setAttribute('placeholder', f.placeholder);
     }
     input.setAttribute('aria-label', `layer ${i + 1} ${name}`);
     input.addEventListener('change', () => {
-      const v = parseField(name, input.value);
+      const v = parseField(f, input.value);
       // A default is left out, as the core writes specs.
-      const dflt = { activation: 'linear', stride: 1, padding: 'same' }[name] ?? (name === 'mode' && layer.type === 'upsample' ? 'nearest' : undefined);
-      if (v === undefined || v === dflt) delete spec.layers[i][name]; else spec.layers[i][name] = v;
+      if (v === undefined || (f.omitted !== null && f.omitted !== undefined && v === f.omitted)) delete spec.layers[i][name]; else spec.layers[i][name] = v;
       edited();
     });
     label.append(input);
@@ -140,10 +135,10 @@ export function mountDesigner(root, opts) {
     spec.layers.forEach((layer, i) => {
       const li = el('li', { 'data-testid': 'designer-layer' });
       const type = /** @type {HTMLSelectElement} */ (el('select', { 'aria-label': `layer ${i + 1} type`, 'data-field': 'type' }));
-      for (const t of Object.keys(FIELDS)) type.append(el('option', { value: t }, t));
+      for (const t of TYPES.keys()) type.append(el('option', { value: t }, t));
       type.value = layer.type;
       type.addEventListener('change', () => {
-        spec.layers[i] = { ...(layer.name ? { name: layer.name } : {}), type: type.value, ...NEW[type.value] };
+        spec.layers[i] = { ...(layer.name ? { name: layer.name } : {}), type: type.value, ...fresh(type.value) };
         edited(true);
       });
       const name = /** @type {HTMLInputElement} */ (el('input', { 'aria-label': `layer ${i + 1} name`, placeholder: 'name', size: 6, 'data-field': 'name' }));
@@ -153,7 +148,7 @@ export function mountDesigner(root, opts) {
         edited();
       });
       li.append(type, ' ', name, ' ');
-      for (const [f, kind] of FIELDS[layer.type] || []) li.append(fieldInput(layer, i, f, kind), ' ');
+      for (const f of TYPES.get(layer.type)?.fields || []) li.append(fieldInput(layer, i, f), ' ');
       const btn = (text, label, f) => {
         const b = el('button', { type: 'button', 'aria-label': `${label} layer ${i + 1}`, title: label }, text);
         b.addEventListener('click', f);
@@ -218,7 +213,13 @@ export function mountDesigner(root, opts) {
   }
 
   async function showCode() {
-    try { pre.textContent = await opts.api().spec_code(json(), lang); } catch (e) { pre.textContent = `The code view needs a valid spec: ${errText(e)}`; }
+    try {
+      pre.textContent = await opts.api().spec_code(json(), lang);
+      pre.classList.remove('error');
+    } catch (e) {
+      pre.textContent = `The code view needs a valid spec: ${errText(e)}`;
+      pre.classList.add('error');
+    }
   }
 
   // The presets of this lab first.
@@ -236,9 +237,10 @@ export function mountDesigner(root, opts) {
     // it (its kind and width): that keeps the shapes.
     const at = Math.max(0, spec.layers.length - 1);
     const prev = spec.layers.slice(0, at).reverse().find((l) => l.filters || l.units);
-    let layer = { type: 'conv2d', ...NEW.conv2d };
+    /** @type {Record<string, any>} */
+    let layer = { type: 'conv2d', ...fresh('conv2d') };
     if (prev && (prev.type === 'dense' || prev.type === 'latent')) layer = { type: 'dense', units: typeof prev.units === 'number' ? prev.units : 32, activation: 'relu' };
-    else if (prev && /1d$/.test(prev.type)) layer = { type: 'conv1d', ...NEW.conv1d, filters: prev.filters };
+    else if (prev && /1d$/.test(prev.type)) layer = { type: 'conv1d', ...fresh('conv1d'), filters: prev.filters };
     else if (prev) layer = { type: 'conv2d', filters: prev.filters, kernel: 3, activation: 'relu' };
     spec.layers.splice(at, 0, layer);
     edited(true);

@@ -96,6 +96,7 @@ export const api = {
   /** @param {string} json @param {string} lang */
   spec_code: (json, lang) => aelab.spec_code(json, lang),
   spec_presets: () => aelab.spec_presets(),
+  spec_layer_types: () => aelab.spec_layer_types(),
   // The run tables' calls (src/web/runs.rs).
   /** @param {string} lab @param {Uint8Array} weights @param {any} measured @param {string} started @param {number} seconds */
   run_record: (lab, weights, measured, started, seconds) => aelab.run_record(lab, weights, measured, started, seconds),

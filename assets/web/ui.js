@@ -330,7 +330,7 @@ export function designerSlot(o) {
           const p = presets.find((x) => x.id === o.preset()) || presets.find((x) => x.lab === o.lab);
           json = p ? p.json : '{}';
         }
-        return m.mountDesigner(body, {
+        return await m.mountDesigner(body, {
           lab: o.lab, api: o.api, batch: o.batch, start: json,
           onChange: (d) => {
             const was = current && current.active;
@@ -341,6 +341,8 @@ export function designerSlot(o) {
           },
         });
       })();
+      // A designer that could not start is tried again on the next open.
+      mounting.catch(() => { mounting = null; });
     }
     return mounting;
   }

@@ -1,5 +1,6 @@
 //! The model designer's calls: a spec's summary and problems as it is
-//! edited, its code views, and the presets to start from. The rules are
+//! edited, its code views, the presets to start from, and the layer types
+//! with their fields. The rules are
 //! the core's (`models::spec`); this file only crosses the boundary.
 
 use super::{bad_input, to_js};
@@ -51,4 +52,11 @@ pub fn spec_presets() -> Result<JsValue, JsValue> {
         })
         .collect();
     to_js(&list)
+}
+
+/// The layer types a designer offers: each one's fields (name, kind,
+/// choices, default) and the layer it adds (`spec::catalog`).
+#[wasm_bindgen(unchecked_return_type = "LayerType[]")]
+pub fn spec_layer_types() -> Result<JsValue, JsValue> {
+    to_js(&spec::catalog::catalog())
 }

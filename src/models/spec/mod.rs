@@ -17,10 +17,12 @@
 //! copies the shape of, or a `dense` layer takes its `units` from.
 //!
 //! This file holds the types and the parser; [`check`] infers every
-//! layer's shape and gives the summary and the messages; [`net`] builds
+//! layer's shape and gives the summary and the messages; [`catalog`] lists
+//! the layer types and their fields for a designer; [`net`] builds
 //! and runs the module; [`presets`] the shipped models; [`code`] the Rust
 //! and Keras views; [`legacy`] turns aelab 0.1's model files into nets.
 
+pub mod catalog;
 pub mod check;
 pub mod code;
 pub mod legacy;
