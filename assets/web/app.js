@@ -229,6 +229,8 @@ function showBackend() {
   el.title = [why, autoText()].filter(Boolean).join(' ');
   el.className = 'pill ' + (backend === 'webgpu' ? 'gpu' : 'cpu');
   el.dataset.backend = backend;
+  // Which of the page's modules the lab runs (docs/architecture.md): the CPU-only one it starts on, or the one with WebGPU.
+  el.dataset.module = state.hostGpu ? 'webgpu' : 'cpu';
   el.dataset.threads = String(threads);
   $('backend-select').value = state.choice;
   el.dataset.measured = state.measured ? 'true' : state.measuring ? 'measuring' : 'false';

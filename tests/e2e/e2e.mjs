@@ -473,6 +473,7 @@ test('Auto starts on the CPU, times WebGPU against it in the compute worker, and
   const { page, errors } = await open('');
   const pill = page.getByTestId('backend');
   assert.equal(await pill.getAttribute('data-backend'), 'flex', 'the first verdict comes from the CPU');
+  assert.equal(await pill.getAttribute('data-module'), 'cpu', 'the page starts on the CPU-only module');
   await page.getByTestId('clear').click();
   await drawStroke(page, DIGITS[7][0]);
   assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
@@ -486,9 +487,11 @@ test('Auto starts on the CPU, times WebGPU against it in the compute worker, and
   assert.equal(m[6], gpuTrain > cpuTrain ? 'WebGPU' : 'the CPU', 'training takes the faster');
   assert.equal(m[7], gpuOne < cpuOne ? 'WebGPU' : 'the CPU', 'the pad takes the faster');
   assert.equal(await pill.getAttribute('data-backend'), gpuOne < cpuOne ? 'webgpu' : 'flex');
-  // The user overrides it: WebGPU, then the CPU.
+  // The user overrides it: WebGPU, then the CPU. WebGPU moves the lab to
+  // the module with WebGPU, with the drawn digit and the models.
   await page.selectOption('#backend-select', 'webgpu');
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'webgpu');
+  assert.equal(await pill.getAttribute('data-module'), 'webgpu');
   assert.ok((await verdictOf(page, 'verdict-denoised')).startsWith('7'));
   await page.selectOption('#backend-select', 'flex');
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]').dataset.backend === 'flex');
