@@ -88,8 +88,11 @@ impl Field {
 }
 
 fn activation() -> Field {
-    choice("activation", Activation::ALL.iter().map(|a| a.name()).collect())
-        .omitted(Activation::Linear.name().into())
+    choice(
+        "activation",
+        Activation::ALL.iter().map(|a| a.name()).collect(),
+    )
+    .omitted(Activation::Linear.name().into())
 }
 
 fn conv_fields() -> Vec<Field> {
